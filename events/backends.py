@@ -1,0 +1,22 @@
+"""Choose an event log backend from configuration (`--events URL`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloudrec.events.embedded import EmbeddedEventLog
+from cloudrec.events.log import EventLog
+from cloudrec.events.memory import MemoryEventLog
+
+DEFAULT_EVENTS = "sqlite:///.cloudrec/events.db"
+
+
+def open_event_log(url: str = DEFAULT_EVENTS) -> EventLog:
+    """`sqlite:///relative/or//absolute.db` (embedded, the default) or `memory://`."""
+    if url.startswith("memory://"):
+        return MemoryEventLog()
+    if url.startswith("sqlite://"):
+        return EmbeddedEventLog(Path(url.removeprefix("sqlite://").removeprefix("/")))
+    if url.startswith("kafka://"):
+        raise ValueError("the Kafka event log is not available in this build; use sqlite://")
+    raise ValueError(f"unknown event log URL {url!r}: use sqlite:///path.db or memory://")

@@ -1,0 +1,87 @@
+"""The one discriminated union of all cloudrec events, its TypeAdapter, and (de)serialisation.
+
+Decoding goes straight from bytes through the module-level adapter. Older payload shapes are
+upcast here before validation (`UPCASTERS`, keyed by (type, schema_version)).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from cloudrec.events.channel import TrackPublished, TrackUnpublished, UserJoined, UserLeft
+from cloudrec.events.envelope import Event
+from cloudrec.events.layout import LayoutUpdated
+from cloudrec.events.recording import (
+    RecorderFailed,
+    RecorderLaunched,
+    RecorderLeft,
+    RecordingFailed,
+    RecordingStarted,
+    RecordingStopped,
+    SessionExited,
+    StartRepeated,
+    StopRequested,
+)
+from cloudrec.events.segment import (
+    Mp4Written,
+    PlaylistWritten,
+    SliceStarted,
+    SliceWritten,
+    StreamStateChanged,
+)
+from cloudrec.events.upload import FileUploaded, UploaderStarted, UploadFailed
+
+AnyEvent = Annotated[
+    RecordingStarted
+    | StartRepeated
+    | RecorderLaunched
+    | RecorderFailed
+    | StopRequested
+    | RecorderLeft
+    | RecordingStopped
+    | SessionExited
+    | RecordingFailed
+    | StreamStateChanged
+    | SliceStarted
+    | SliceWritten
+    | PlaylistWritten
+    | Mp4Written
+    | UploaderStarted
+    | FileUploaded
+    | UploadFailed
+    | LayoutUpdated
+    | UserJoined
+    | UserLeft
+    | TrackPublished
+    | TrackUnpublished,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def encode(event: Event) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(data: bytes | str) -> Event:
+    payload = json.loads(data)
+    key = (payload.get("type", ""), payload.get("schema_version", 1))
+    while key in UPCASTERS:
+        payload = UPCASTERS[key](payload)
+        key = (payload.get("type", ""), payload.get("schema_version", 1))
+    event: Event = EVENT_ADAPTER.validate_python(payload)
+    return event
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of every event type (printed by `cloudrec events schema`)."""
+    schema: dict[str, Any] = EVENT_ADAPTER.json_schema()
+    return schema

@@ -1,0 +1,106 @@
+"""Embedded event log: one durable SQLite file in WAL mode, no server.
+
+Safe for several processes on one machine (the API, the Ray actors): every append is one
+`BEGIN IMMEDIATE` transaction that checks the fence, assigns versions and inserts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from cloudrec.events.catalog import decode, encode
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import check_fence, single_stream
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    fence INTEGER NOT NULL
+);
+"""
+
+
+class EmbeddedEventLog:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        if not events:
+            return []
+        stream = single_stream(events)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._append_in_transaction(stream, events)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return stored
+
+    def _append_in_transaction(self, stream: str, events: Sequence[Event]) -> list[Event]:
+        known = {e.event_id: e for e in self._stored_by_ids([e.event_id for e in events])}
+        fresh = [e for e in events if e.event_id not in known]
+        row = self._db.execute(
+            "SELECT version, fence FROM streams WHERE stream_id = ?", (stream,)
+        ).fetchone()
+        version, fence = row if row else (0, 0)
+        fence = check_fence(fence, fresh)
+        for event in fresh:
+            version += 1
+            known[event.event_id] = stored = event.stamped(version)
+            self._db.execute(
+                "INSERT INTO events (stream_id, version, event_id, type, body) VALUES (?,?,?,?,?)",
+                (stream, version, stored.event_id, getattr(stored, "type", ""), encode(stored)),
+            )
+        self._db.execute(
+            "INSERT INTO streams (stream_id, version, fence) VALUES (?,?,?) ON CONFLICT(stream_id)"
+            " DO UPDATE SET version = excluded.version, fence = excluded.fence",
+            (stream, version, fence),
+        )
+        return [known[e.event_id] for e in events]
+
+    def _stored_by_ids(self, ids: list[str]) -> list[Event]:
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT body FROM events WHERE event_id IN ({marks})", ids)
+        return [decode(body) for (body,) in rows]
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM events WHERE stream_id = ? AND version > ? ORDER BY version",
+                (stream_id, after_version),
+            ).fetchall()
+        return [decode(body) for (body,) in rows]
+
+    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, body FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [(position, decode(body)) for position, body in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,77 @@
+"""Events of a recording session's lifecycle (stream id = sid)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from cloudrec.events.envelope import Event
+
+
+class RecordingStarted(Event):
+    """`start` was accepted: the session exists and its playlist name is known."""
+
+    type: Literal["RecordingStarted"] = "RecordingStarted"
+    appid: str
+    cname: str
+    uid: str
+    resource_id: str
+    mode: str
+    config: dict[str, Any]  # the public start config: never storage keys or secrets
+    av_file_types: list[str]
+    file_prefix: list[str]
+    playlist: str  # object key of the m3u8
+
+
+class StartRepeated(Event):
+    """`start` was called again with a resourceId already in use (code 7)."""
+
+    type: Literal["StartRepeated"] = "StartRepeated"
+
+
+class RecorderLaunched(Event):
+    """A recorder generation joined the channel and owns the session from now on."""
+
+    type: Literal["RecorderLaunched"] = "RecorderLaunched"
+    recorder_uid: int
+    node_id: str = ""
+
+
+class RecorderFailed(Event):
+    """A recorder generation died; a later generation takes over."""
+
+    type: Literal["RecorderFailed"] = "RecorderFailed"
+    failed_generation: int
+    reason: str
+
+
+class StopRequested(Event):
+    type: Literal["StopRequested"] = "StopRequested"
+    reason: str = "api"  # "api", "idle", "expired"
+
+
+class RecorderLeft(Event):
+    """The recorder left the channel; `leave_code` is the spec's bitmask (16 = client leave)."""
+
+    type: Literal["RecorderLeft"] = "RecorderLeft"
+    leave_code: int
+
+
+class RecordingStopped(Event):
+    """Every file is finalised and handed to storage."""
+
+    type: Literal["RecordingStopped"] = "RecordingStopped"
+    uploading_status: Literal["uploaded", "backuped", "unknown"]
+
+
+class SessionExited(Event):
+    type: Literal["SessionExited"] = "SessionExited"
+    exit_status: int = 0  # 0 normal, 1 abnormal
+
+
+class RecordingFailed(Event):
+    """A fatal error in the session (module per spec §15.4 event 1)."""
+
+    type: Literal["RecordingFailed"] = "RecordingFailed"
+    module: int
+    error_code: int
+    message: str

@@ -1,0 +1,58 @@
+"""Events of the media a recorder produces (stream id = sid)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cloudrec.events.envelope import Event
+
+TrackType = Literal["audio", "video", "audio_and_video"]
+
+
+class StreamStateChanged(Event):
+    """The recorder started (0) or stopped (1) receiving a stream; `stream_uid` "0" = the mix."""
+
+    type: Literal["StreamStateChanged"] = "StreamStateChanged"
+    track: Literal["audio", "video"]
+    stream_uid: str
+    state: int
+    utc_ms: int
+
+
+class SliceStarted(Event):
+    """The first slice of a stream began (again after a recovery: `discontinue_ms` < `start_ms`)."""
+
+    type: Literal["SliceStarted"] = "SliceStarted"
+    start_ms: int
+    discontinue_ms: int
+    track_type: TrackType = "audio_and_video"
+    stream_uid: str = "0"
+
+
+class SliceWritten(Event):
+    """An HLS slice is complete on local disk."""
+
+    type: Literal["SliceWritten"] = "SliceWritten"
+    key: str
+    index: int
+    start_ms: int
+    duration_s: float
+    size: int
+
+
+class PlaylistWritten(Event):
+    """The m3u8 was rewritten with `segments` slices (`ended` once ENDLIST is in it)."""
+
+    type: Literal["PlaylistWritten"] = "PlaylistWritten"
+    key: str
+    segments: int
+    ended: bool = False
+
+
+class Mp4Written(Event):
+    type: Literal["Mp4Written"] = "Mp4Written"
+    key: str
+    index: int
+    start_ms: int
+    duration_s: float
+    size: int

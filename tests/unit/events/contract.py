@@ -1,0 +1,98 @@
+"""The event-log contract: one abstract suite, subclassed once per backend (factory hook)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import EventLog, Fenced
+from cloudrec.events.recording import RecorderLaunched, StopRequested
+from cloudrec.events.segment import SliceWritten
+
+
+def slice_event(stream: str, index: int, generation: int = 1) -> SliceWritten:
+    return SliceWritten(stream_id=stream, at_ms=1000 + index, generation=generation,
+                        key=f"{stream}_{index}.ts", index=index, start_ms=index * 15000,
+                        duration_s=15.0, size=100)
+
+
+class EventLogContract:
+    """Subclass and implement `make_log`; every test gets a fresh, empty log."""
+
+    def make_log(self) -> EventLog:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def log(self) -> EventLog:
+        log = self.make_log()
+        yield log
+        log.close()
+
+    def test_append_assigns_versions_per_stream(self, log: EventLog) -> None:
+        a = log.append([slice_event("a", 0), slice_event("a", 1)])
+        b = log.append([slice_event("b", 0)])
+        assert [e.version for e in a] == [1, 2]
+        assert [e.version for e in b] == [1]
+
+    def test_read_stream_in_order_after_version(self, log: EventLog) -> None:
+        log.append([slice_event("a", i) for i in range(5)])
+        log.append([slice_event("b", 0)])
+        events = log.read_stream("a", after_version=2)
+        assert [e.index for e in events] == [2, 3, 4]  # type: ignore[attr-defined]
+        assert all(e.stream_id == "a" for e in events)
+
+    def test_round_trip_keeps_type_and_fields(self, log: EventLog) -> None:
+        original = slice_event("a", 7)
+        (stored,) = log.append([original])
+        (read,) = log.read_stream("a")
+        assert isinstance(read, SliceWritten)
+        assert read == stored == original.stamped(1)
+
+    def test_read_all_positions_increase_and_resume(self, log: EventLog) -> None:
+        log.append([slice_event("a", 0)])
+        log.append([slice_event("b", 0)])
+        log.append([slice_event("a", 1)])
+        first = log.read_all(after=0, limit=2)
+        assert [e.stream_id for _, e in first] == ["a", "b"]
+        rest = log.read_all(after=first[-1][0])
+        assert [(e.stream_id, e.version) for _, e in rest] == [("a", 2)]
+        positions = [p for p, _ in first + rest]
+        assert positions == sorted(set(positions))
+
+    def test_same_event_id_is_not_written_twice(self, log: EventLog) -> None:
+        event = slice_event("a", 0)
+        log.append([event])
+        again = log.append([event, slice_event("a", 1)])
+        assert [e.version for e in again] == [1, 2]
+        assert len(log.read_stream("a")) == 2
+
+    def test_older_generation_is_fenced(self, log: EventLog) -> None:
+        log.append([slice_event("a", 0, generation=1)])
+        log.append([RecorderLaunched(stream_id="a", at_ms=5, generation=2, recorder_uid=9)])
+        with pytest.raises(Fenced):
+            log.append([slice_event("a", 1, generation=1)])
+        log.append([StopRequested(stream_id="a", at_ms=6)])  # generation 0: the API, never fenced
+        log.append([slice_event("a", 2, generation=2)])
+        assert [type(e).__name__ for e in log.read_stream("a")] == [
+            "SliceWritten", "RecorderLaunched", "StopRequested", "SliceWritten"]
+
+    def test_fenced_append_writes_nothing(self, log: EventLog) -> None:
+        log.append([slice_event("a", 0, generation=3)])
+        with pytest.raises(Fenced):
+            log.append([slice_event("a", 1, generation=3), slice_event("a", 2, generation=2)])
+        assert len(log.read_stream("a")) == 1
+
+    def test_append_needs_one_stream(self, log: EventLog) -> None:
+        with pytest.raises(ValueError):
+            log.append([slice_event("a", 0), slice_event("b", 0)])
+
+    def test_empty_append(self, log: EventLog) -> None:
+        assert log.append([]) == []
+        assert log.read_all() == []
+
+    def test_unknown_stream_is_empty(self, log: EventLog) -> None:
+        assert log.read_stream("nope") == []
+
+
+def events_of(log: EventLog) -> list[Event]:
+    return [e for _, e in log.read_all(limit=10_000)]
