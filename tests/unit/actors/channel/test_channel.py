@@ -1,0 +1,165 @@
+"""Channel core: fan-out, per-track offsets, generations, leave, bounded buffers, changes."""
+
+from fractions import Fraction
+
+import pytest
+from cloudrec.actors.channel.channel import Channel
+from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+
+VIDEO_TB = Fraction(1, 90000)
+AUDIO_TB = Fraction(1, 48000)
+
+
+def video(uid: int) -> TrackInfo:
+    return TrackInfo(uid=uid, kind="video", codec="h264", time_base=VIDEO_TB, width=320, height=180)
+
+
+def audio(uid: int) -> TrackInfo:
+    return TrackInfo(uid=uid, kind="audio", codec="opus", time_base=AUDIO_TB, sample_rate=48000)
+
+
+def vpacket(uid: int, pts: int) -> MediaPacket:
+    return MediaPacket(uid=uid, kind="video", data=b"v", pts=pts, time_base=VIDEO_TB)
+
+
+def apacket(uid: int, pts: int) -> MediaPacket:
+    return MediaPacket(uid=uid, kind="audio", data=b"a", pts=pts, time_base=AUDIO_TB)
+
+
+@pytest.fixture
+def channel() -> Channel:
+    now = iter(range(1_000_000, 10**12, 1_000))
+    channel = Channel(clock=lambda: next(now), buffer_packets=100)
+    channel.subscribe("rec")
+    return channel
+
+
+def test_fan_out_reaches_every_subscriber(channel: Channel) -> None:
+    channel.subscribe("other")
+    channel.publish(video(1))
+    channel.push([vpacket(1, 0), vpacket(1, 6000)], now_us=5_000_000)
+    for name in ("rec", "other"):
+        assert [p.pts for p in channel.pull(name).packets] == [0, 6000]
+
+
+def test_offset_is_fixed_at_first_packet(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.push([vpacket(1, 90000)], now_us=10_000_000)  # first pts 1 s arrives at 10 s
+    channel.push([vpacket(1, 180000)], now_us=99_000_000)  # late arrival does not move it
+    assert [p.channel_us for p in channel.pull("rec").packets] == [10_000_000, 11_000_000]
+
+
+def test_tracks_of_users_who_joined_apart_line_up_by_arrival(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.publish(audio(2))
+    channel.push([vpacket(1, 0)], now_us=1_000_000)
+    channel.push([apacket(2, 0)], now_us=8_000_000)
+    channel.push([vpacket(1, 7 * 90000), apacket(2, 48000)], now_us=9_000_000)
+    stamps = [p.channel_us for p in channel.pull("rec").packets]
+    assert stamps == [1_000_000, 8_000_000, 8_000_000, 9_000_000]
+
+
+def test_republish_gets_new_generation_and_offset(channel: Channel) -> None:
+    first = channel.publish(video(1))
+    channel.push([vpacket(1, 0)], now_us=1_000_000)
+    channel.unpublish(1, "video")
+    second = channel.publish(video(1))
+    channel.push([vpacket(1, 0)], now_us=5_000_000)  # encoder restarted at pts 0
+    packets = channel.pull("rec").packets
+    assert (first.generation, second.generation) == (1, 2)
+    assert [(p.generation, p.channel_us) for p in packets] == [(1, 1_000_000), (2, 5_000_000)]
+
+
+def test_shared_publisher_offset_keeps_audio_video_relation() -> None:
+    channel = Channel(clock=lambda: 0, share_publisher_offset=True)
+    channel.subscribe("rec")
+    channel.publish(audio(1))
+    channel.publish(video(1))
+    channel.push([apacket(1, 0)], now_us=1_000_000)
+    channel.push([vpacket(1, 9000)], now_us=1_300_000)  # 0.1 s of media, arrived 0.3 s later
+    assert [p.channel_us for p in channel.pull("rec").packets] == [1_000_000, 1_100_000]
+
+
+def test_packets_of_unpublished_tracks_are_dropped(channel: Channel) -> None:
+    channel.publish(video(1))
+    kept = channel.push([vpacket(1, 0), apacket(1, 0), vpacket(2, 0)], now_us=0)
+    assert kept == 1
+    assert channel.rejected == 2
+    assert len(channel.pull("rec").packets) == 1
+
+
+def test_leave_unpublishes_tracks_then_leaves(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.publish(audio(1))
+    channel.pull("rec")
+    channel.leave(1, now_us=42)
+    batch = channel.pull("rec")
+    assert [(c.type, c.uid, c.kind, c.channel_us) for c in batch.changes] == [
+        ("unpublished", 1, "video", 42),
+        ("unpublished", 1, "audio", 42),
+        ("left", 1, None, 42),
+    ]
+    assert batch.tracks == [] and batch.members == []
+    assert channel.push([vpacket(1, 0)], now_us=50) == 0
+
+
+def test_changes_are_ordered_and_cleared_by_pull(channel: Channel) -> None:
+    channel.join(7, now_us=10)
+    channel.join(3, now_us=20)
+    channel.join(7, now_us=25)  # already a member: no change
+    channel.publish(audio(3), now_us=30)
+    channel.unpublish(3, "audio", now_us=40)
+    channel.leave(7, now_us=50)
+    batch = channel.pull("rec")
+    assert [(c.type, c.uid, c.channel_us) for c in batch.changes] == [
+        ("joined", 7, 10),
+        ("joined", 3, 20),
+        ("published", 3, 30),
+        ("unpublished", 3, 40),
+        ("left", 7, 50),
+    ]
+    assert batch.members == [3]
+    assert channel.pull("rec").changes == []
+
+
+def test_members_keep_join_order_and_publish_joins(channel: Channel) -> None:
+    channel.join(9)
+    channel.publish(video(4))
+    channel.join(2)
+    batch = channel.pull("rec")
+    assert batch.members == [9, 4, 2]
+    assert [(t.uid, t.kind, t.generation) for t in batch.tracks] == [(4, "video", 1)]
+
+
+def test_slow_subscriber_loses_oldest_packets_and_counts_them(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.push([vpacket(1, i * 6000) for i in range(130)], now_us=0)
+    batch = channel.pull("rec", max_packets=1000)
+    assert batch.dropped == 30
+    assert [p.pts for p in batch.packets] == [i * 6000 for i in range(30, 130)]
+    assert channel.pull("rec").dropped == 0
+    assert channel.get_dropped_total("rec") == 30
+
+
+def test_pull_respects_max_packets(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.push([vpacket(1, i) for i in range(10)], now_us=0)
+    assert [p.pts for p in channel.pull("rec", max_packets=4).packets] == [0, 1, 2, 3]
+    assert len(channel.pull("rec").packets) == 6
+
+
+def test_new_subscriber_gets_snapshot_not_history(channel: Channel) -> None:
+    channel.publish(video(1))
+    channel.push([vpacket(1, 0)], now_us=0)
+    channel.subscribe("late")
+    batch = channel.pull("late")
+    assert batch.packets == [] and batch.changes == []
+    assert batch.members == [1] and len(batch.tracks) == 1
+
+
+def test_unsubscribed_subscriber_stops_buffering(channel: Channel) -> None:
+    channel.unsubscribe("rec")
+    channel.publish(video(1))
+    channel.push([vpacket(1, 0)], now_us=0)
+    with pytest.raises(KeyError):
+        channel.pull("rec")
