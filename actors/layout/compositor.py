@@ -1,0 +1,172 @@
+"""The mixed-video canvas: paints decoded user frames into layout rectangles (spec §12.5).
+
+`Compositor` owns one preallocated I420 buffer (Y, U and V planes are views into it). Each
+`compose` call fills the background, draws every placement in order (later on top), and copies
+the buffer out as a new yuv420p `av.VideoFrame`; the caller sets `pts` and `time_base`.
+Resizing is done by libswscale through `VideoFrame.reformat`; the scaled image of each
+(source frame, rect, mode) is kept for one output frame so a still input is not rescaled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import av
+import numpy as np
+from cloudrec.actors.layout.geometry import FIT, PixelRect
+
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
+Placement = tuple[PixelRect, int, float, av.VideoFrame | None]
+Crop = tuple[int, int, int, int]
+BLACK = (16, 128, 128)
+
+
+def yuv_of(hex_color: str) -> tuple[int, int, int]:
+    """`#RRGGBB` as BT.601 limited-range (Y, U, V), rounded as libswscale does for rgb24."""
+    red, green, blue = (int(hex_color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    y = 16 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255
+    u = 128 + (-37.797 * red - 74.203 * green + 112.0 * blue) / 255
+    v = 128 + (112.0 * red - 93.786 * green - 18.214 * blue) / 255
+    return (_byte(y), _byte(u), _byte(v))
+
+
+def _byte(value: float) -> int:
+    return min(max(math.floor(value + 0.5), 0), 255)
+
+
+def _even(value: float) -> int:
+    return 2 * math.floor(value / 2 + 0.5)
+
+
+def i420_planes(buffer: np.ndarray, width: int, height: int) -> Planes:
+    """Y, U, V views into one contiguous I420 buffer of `width * height * 3 / 2` bytes."""
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    y = buffer[:luma].reshape(height, width)
+    u = buffer[luma : luma + chroma].reshape(height // 2, width // 2)
+    v = buffer[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2)
+    return (y, u, v)
+
+
+def frame_planes(frame: av.VideoFrame) -> Planes:
+    """The frame's pixels as I420 planes, converting format or odd sizes through swscale."""
+    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+    if frame.format.name != "yuv420p" or (width, height) != (frame.width, frame.height):
+        frame = frame.reformat(width=width, height=height, format="yuv420p")
+    return i420_planes(frame.to_ndarray().reshape(-1), width, height)
+
+
+def cover_crop(source_width: int, source_height: int, width: int, height: int) -> Crop:
+    """Centred source window with the target's aspect ratio (crop-fill), even-aligned."""
+    scale = max(width / source_width, height / source_height)
+    crop_width = min(max(_even(width / scale), 2), source_width)
+    crop_height = min(max(_even(height / scale), 2), source_height)
+    left = _even((source_width - crop_width) / 2)
+    top = _even((source_height - crop_height) / 2)
+    return (left, top, crop_width, crop_height)
+
+
+def fit_size(source_width: int, source_height: int, width: int, height: int) -> tuple[int, int]:
+    """Largest even size with the source's aspect ratio that fits in the target (fit mode)."""
+    scale = min(width / source_width, height / source_height)
+    fitted_width = min(max(_even(source_width * scale), 2), width)
+    return (fitted_width, min(max(_even(source_height * scale), 2), height))
+
+
+def resize(planes: Planes, crop: Crop, width: int, height: int) -> Planes:
+    """Cut `crop` out of `planes` and scale it to `width` x `height` with swscale."""
+    left, top, crop_width, crop_height = crop
+    y, u, v = planes
+    window = (
+        y[top : top + crop_height, left : left + crop_width],
+        u[top // 2 : (top + crop_height) // 2, left // 2 : (left + crop_width) // 2],
+        v[top // 2 : (top + crop_height) // 2, left // 2 : (left + crop_width) // 2],
+    )
+    packed = np.concatenate([plane.reshape(-1) for plane in window]).reshape(-1, crop_width)
+    source = av.VideoFrame.from_ndarray(packed, format="yuv420p")
+    scaled = source.reformat(width=width, height=height, format="yuv420p")
+    return i420_planes(scaled.to_ndarray().reshape(-1), width, height)
+
+
+def scale_into(frame: av.VideoFrame, rect: PixelRect, render_mode: int) -> Planes:
+    """The frame as rect-sized planes: crop-fill (mode 0) or fit with black bars (mode 1)."""
+    planes = frame_planes(frame)
+    source_height, source_width = planes[0].shape
+    if render_mode != FIT:
+        crop = cover_crop(source_width, source_height, rect.width, rect.height)
+        return resize(planes, crop, rect.width, rect.height)
+    width, height = fit_size(source_width, source_height, rect.width, rect.height)
+    fitted = resize(planes, (0, 0, source_width, source_height), width, height)
+    return letterbox(fitted, rect.width, rect.height)
+
+
+def letterbox(image: Planes, width: int, height: int) -> Planes:
+    """`image` centred on a black `width` x `height` canvas."""
+    buffer = np.empty(width * height * 3 // 2, dtype=np.uint8)
+    boxed = i420_planes(buffer, width, height)
+    for plane, value in zip(boxed, BLACK, strict=True):
+        plane.fill(value)
+    image_height, image_width = image[0].shape
+    paste(boxed, image, _even((width - image_width) / 2), _even((height - image_height) / 2), 1.0)
+    return boxed
+
+
+def paste(canvas: Planes, image: Planes, x: int, y: int, alpha: float) -> None:
+    """Draw `image` with its top-left at even (x, y), blended over the canvas when alpha < 1."""
+    for plane, source, shift in zip(canvas, image, (0, 1, 1), strict=True):
+        height, width = source.shape
+        target = plane[y >> shift : (y >> shift) + height, x >> shift : (x >> shift) + width]
+        target[:] = source if alpha >= 1.0 else blend(source, target, alpha)
+
+
+def blend(source: np.ndarray, below: np.ndarray, alpha: float) -> np.ndarray:
+    """`alpha * source + (1 - alpha) * below`, in 8-bit fixed point."""
+    weight = round(alpha * 256)
+    mixed = source.astype(np.uint16) * weight + below.astype(np.uint16) * (256 - weight) + 128
+    return (mixed >> 8).astype(np.uint8)
+
+
+class Compositor:
+    """A fixed-size canvas with a background colour, composed once per output frame."""
+
+    def __init__(self, width: int, height: int, background_color: str = "#000000") -> None:
+        if width % 2 or height % 2 or width <= 0 or height <= 0:
+            raise ValueError(f"canvas must have positive even sides, got {width}x{height}")
+        self.width, self.height = width, height
+        self._buffer = np.empty(width * height * 3 // 2, dtype=np.uint8)
+        self._planes = i420_planes(self._buffer, width, height)
+        self._background = yuv_of(background_color)
+        self._scaled: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
+
+    def set_background(self, color: str) -> None:
+        self._background = yuv_of(color)
+
+    def compose(self, placements: list[Placement]) -> av.VideoFrame:
+        """Background, then each placement in list order; a `None` frame leaves it empty."""
+        for plane, value in zip(self._planes, self._background, strict=True):
+            plane.fill(value)
+        used: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
+        for rect, render_mode, alpha, frame in placements:
+            if frame is not None and rect.width > 0 and rect.height > 0 and alpha > 0:
+                image = self._image(frame, rect, render_mode, used)
+                paste(self._planes, image, rect.x, rect.y, alpha)
+        self._scaled = used
+        packed = self._buffer.reshape(self.height * 3 // 2, self.width)
+        return av.VideoFrame.from_ndarray(packed, format="yuv420p")
+
+    def _image(
+        self,
+        frame: av.VideoFrame,
+        rect: PixelRect,
+        render_mode: int,
+        used: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]],
+    ) -> Planes:
+        """Scaled planes for this placement, reused from the previous compose when unchanged.
+
+        The cache holds the source frame itself, so its `id` cannot be recycled while cached.
+        """
+        key = (id(frame), rect, render_mode)
+        cached = self._scaled.get(key) or used.get(key)
+        if cached is None or cached[0] is not frame:
+            cached = (frame, scale_into(frame, rect, render_mode))
+        used[key] = cached
+        return cached[1]
