@@ -1,0 +1,79 @@
+"""HLS output: MPEG-TS slices plus the playlist rewritten after each one (§13.1-13.3)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+from av.packet import Packet
+from av.stream import Stream
+
+from .files import FileWritten, OnFile, OutputConfig
+from .naming import file_name, playlist_name, slice_name
+from .playlist import Playlist
+from .segment import mux
+
+
+class SliceWriter:
+    """A `PartSink` writing one TS file per slice; `templates` maps kind to encoder stream."""
+
+    def __init__(self, config: OutputConfig, templates: dict[str, Stream], on_file: OnFile) -> None:
+        self._config = config
+        self._templates = templates
+        self._on_file = on_file
+        self.playlist = _initial_playlist(config)
+        continuing = config.continue_playlist is not None
+        self._playlist_key = playlist_name(
+            config.prefix, config.sid, config.cname, None if continuing else config.failover
+        )
+        self._index = len(self.playlist.segments)
+        self._start = Fraction(0)
+        self._key = ""
+        self._container: av.container.OutputContainer | None = None
+        self._streams: dict[str, Stream] = {}
+
+    def wants_cut(self, at: Fraction) -> bool:
+        return at - self._start >= Fraction(self._config.slice_seconds)
+
+    def open(self, start: Fraction) -> None:
+        c = self._config
+        self._start = start
+        self._key = slice_name(c.prefix, c.sid, c.cname, c.utc_ms(start), c.failover)
+        self._container = av.open(str(c.path(self._key)), "w", format="mpegts")
+        self._streams = {
+            kind: self._container.add_stream_from_template(t, opaque=True)
+            for kind, t in self._templates.items()
+        }
+
+    def write(self, packet: Packet, kind: str) -> None:
+        assert self._container is not None
+        mux(self._container, self._streams[kind], packet)
+
+    def close(self, end: Fraction, last: bool) -> None:
+        assert self._container is not None
+        self._container.close()
+        self._container = None
+        duration = float(end - self._start)
+        self.playlist.add_segment(file_name(self._key), duration)
+        self._emit("slice", self._key, self._config.utc_ms(self._start), duration, self._index)
+        self._index += 1
+        self.write_playlist(ended=last)
+
+    def write_playlist(self, ended: bool) -> None:
+        self._config.path(self._playlist_key).write_text(self.playlist.render(ended))
+        segments = len(self.playlist.segments)
+        self._emit("playlist", self._playlist_key, self._config.start_ms,
+                   self.playlist.duration, segments)
+
+    def _emit(self, kind: str, key: str, start_ms: int, duration: float, index: int) -> None:
+        path = self._config.workdir / key
+        size = path.stat().st_size
+        self._on_file(FileWritten(kind, path, key, start_ms, duration, index, size))  # type: ignore[arg-type]
+
+
+def _initial_playlist(config: OutputConfig) -> Playlist:
+    if config.continue_playlist is None:
+        return Playlist()
+    playlist = Playlist.parse(config.continue_playlist)
+    playlist.add_discontinuity()
+    return playlist
