@@ -1,0 +1,126 @@
+"""The audio mix of a composite recording: every user's audio summed on one sample timeline.
+
+Users' decoded audio is first brought to float mono 48 kHz by a `UserResampler` (one
+`av.AudioResampler` per user for the life of the stream). The caller then places each chunk at
+its absolute sample position on the mix timeline (derived from channel time) with
+`AudioMixer.add`, and pulls fixed-size output frames with `pop_until`.
+
+Headroom rule: the mix is a plain sum and is never hard-clipped. Each output frame
+(`frame_size` samples, ~21 ms at 48 kHz) whose peak magnitude would exceed 1.0 is scaled
+down as a whole by `1 / peak`, so its loudest sample lands exactly on full scale and the
+waveform keeps its shape; frames that already fit are left untouched.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def headroom(block: np.ndarray) -> np.ndarray:
+    """`block` scaled by `1 / peak` when its peak exceeds full scale, else unchanged."""
+    peak = float(np.max(np.abs(block), initial=0.0))
+    return block / peak if peak > 1.0 else block
+
+
+def to_mono_48k(frame: av.AudioFrame, resampler: av.AudioResampler) -> np.ndarray:
+    """`frame` through `resampler` (float mono, packed) as one float32 sample array."""
+    return _samples(resampler.resample(frame))
+
+
+def _samples(frames: list[av.AudioFrame]) -> np.ndarray:
+    arrays = [frame.to_ndarray().reshape(-1) for frame in frames]
+    return np.concatenate(arrays).astype(np.float32) if arrays else np.zeros(0, np.float32)
+
+
+class UserResampler:
+    """One long-lived resampler per user, so filter state carries across that user's frames."""
+
+    def __init__(self, sample_rate: int = 48000) -> None:
+        self.sample_rate = sample_rate
+        self._resamplers: dict[int, av.AudioResampler] = {}
+
+    def resample(self, uid: int, frame: av.AudioFrame) -> np.ndarray:
+        return to_mono_48k(frame, self._resampler(uid))
+
+    def flush(self, uid: int) -> np.ndarray:
+        """The samples still held in `uid`'s resampler; the user is then forgotten."""
+        resampler = self._resamplers.pop(uid, None)
+        return _samples(resampler.resample(None)) if resampler else np.zeros(0, np.float32)
+
+    def _resampler(self, uid: int) -> av.AudioResampler:
+        if uid not in self._resamplers:
+            self._resamplers[uid] = av.AudioResampler(
+                format="flt", layout="mono", rate=self.sample_rate
+            )
+        return self._resamplers[uid]
+
+
+class AudioMixer:
+    """Sums users' float mono audio on an absolute sample timeline into fixed-size frames.
+
+    Audio that lands before the already-emitted position, or before the end of that user's
+    previous chunk (an overlap), is dropped, so nothing is mixed twice; gaps stay silent.
+    """
+
+    def __init__(self, sample_rate: int = 48000, channels: int = 1, frame_size: int = 1024) -> None:
+        if channels not in LAYOUTS:
+            raise ValueError(f"channels must be 1 or 2, got {channels}")
+        self.sample_rate, self.channels, self.frame_size = sample_rate, channels, frame_size
+        self.time_base = Fraction(1, sample_rate)
+        self._head = 0
+        self._pending = np.zeros(0, np.float32)
+        self._ends: dict[int, int] = {}
+
+    @property
+    def position(self) -> int:
+        """Sample position of the next frame `pop_until` will emit."""
+        return self._head
+
+    def add(self, uid: int, samples: np.ndarray, start_sample: int) -> None:
+        """Mix `samples` (float32 mono at `sample_rate`) in from absolute `start_sample`."""
+        start = max(start_sample, self._head, self._ends.get(uid, start_sample))
+        self._ends[uid] = max(self._ends.get(uid, 0), start_sample + len(samples))
+        chunk = np.asarray(samples, dtype=np.float32).reshape(-1)[start - start_sample :]
+        if len(chunk):
+            offset = start - self._head
+            self._reserve(offset + len(chunk))
+            self._pending[offset : offset + len(chunk)] += chunk
+
+    def remove(self, uid: int) -> None:
+        """Forget a user who left; audio already added stays in the mix."""
+        self._ends.pop(uid, None)
+
+    def pop_until(self, sample_pos: int) -> list[av.AudioFrame]:
+        """All whole frames ending at or before `sample_pos`, silence where nobody spoke."""
+        count = max(sample_pos - self._head, 0) // self.frame_size
+        return [self._pop_frame() for _ in range(count)]
+
+    def flush(self) -> list[av.AudioFrame]:
+        """Every buffered sample, the last frame padded with silence to `frame_size`."""
+        return self.pop_until(self._head + len(self._pending) + self.frame_size - 1)
+
+    def _reserve(self, length: int) -> None:
+        if length > len(self._pending):
+            extra = np.zeros(length - len(self._pending), np.float32)
+            self._pending = np.concatenate([self._pending, extra])
+
+    def _pop_frame(self) -> av.AudioFrame:
+        self._reserve(self.frame_size)
+        block = headroom(self._pending[: self.frame_size])
+        self._pending = self._pending[self.frame_size :]
+        frame = self._frame_of(block)
+        self._head += self.frame_size
+        return frame
+
+    def _frame_of(self, block: np.ndarray) -> av.AudioFrame:
+        planes = np.ascontiguousarray(np.tile(block, (self.channels, 1)), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=LAYOUTS[self.channels])
+        frame.sample_rate = self.sample_rate
+        frame.pts = self._head
+        frame.time_base = self.time_base
+        return frame
