@@ -136,11 +136,8 @@ class SyntheticPublisher:
         t = (start + np.arange(self._audio_frame_samples)) / self.sample_rate
         wave = (AMPLITUDE * 32767 * np.sin(2 * np.pi * self.tone_hz * t)).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = (
-            self.sample_rate,
-            start,
-            self.audio_time_base,
-        )
+        frame.sample_rate, frame.pts = self.sample_rate, start
+        frame.time_base = self.audio_time_base
         return frame
 
     def _packet(self, kind: Kind, packet: av.Packet) -> MediaPacket:

@@ -1,0 +1,123 @@
+"""Publish a media file or URL as it is: demuxed packets, never decoded.
+
+The first video and the first audio stream become tracks. H.264/HEVC stored length-prefixed
+(MP4, MKV) are rewritten to Annex-B with the `*_mp4toannexb` bitstream filter, which repeats the
+parameter sets before every keyframe, so every video packet in a channel has one framing and
+needs no extradata. Audio keeps its extradata (AAC AudioSpecificConfig, OpusHead).
+
+Media time is counted from the container's start, so `packets_until(1.0)` is the first second
+even for an MPEG-TS that starts at 1.4 s; packet pts keep the file's own values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import av
+from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+
+ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+
+
+class FileSource:
+    """Packets of one file or URL for one publisher uid, up to a media time."""
+
+    def __init__(
+        self,
+        path_or_url: str,
+        uid: int = 0,
+        options: dict[str, str] | None = None,
+        annexb: bool = True,
+    ) -> None:
+        self.uid = uid
+        self._container = av.open(path_or_url, options=options or {})
+        self._streams = _first_streams(self._container)
+        start = self._container.start_time
+        self._start_seconds = start / av.time_base if start is not None else 0.0
+        self._filters = {s.index: _annexb_filter(s) for s in self._streams if annexb}
+        self._packets = self._demux()
+        self._pending: tuple[float, MediaPacket] | None = None
+        self.exhausted = False
+
+    def tracks(self) -> list[TrackInfo]:
+        return [self._track(stream) for stream in self._streams]
+
+    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
+        """Packets in file order whose decode time is before `media_seconds`."""
+        limit = media_seconds + self._start_seconds
+        packets: list[MediaPacket] = []
+        while not self.exhausted:
+            timed = self._pending or next(self._packets, None)
+            self._pending = None
+            if timed is None:
+                self.exhausted = True
+            elif timed[0] >= limit:
+                self._pending = timed
+                break
+            else:
+                packets.append(timed[1])
+        return packets
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _track(self, stream: Any) -> TrackInfo:
+        context = stream.codec_context
+        kind: Kind = stream.type
+        filtered = self._filters.get(stream.index) is not None
+        extradata = None if filtered else context.extradata
+        if kind == "video":
+            size = {"width": context.width, "height": context.height}
+        else:
+            size = {"sample_rate": context.sample_rate, "channels": context.layout.nb_channels}
+        return TrackInfo(self.uid, kind, context.name, stream.time_base, extradata, **size)
+
+    def _demux(self) -> Iterator[tuple[float, MediaPacket]]:
+        """(decode time in seconds, packet) in file order."""
+        for packet in self._container.demux(*self._streams):
+            bsf = self._filters.get(packet.stream.index)
+            for out in bsf.filter(packet) if bsf is not None and packet.size else [packet]:
+                media = self._media_packet(out, packet.stream)
+                if media is not None:
+                    yield media
+
+    def _media_packet(self, packet: av.Packet, stream: Any) -> tuple[float, MediaPacket] | None:
+        time = packet.dts if packet.dts is not None else packet.pts
+        if time is None or packet.size == 0:
+            return None  # a demuxer flush packet, or one with no timing at all
+        kind: Kind = stream.type
+        pts = packet.pts if packet.pts is not None else time
+        media = MediaPacket(
+            self.uid, kind, bytes(packet), pts, stream.time_base, packet.is_keyframe
+        )
+        return float(time * stream.time_base), media
+
+
+def _first_streams(container: Any) -> list[Any]:
+    streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+    if not streams:
+        raise ValueError("no audio or video stream")
+    return streams
+
+
+def _annexb_filter(stream: Any) -> av.BitStreamFilterContext | None:
+    name = ANNEXB_FILTERS.get(stream.codec_context.name)
+    extradata = stream.codec_context.extradata or b""
+    if name is None or extradata[:1] != b"\x01":  # not length-prefixed (avcC/hvcC starts 0x01)
+        return None
+    return av.BitStreamFilterContext(name, in_stream=stream)
