@@ -1,0 +1,164 @@
+"""The REST application: the §3 paths under ``/v1/apps/{appid}/cloud_recording/``.
+
+Each endpoint checks, in order: gateway (credentials, App ID, rate limit) → mode → body →
+resourceId → backend. Every service error leaving an endpoint carries the identifiers known
+at that point (cname, uid, resourceId, sid).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from cloudrec.api.auth import Gateway
+from cloudrec.api.backend import RecordingBackend
+from cloudrec.api.body import parse_body, read_body
+from cloudrec.api.errors import ApiError, install_error_handlers
+from cloudrec.api.mode import check_mix_start, check_mix_update, check_mode
+from cloudrec.api.requests import (
+    AcquireRequest,
+    ChannelRequest,
+    StartRequest,
+    StopRequest,
+    UpdateLayoutRequest,
+    UpdateRequest,
+)
+from cloudrec.api.resource import ResourceCodec, ResourceGrant
+from cloudrec.api.settings import ApiSettings
+
+PREFIX = "/v1/apps/{appid}/cloud_recording"
+SESSION = "/resourceid/{resource_id}/sid/{sid}/mode/{mode}"
+_SID = re.compile(r"[0-9a-f]{32}")
+INVALID_PARAMETER = 2
+INVALID_LAYOUT = 1028
+
+
+@contextmanager
+def echoing(ids: dict[str, str | None]) -> Iterator[None]:
+    """Add the identifiers known so far (``ids`` may grow inside the block) to ApiErrors."""
+    try:
+        yield
+    except ApiError as error:
+        raise error.with_ids(**ids) from None
+
+
+def check_sid(sid: str) -> None:
+    if _SID.fullmatch(sid) is None:
+        raise ApiError(404, "failed to find worker")
+
+
+class Endpoints:
+    """The six calls, each a short script over the settings, the codec and the backend."""
+
+    def __init__(self, backend: RecordingBackend, settings: ApiSettings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.codec = ResourceCodec(settings.resource_key)
+
+    async def body(self, request: Request, model: type[Any], mode: str | None,
+                   invalid_code: int = INVALID_PARAMETER) -> Any:
+        raw = await read_body(request, self.settings.max_body_bytes)
+        return parse_body(raw, model, mode, invalid_code)
+
+    def session_grant(self, appid: str, resource_id: str, sid: str,
+                      ids: dict[str, str | None], body: ChannelRequest | None) -> ResourceGrant:
+        """Decode the resourceId of a running session and check it against the call."""
+        grant = self.codec.decode(resource_id)
+        grant.check_app(appid)
+        ids.update(cname=grant.cname, uid=grant.uid)
+        if body is not None:
+            ids.update(cname=body.cname, uid=body.uid)
+            grant.check_channel(appid, body.cname, body.uid)
+        check_sid(sid)
+        return grant
+
+    async def acquire(self, appid: str, request: Request) -> dict[str, Any]:
+        body: AcquireRequest = await self.body(request, AcquireRequest, None)
+        options = body.client_request
+        resource_id, _ = self.codec.issue(
+            appid, body.cname, body.uid, scene=options.scene, region=options.region,
+            resource_expired_hour=options.resource_expired_hour, now=self.settings.clock(),
+        )
+        return {"resourceId": resource_id, "cname": body.cname, "uid": body.uid}
+
+    async def start(self, appid: str, resource_id: str, mode: str,
+                    request: Request) -> dict[str, Any]:
+        ids: dict[str, str | None] = {"resource_id": resource_id}
+        with echoing(ids):
+            check_mode(mode)
+            body: StartRequest = await self.body(request, StartRequest, mode)
+            ids.update(cname=body.cname, uid=body.uid)
+            grant = self.codec.decode(resource_id)
+            grant.check_channel(appid, body.cname, body.uid)
+            grant.check_fresh(self.settings.clock())
+            check_mix_start(grant, body)
+            sid = await run_in_threadpool(self.backend.start, appid, body.cname, body.uid,
+                                          resource_id, mode, body, grant)
+        return {"resourceId": resource_id, "sid": sid, "cname": body.cname, "uid": body.uid}
+
+    async def query(self, appid: str, resource_id: str, sid: str, mode: str) -> dict[str, Any]:
+        ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
+        with echoing(ids):
+            check_mode(mode)
+            self.session_grant(appid, resource_id, sid, ids, None)
+            response = await run_in_threadpool(self.backend.query, appid, sid, resource_id, mode)
+        return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
+
+    async def update(self, appid: str, resource_id: str, sid: str, mode: str,
+                     request: Request) -> dict[str, Any]:
+        ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
+        with echoing(ids):
+            check_mode(mode)
+            body: UpdateRequest = await self.body(request, UpdateRequest, mode)
+            self.session_grant(appid, resource_id, sid, ids, body)
+            check_mix_update(body)
+            await run_in_threadpool(self.backend.update, appid, sid, resource_id, mode, body)
+        return {"resourceId": resource_id, "sid": sid}
+
+    async def update_layout(self, appid: str, resource_id: str, sid: str, mode: str,
+                            request: Request) -> dict[str, Any]:
+        ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
+        with echoing(ids):
+            check_mode(mode)
+            body: UpdateLayoutRequest = await self.body(request, UpdateLayoutRequest, mode,
+                                                        INVALID_LAYOUT)
+            self.session_grant(appid, resource_id, sid, ids, body)
+            await run_in_threadpool(self.backend.update_layout, appid, sid, resource_id, body)
+        return {"resourceId": resource_id, "sid": sid}
+
+    async def stop(self, appid: str, resource_id: str, sid: str, mode: str,
+                   request: Request) -> dict[str, Any]:
+        ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
+        with echoing(ids):
+            check_mode(mode)
+            body: StopRequest = await self.body(request, StopRequest, mode)
+            self.session_grant(appid, resource_id, sid, ids, body)
+            response = await run_in_threadpool(self.backend.stop, appid, sid, resource_id, mode)
+        return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
+
+
+def _router(endpoints: Endpoints, gateway: Gateway) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, dependencies=[Depends(gateway)])
+    router.add_api_route("/acquire", endpoints.acquire, methods=["POST"])
+    router.add_api_route("/resourceid/{resource_id}/mode/{mode}/start", endpoints.start,
+                         methods=["POST"])
+    router.add_api_route(SESSION + "/update", endpoints.update, methods=["POST"])
+    router.add_api_route(SESSION + "/updateLayout", endpoints.update_layout, methods=["POST"])
+    router.add_api_route(SESSION + "/query", endpoints.query, methods=["GET"])
+    router.add_api_route(SESSION + "/stop", endpoints.stop, methods=["POST"])
+    return router
+
+
+def create_app(backend: RecordingBackend, settings: ApiSettings) -> FastAPI:
+    """The ASGI application serving the recording API over ``backend``."""
+    app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url=None,
+                  redirect_slashes=False)
+    gateway = Gateway(settings.customers, settings.rate_limit_per_second, settings.clock)
+    app.include_router(_router(Endpoints(backend, settings), gateway))
+    install_error_handlers(app)
+    return app
