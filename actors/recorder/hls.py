@@ -1,4 +1,9 @@
-"""HLS output: MPEG-TS slices plus the playlist rewritten after each one (§13.1-13.3)."""
+"""HLS output: MPEG-TS slices plus the playlist rewritten after each one (§13.1-13.3).
+
+Slices share one timeline: TS timestamps are recording time + `TS_OFFSET`. The offset keeps the
+first slice's B-frame dts and AAC priming non-negative, which a TS muxer would otherwise shift
+per file (and so per slice, breaking continuity between slices).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from .files import FileWritten, OnFile, OutputConfig
 from .naming import file_name, playlist_name, slice_name
 from .playlist import Playlist
 from .segment import mux
+
+TS_OFFSET = Fraction(10)  # seconds
 
 
 class SliceWriter:
@@ -47,7 +54,7 @@ class SliceWriter:
 
     def write(self, packet: Packet, kind: str) -> None:
         assert self._container is not None
-        mux(self._container, self._streams[kind], packet)
+        mux(self._container, self._streams[kind], packet, shift=-TS_OFFSET)
 
     def close(self, end: Fraction, last: bool) -> None:
         assert self._container is not None
