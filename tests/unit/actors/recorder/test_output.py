@@ -1,4 +1,4 @@
-"""Real frames in, real files out: re-open every slice and MP4 with PyAV and check what is inside."""
+"""Real frames in, real files out: re-open every slice and MP4 with PyAV and check their insides."""
 
 from dataclasses import replace
 from pathlib import Path

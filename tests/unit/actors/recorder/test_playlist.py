@@ -67,7 +67,9 @@ def test_parse_accepts_agora_extinf_without_comma_and_keeps_rotate_tags():
     ])
     segment, = Playlist.parse(text).segments
     assert (segment.duration, segment.discontinuity) == (6.332, True)
-    assert segment.tags == ["#EXT-X-AGORA-ROTATE:WIDTH=640,HEIGHT=480,ROTATE=0,TIME=20190920125142485"]
+    assert segment.tags == [
+        "#EXT-X-AGORA-ROTATE:WIDTH=640,HEIGHT=480,ROTATE=0,TIME=20190920125142485"
+    ]
 
 
 def test_continuing_a_parsed_playlist_after_failover():
