@@ -1,8 +1,13 @@
 """The REST application: the §3 paths under ``/v1/apps/{appid}/cloud_recording/``.
 
-Each endpoint checks, in order: gateway (credentials, App ID, rate limit) → mode → body →
-resourceId → backend. Every service error leaving an endpoint carries the identifiers known
-at that point (cname, uid, resourceId, sid).
+Each endpoint checks, in order: gateway (credentials, App ID, rate limit) → mode → then
+
+* ``acquire``/``start``: body → resourceId (1001, 432, 433 for start) → backend;
+* calls on a session: resourceId (1001, 1003) → sid format (404) → body (8, 2 or 1028, then
+  432 when it names another channel or uid) → backend.
+
+Every service error leaving an endpoint carries the identifiers known at that point
+(cname, uid, resourceId, sid).
 """
 
 from __future__ import annotations
@@ -66,16 +71,20 @@ class Endpoints:
         return parse_body(raw, model, mode, invalid_code)
 
     def session_grant(self, appid: str, resource_id: str, sid: str,
-                      ids: dict[str, str | None], body: ChannelRequest | None) -> ResourceGrant:
+                      ids: dict[str, str | None]) -> ResourceGrant:
         """Decode the resourceId of a running session and check it against the call."""
         grant = self.codec.decode(resource_id)
         grant.check_app(appid)
         ids.update(cname=grant.cname, uid=grant.uid)
-        if body is not None:
-            ids.update(cname=body.cname, uid=body.uid)
-            grant.check_channel(appid, body.cname, body.uid)
         check_sid(sid)
         return grant
+
+    async def session_body(self, request: Request, model: type[Any], mode: str,
+                           grant: ResourceGrant, invalid_code: int = INVALID_PARAMETER) -> Any:
+        """The body of a call on a session; it must name the grant's channel and uid."""
+        body: ChannelRequest = await self.body(request, model, mode, invalid_code)
+        grant.check_channel(grant.appid, body.cname, body.uid)
+        return body
 
     async def acquire(self, appid: str, request: Request) -> dict[str, Any]:
         body: AcquireRequest = await self.body(request, AcquireRequest, None)
@@ -105,7 +114,7 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            self.session_grant(appid, resource_id, sid, ids, None)
+            self.session_grant(appid, resource_id, sid, ids)
             response = await run_in_threadpool(self.backend.query, appid, sid, resource_id, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 
@@ -114,8 +123,8 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            body: UpdateRequest = await self.body(request, UpdateRequest, mode)
-            self.session_grant(appid, resource_id, sid, ids, body)
+            grant = self.session_grant(appid, resource_id, sid, ids)
+            body: UpdateRequest = await self.session_body(request, UpdateRequest, mode, grant)
             check_mix_update(body)
             await run_in_threadpool(self.backend.update, appid, sid, resource_id, mode, body)
         return {"resourceId": resource_id, "sid": sid}
@@ -125,9 +134,10 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            body: UpdateLayoutRequest = await self.body(request, UpdateLayoutRequest, mode,
-                                                        INVALID_LAYOUT)
-            self.session_grant(appid, resource_id, sid, ids, body)
+            grant = self.session_grant(appid, resource_id, sid, ids)
+            body: UpdateLayoutRequest = await self.session_body(
+                request, UpdateLayoutRequest, mode, grant, INVALID_LAYOUT
+            )
             await run_in_threadpool(self.backend.update_layout, appid, sid, resource_id, body)
         return {"resourceId": resource_id, "sid": sid}
 
@@ -136,8 +146,8 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            body: StopRequest = await self.body(request, StopRequest, mode)
-            self.session_grant(appid, resource_id, sid, ids, body)
+            grant = self.session_grant(appid, resource_id, sid, ids)
+            await self.session_body(request, StopRequest, mode, grant)
             response = await run_in_threadpool(self.backend.stop, appid, sid, resource_id, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 

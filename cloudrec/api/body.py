@@ -49,7 +49,8 @@ def parse_body(body: bytes, model: type[Model], mode: str | None, invalid_code: 
     try:
         return model.model_validate_json(body, strict=True, context={"mode": mode})
     except ValidationError as exc:
-        raise _body_error(exc.errors(include_url=False, include_input=False), invalid_code) from None
+        errors = exc.errors(include_url=False, include_input=False)
+        raise _body_error(errors, invalid_code) from None
 
 
 def _body_error(errors: list[ErrorDetails], invalid_code: int) -> ApiError:
