@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import av
+
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}

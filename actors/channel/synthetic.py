@@ -13,6 +13,7 @@ from typing import cast
 
 import av
 import numpy as np
+
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 RGB = tuple[int, int, int]

@@ -13,6 +13,7 @@ import math
 
 import av
 import numpy as np
+
 from cloudrec.actors.layout.geometry import FIT, PixelRect
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -3,6 +3,7 @@
 from fractions import Fraction
 
 import pytest
+
 from cloudrec.actors.channel.channel import Channel
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.channel.synthetic import SyntheticPublisher

@@ -4,6 +4,7 @@ import asyncio
 from fractions import Fraction
 
 import pytest
+
 from cloudrec.actors.channel.channel import Channel, to_us
 from cloudrec.actors.channel.pacing import Pacer
 from cloudrec.actors.channel.packet import MediaPacket

@@ -5,6 +5,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+
 from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import (
     MARKER_SIZE,

@@ -3,6 +3,7 @@
 import av
 import numpy as np
 import pytest
+
 from cloudrec.actors.layout.compositor import Compositor, cover_crop, fit_size, yuv_of
 from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
 

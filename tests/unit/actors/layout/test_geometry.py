@@ -1,6 +1,7 @@
 """Layout geometry against the exact numbers of recording-api spec §12."""
 
 import pytest
+
 from cloudrec.actors.layout.geometry import (
     CustomRegion,
     PixelRect,

@@ -6,6 +6,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+
 from cloudrec.actors.recorder.mixer import AudioMixer, UserResampler, headroom
 
 RATE = 48000

@@ -6,6 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
 from cloudrec.actors.recorder.hls import TS_OFFSET
 from cloudrec.actors.recorder.naming import file_name
 from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput

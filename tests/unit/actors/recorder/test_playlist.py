@@ -1,4 +1,5 @@
 import pytest
+
 from cloudrec.actors.recorder.playlist import Playlist
 
 T0 = 1568983902485  # 2019-09-20 12:51:42.485 UTC

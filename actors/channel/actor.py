@@ -1,0 +1,87 @@
+"""Ray shell of a channel: forwards to the `Channel` core and records membership as events."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from cloudrec.actors.channel.channel import Batch, Channel
+from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+from cloudrec.events.backends import open_event_log
+from cloudrec.events.channel import (
+    TrackPublished,
+    TrackUnpublished,
+    UserJoined,
+    UserLeft,
+    channel_id,
+)
+from cloudrec.events.envelope import Event
+
+
+class ChannelActor:
+    def __init__(self, appid: str, cname: str, events_url: str) -> None:
+        self.core = Channel(share_publisher_offset=True)  # a user's audio and video share one clock
+        self.stream = channel_id(appid, cname)
+        self.events = open_event_log(events_url)
+
+    def _record(self, event: type[Event], **fields: object) -> None:
+        self.events.append([event(stream_id=self.stream, at_ms=int(time.time() * 1000),
+                                  **fields)])
+
+    def join(self, uid: int) -> None:
+        self.core.join(uid)
+        self._record(UserJoined, uid=uid)
+
+    def leave(self, uid: int) -> None:
+        self.core.leave(uid)
+        self._record(UserLeft, uid=uid)
+
+    def publish(self, track: TrackInfo) -> TrackInfo:
+        stamped = self.core.publish(track)
+        self._record(TrackPublished, uid=track.uid, kind=track.kind, codec=track.codec)
+        return stamped
+
+    def unpublish(self, uid: int, kind: Kind) -> None:
+        self.core.unpublish(uid, kind)
+        self._record(TrackUnpublished, uid=uid, kind=kind)
+
+    def push(self, packets: list[MediaPacket]) -> int:
+        return self.core.push(packets)
+
+    def subscribe(self, subscriber_id: str) -> None:
+        self.core.subscribe(subscriber_id)
+
+    def unsubscribe(self, subscriber_id: str) -> None:
+        self.core.unsubscribe(subscriber_id)
+
+    def pull(self, subscriber_id: str) -> Batch:
+        return self.core.pull(subscriber_id)
+
+    def list_members(self) -> list[int]:
+        return self.core.list_members()
+
+
+class PublisherActor:
+    """Runs one publisher in a thread of its own process (the demo's synthetic users)."""
+
+    def __init__(self, channel: object, uid: int, source: str = "synthetic",
+                 palette_index: int = 0, realtime: bool = True) -> None:
+        from cloudrec.actors.channel.handle import ChannelHandle
+        from cloudrec.actors.channel.publisher import Publisher
+        from cloudrec.actors.channel.sources import open_source
+
+        self.stop_event = threading.Event()
+        self.publisher = Publisher(ChannelHandle(channel), uid,
+                                   open_source(source, uid, palette_index), realtime=realtime)
+        self.thread: threading.Thread | None = None
+
+    def start(self, duration_s: float | None = None) -> None:
+        self.thread = threading.Thread(target=self.publisher.run,
+                                       args=(self.stop_event, duration_s), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> int:
+        self.stop_event.set()
+        if self.thread:
+            self.thread.join(10)
+        return self.publisher.sent

@@ -1,0 +1,46 @@
+"""What a recorder generation is asked to do: a validated, secret-free recording config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloudrec.events.layout import Layout
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Allow-list (`only`) or deny-list (`never`) of uids for one media kind; both None = all."""
+
+    only: frozenset[int] | None = None
+    never: frozenset[int] = frozenset()
+    enabled: bool = True
+
+    def wants(self, uid: int) -> bool:
+        if not self.enabled or uid in self.never:
+            return False
+        return self.only is None or uid in self.only
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    sid: str
+    appid: str
+    cname: str
+    recorder_uid: int
+    generation: int
+    workdir: Path
+    width: int = 360
+    height: int = 640
+    fps: int = 15
+    bitrate_kbps: int = 500
+    audio_profile: int = 0
+    av_file_types: tuple[str, ...] = ("hls",)
+    file_prefix: tuple[str, ...] = ()
+    layout: Layout = field(default_factory=Layout)
+    audio: Subscription = field(default_factory=Subscription)
+    video: Subscription = field(default_factory=Subscription)
+    max_idle_s: int = 30
+    slice_seconds: float = 15.0
+    jitter_ms: int = 300
+    max_users: int = 17

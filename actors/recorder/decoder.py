@@ -1,0 +1,58 @@
+"""Per-track decoders: encoded packets in, frames stamped with channel time out.
+
+A track's channel offset (`channel_us - pts`) is learned from its packets, so decoded frames
+keep the channel timeline even when the decoder reorders or delays them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import av
+
+from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TimedFrame:
+    channel_us: int
+    frame: av.VideoFrame | av.AudioFrame
+
+
+class TrackDecoder:
+    def __init__(self, track: TrackInfo) -> None:
+        self.track = track
+        self.context = av.CodecContext.create(track.codec, "r")
+        if track.extradata:
+            self.context.extradata = track.extradata
+        if track.kind == "audio" and track.sample_rate:
+            self.context.sample_rate = track.sample_rate
+            self.context.layout = "stereo" if track.channels == 2 else "mono"
+        self.offset_us: int | None = None
+        self.errors = 0
+
+    def decode(self, packet: MediaPacket) -> list[TimedFrame]:
+        """Decode one packet; a corrupt packet is counted and skipped, never fatal."""
+        pts_us = int(packet.pts * packet.time_base * 1_000_000)
+        if self.offset_us is None:
+            self.offset_us = packet.channel_us - pts_us
+        av_packet = av.Packet(packet.data)
+        av_packet.pts = packet.pts
+        av_packet.dts = packet.pts
+        av_packet.time_base = packet.time_base
+        try:
+            frames = self.context.decode(av_packet)
+        except (av.error.FFmpegError, ValueError) as error:
+            self.errors += 1
+            log.warning("uid %s %s: undecodable packet skipped (%s)", packet.uid, packet.kind,
+                        error)
+            return []
+        return [self._timed(frame, packet) for frame in frames]
+
+    def _timed(self, frame: av.VideoFrame | av.AudioFrame, packet: MediaPacket) -> TimedFrame:
+        if frame.pts is None or frame.time_base is None or self.offset_us is None:
+            return TimedFrame(packet.channel_us, frame)
+        return TimedFrame(self.offset_us + int(frame.pts * frame.time_base * 1_000_000), frame)

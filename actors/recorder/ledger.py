@@ -1,0 +1,37 @@
+"""Records every file the output finishes as an event, then hands it to the uploader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.files import FileWritten
+from cloudrec.actors.uploader.uploader import UploadJob
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import EventLog
+from cloudrec.events.segment import Mp4Written, PlaylistWritten, SliceWritten
+
+
+class FileLedger:
+    def __init__(self, config: RecordingConfig, events: EventLog,
+                 deliver: Callable[[UploadJob], None]) -> None:
+        self.config = config
+        self.events = events
+        self.deliver = deliver
+        self.closing = False  # set before the output's close: its playlist carries ENDLIST
+
+    def on_file(self, written: FileWritten) -> None:
+        self.events.append([self._event(written)])
+        self.deliver(UploadJob(sid=self.config.sid, generation=self.config.generation,
+                               key=written.key, path=written.path, kind=written.kind))
+
+    def _event(self, w: FileWritten) -> Event:
+        base = {"stream_id": self.config.sid, "at_ms": int(w.start_ms + w.duration_s * 1000),
+                "generation": self.config.generation}
+        if w.kind == "slice":
+            return SliceWritten(**base, key=w.key, index=w.index, start_ms=w.start_ms,
+                                duration_s=w.duration_s, size=w.size)
+        if w.kind == "mp4":
+            return Mp4Written(**base, key=w.key, index=w.index, start_ms=w.start_ms,
+                              duration_s=w.duration_s, size=w.size)
+        return PlaylistWritten(**base, key=w.key, segments=w.index, ended=self.closing)

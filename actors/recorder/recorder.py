@@ -1,0 +1,166 @@
+"""The recorder core: channel batches in, a composite recording out (no Ray here).
+
+One generation of one session. `receive(batch)` decodes the subscribed tracks; `render(now_us)`
+runs the composite output clock up to `now - jitter`: one picture every 1/fps of channel time
+(each region shows its user's newest frame not after that time) and the audio mix on the same
+clock. Files finished by the output are recorded as events and handed to `deliver` (upload).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cloudrec.actors.channel.channel import Batch
+from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+from cloudrec.actors.layout.compositor import Compositor
+from cloudrec.actors.layout.geometry import CustomRegion, regions, to_pixels
+from cloudrec.actors.recorder.audio import AudioTimeline
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.decoder import TrackDecoder
+from cloudrec.actors.recorder.ledger import FileLedger
+from cloudrec.actors.recorder.mixer import AudioMixer
+from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput
+from cloudrec.actors.recorder.video import PictureBuffer
+from cloudrec.actors.uploader.uploader import UploadJob
+from cloudrec.events.layout import Layout
+from cloudrec.events.log import EventLog
+from cloudrec.events.segment import SliceStarted, StreamStateChanged
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    def __init__(self, config: RecordingConfig, events: EventLog,
+                 deliver: Callable[[UploadJob], None], t0_us: int) -> None:
+        self.config = config
+        self.events = events
+        self.t0_us = t0_us
+        self.layout = config.layout
+        self.members: list[int] = []
+        self.tracks: dict[tuple[int, str], TrackInfo] = {}
+        self.decoders: dict[tuple[int, str], TrackDecoder] = {}
+        self.pictures: dict[int, PictureBuffer] = {}
+        self.compositor = Compositor(config.width, config.height, config.layout.background_color)
+        self.mixer = AudioMixer()
+        self.audio = AudioTimeline(self.mixer, t0_us)
+        self.ledger = FileLedger(config, events, deliver)
+        self.output = RecordingOutput(self._output_config(), self.ledger.on_file)
+        self.frames_out = 0
+        self.started = False
+        self.last_member_us = t0_us
+
+    def _output_config(self) -> OutputConfig:
+        c = self.config
+        return OutputConfig(workdir=c.workdir, sid=c.sid, cname=c.cname,
+                            prefix=list(c.file_prefix), width=c.width, height=c.height,
+                            fps=c.fps, bitrate_kbps=c.bitrate_kbps, audio_profile=c.audio_profile,
+                            av_file_types=tuple(c.av_file_types), slice_seconds=c.slice_seconds,
+                            failover=c.generation - 2 if c.generation > 1 else None,
+                            start_ms=self.t0_us // 1000)
+
+    # -- input ---------------------------------------------------------------------------
+    def receive(self, batch: Batch) -> None:
+        self.members = list(batch.members)
+        self._sync_tracks(batch.tracks)
+        for packet in batch.packets:
+            self._decode(packet)
+
+    def _sync_tracks(self, tracks: list[TrackInfo]) -> None:
+        current = {(t.uid, t.kind): t for t in tracks if self._wants(t.uid, t.kind)}
+        for key in set(self.tracks) - set(current):
+            self._drop_track(key)
+        for key, track in current.items():
+            if key not in self.tracks or self.tracks[key].generation != track.generation:
+                self.tracks[key] = track
+                self.decoders[key] = TrackDecoder(track)
+
+    def _drop_track(self, key: tuple[int, str]) -> None:
+        self.tracks.pop(key, None)
+        self.decoders.pop(key, None)
+        uid, kind = key
+        if kind == "video":
+            self.pictures.pop(uid, None)
+        else:
+            self.audio.forget(uid)
+
+    def _wants(self, uid: int, kind: str) -> bool:
+        rule = self.config.audio if kind == "audio" else self.config.video
+        return uid != self.config.recorder_uid and rule.wants(uid)
+
+    def _decode(self, packet: MediaPacket) -> None:
+        key = (packet.uid, packet.kind)
+        decoder = self.decoders.get(key)
+        if decoder is None or decoder.track.generation != packet.generation:
+            return
+        for timed in decoder.decode(packet):
+            if packet.kind == "video":
+                self.pictures.setdefault(packet.uid, PictureBuffer()).add(timed)
+            else:
+                self.audio.add(packet.uid, packet.generation, timed)
+
+    # -- output clock --------------------------------------------------------------------
+    def render(self, now_us: int) -> None:
+        """Produce every output frame and audio block up to `now - jitter`."""
+        watermark = now_us - self.config.jitter_ms * 1000
+        if self.members:
+            self.last_member_us = now_us
+        if not self.started and watermark >= self.t0_us:
+            self._announce_start()
+        step = 1_000_000 / self.config.fps
+        while self.t0_us + int(self.frames_out * step) <= watermark:
+            self._render_picture(self.t0_us + int(self.frames_out * step))
+            self.frames_out += 1
+        for frame in self.mixer.pop_until(self.audio.sample_at(watermark)):
+            self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
+
+    def _render_picture(self, channel_us: int) -> None:
+        placements = []
+        for region in self._regions():
+            picture = self.pictures.get(region.uid)
+            frame = picture.frame_at(channel_us) if picture else None
+            rect = to_pixels(region, self.config.width, self.config.height)
+            placements.append((rect, region.render_mode, region.alpha, frame))
+        self.output.push_video(self.compositor.compose(placements), channel_us / 1000)
+
+    def _regions(self) -> list:
+        users = [u for u in self.members if self._holds_region(u)][: self.config.max_users]
+        custom = [CustomRegion(**r.model_dump()) for r in self.layout.layout_config or []]
+        return regions(self.layout.mixed_video_layout, users, self.layout.max_resolution_uid,
+                       custom or None)
+
+    def _holds_region(self, uid: int) -> bool:
+        published = (uid, "video") in self.tracks or (uid, "audio") in self.tracks
+        return published and self.config.video.wants(uid) and uid != self.config.recorder_uid
+
+    def set_layout(self, layout: Layout) -> None:
+        self.layout = layout
+        self.compositor.set_background(layout.background_color)
+
+    def idle_for_s(self, now_us: int) -> float:
+        return (now_us - self.last_member_us) / 1_000_000
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _announce_start(self) -> None:
+        self.started = True
+        t0_ms = self.t0_us // 1000
+        self.output.mark_track_start("AUDIO", t0_ms)
+        self.output.mark_track_start("VIDEO", t0_ms)
+        base = {"stream_id": self.config.sid, "at_ms": t0_ms, "generation": self.config.generation}
+        self.events.append([
+            StreamStateChanged(**base, track="audio", stream_uid="0", state=0, utc_ms=t0_ms),
+            StreamStateChanged(**base, track="video", stream_uid="0", state=0, utc_ms=t0_ms),
+            SliceStarted(**base, start_ms=t0_ms, discontinue_ms=t0_ms),
+        ])
+
+    def finish(self, now_us: int) -> None:
+        """Render what is due, close every file (final slice, ENDLIST, MP4)."""
+        self.render(now_us + self.config.jitter_ms * 1000)
+        self.ledger.closing = True
+        self.output.close()
+        at_ms = now_us // 1000
+        base = {"stream_id": self.config.sid, "at_ms": at_ms, "generation": self.config.generation}
+        self.events.append([
+            StreamStateChanged(**base, track="audio", stream_uid="0", state=1, utc_ms=at_ms),
+            StreamStateChanged(**base, track="video", stream_uid="0", state=1, utc_ms=at_ms),
+        ])

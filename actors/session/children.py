@@ -1,0 +1,64 @@
+"""The one wrapper through which the supervisor creates and calls its child actors.
+
+Supervisor logic is tested with a fake of this class; only here do Ray calls about children
+happen (spec style rule 11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from cloudrec.actors.channel.actor import ChannelActor
+from cloudrec.actors.layout.actor import LayoutActor
+from cloudrec.actors.recorder.actor import RecorderActor
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.uploader.actor import UploaderActor
+from cloudrec.cluster import options
+from cloudrec.events.layout import Layout
+
+
+@dataclass
+class SessionActors:
+    recorder: Any
+    layout: Any
+    uploader: Any
+
+
+class RayChildren:
+    def __init__(self, events_url: str, storage_url: str) -> None:
+        self.events_url = events_url
+        self.storage_url = storage_url
+
+    def channel(self, appid: str, cname: str) -> Any:
+        cls = options.remote(ChannelActor, options.channel_options(appid, cname))
+        return cls.remote(appid, cname, self.events_url)
+
+    def launch(self, config: RecordingConfig, channel: Any) -> SessionActors:
+        uploader = options.remote(UploaderActor, options.uploader_options(config.sid)).remote(
+            self.storage_url, self.events_url)
+        ray.get(uploader.announce.remote(config.sid, config.generation))
+        layout = options.remote(LayoutActor, options.layout_options(config.sid)).remote(
+            config.sid, config.layout, self.events_url)
+        recorder = options.remote(
+            RecorderActor, options.recorder_options(config.sid, config.generation)
+        ).remote(config, channel, layout, uploader, self.events_url)
+        ray.get(recorder.get_pid.remote())  # constructed: joined the channel, launched
+        return SessionActors(recorder, layout, uploader)
+
+    def update_layout(self, actors: SessionActors, layout: Layout) -> None:
+        ray.get(actors.layout.update_layout.remote(layout))
+
+    def stop(self, actors: SessionActors, timeout_s: float = 120) -> bool:
+        uploaded: bool = ray.get(actors.recorder.stop.remote(), timeout=timeout_s)
+        return uploaded
+
+    def get_idle_s(self, actors: SessionActors) -> float:
+        idle: float = ray.get(actors.recorder.get_idle_s.remote(), timeout=10)
+        return idle
+
+    def release(self, actors: SessionActors) -> None:
+        for actor in (actors.recorder, actors.layout, actors.uploader):
+            ray.kill(actor, no_restart=True)

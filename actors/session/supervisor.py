@@ -1,0 +1,81 @@
+"""The session supervisor core: the lifecycle of every recording, one sid at a time.
+
+Commands come from the API (start, update_layout, stop); each appends its events and moves the
+child actors through the `children` wrapper. `update()` is the reconcile step, safe to call
+repeatedly: it stops sessions idle longer than their `maxIdleTime`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.events.layout import Layout
+from cloudrec.events.log import EventLog
+from cloudrec.events.recording import RecordingStopped, SessionExited, StopRequested
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Supervisor:
+    def __init__(self, events: EventLog, children: Any,
+                 clock_ms: Callable[[], int] = _now_ms) -> None:
+        self.events, self.children, self.clock_ms = events, children, clock_ms
+        self.channels: dict[tuple[str, str], Any] = {}
+        self.sessions: dict[str, Any] = {}
+        self.configs: dict[str, RecordingConfig] = {}
+        self.lock = threading.Lock()
+
+    def get_channel(self, appid: str, cname: str) -> Any:
+        with self.lock:
+            key = (appid, cname)
+            if key not in self.channels:
+                self.channels[key] = self.children.channel(appid, cname)
+            return self.channels[key]
+
+    def start(self, config: RecordingConfig) -> None:
+        channel = self.get_channel(config.appid, config.cname)
+        self.sessions[config.sid] = self.children.launch(config, channel)
+        self.configs[config.sid] = config
+
+    def update_layout(self, sid: str, layout: Layout) -> None:
+        self.children.update_layout(self.sessions[sid], layout)
+
+    def stop(self, sid: str, reason: str = "api") -> str:
+        """Drain the recorder, wait for uploads, record the end; returns uploadingStatus."""
+        actors = self.sessions.pop(sid, None)
+        if actors is None:
+            return "unknown"
+        self.events.append([StopRequested(stream_id=sid, at_ms=self.clock_ms(), reason=reason)])
+        try:
+            status = "uploaded" if self.children.stop(actors) else "unknown"
+        except Exception:
+            log.exception("session %s did not stop cleanly", sid)
+            status = "unknown"
+        self.events.append([
+            RecordingStopped(stream_id=sid, at_ms=self.clock_ms(), uploading_status=status),
+            SessionExited(stream_id=sid, at_ms=self.clock_ms(),
+                          exit_status=0 if status == "uploaded" else 1)])
+        self.children.release(actors)
+        self.configs.pop(sid, None)
+        return status
+
+    def update(self) -> None:
+        """Reconcile: stop every session whose channel has been empty past maxIdleTime."""
+        for sid, actors in list(self.sessions.items()):
+            try:
+                if self.children.get_idle_s(actors) > self.configs[sid].max_idle_s:
+                    self.stop(sid, reason="idle")
+            except Exception:
+                log.exception("reconcile of session %s failed", sid)
+
+    def list_sessions(self) -> list[str]:
+        return list(self.sessions)

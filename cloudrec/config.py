@@ -1,0 +1,58 @@
+"""From a validated `start` request to what a recorder generation is asked to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.api.layout import Layout as ApiLayout
+from cloudrec.api.requests import StartRequest
+from cloudrec.api.subscription import AudioSubscription, VideoSubscription
+from cloudrec.events.layout import Layout
+from cloudrec.projections.recovery import layout_from_config
+
+ALL = "#allstream#"
+AUDIO_ONLY, VIDEO_ONLY = 0, 1
+
+
+def layout_of(layout: ApiLayout) -> Layout:
+    """The event-side layout of an updateLayout body / transcodingConfig."""
+    fields = layout.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return layout_from_config({"recordingConfig": {"transcodingConfig": fields}})
+
+
+def _rule(allow: list[str] | None, deny: list[str] | None, enabled: bool) -> Subscription:
+    only = None if allow is None or ALL in allow else frozenset(int(u) for u in allow)
+    return Subscription(only=only, never=frozenset(int(u) for u in deny or []), enabled=enabled)
+
+
+def subscriptions(config: Any) -> tuple[Subscription, Subscription]:
+    """Audio and video rules; only an audio list means no video, and vice versa (§5.1)."""
+    audio: AudioSubscription = config
+    video: VideoSubscription = config
+    has_audio, has_video = audio.has_audio_list, video.has_video_list
+    audio_on = config.stream_types != VIDEO_ONLY and (has_audio or not has_video)
+    video_on = config.stream_types != AUDIO_ONLY and (has_video or not has_audio)
+    return (_rule(audio.subscribe_audio_uids, audio.unsubscribe_audio_uids, audio_on),
+            _rule(video.subscribe_video_uids, video.unsubscribe_video_uids, video_on))
+
+
+def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
+                     slice_seconds: float = 15.0) -> RecordingConfig:
+    options = request.client_request
+    recording = options.recording_config
+    transcoding = recording.transcoding if recording else None
+    storage = options.storage_config
+    audio, video = subscriptions(recording) if recording else (Subscription(), Subscription())
+    extra: dict[str, Any] = {}
+    if transcoding is not None:
+        extra.update(width=transcoding.width, height=transcoding.height, fps=transcoding.fps,
+                     bitrate_kbps=transcoding.bitrate, layout=layout_of(transcoding))
+    return RecordingConfig(
+        sid=sid, appid=appid, cname=request.cname, recorder_uid=int(request.uid), generation=1,
+        workdir=workdir / sid, audio_profile=(recording.audio_profile or 0) if recording else 0,
+        av_file_types=tuple(options.recording_file_config.av_file_type),
+        file_prefix=tuple(storage.file_name_prefix or []) if storage else (),
+        audio=audio, video=video, max_idle_s=recording.max_idle_time if recording else 30,
+        slice_seconds=slice_seconds, **extra)

@@ -1,0 +1,124 @@
+"""The recording service behind the REST API: commands to the controller, reads from the log.
+
+Implements `cloudrec.api.backend.RecordingBackend`. `query` and `stop` answer from the status
+projection folded over the session's events, so what the API says is what the log says.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.naming import playlist_name
+from cloudrec.api.errors import ApiError
+from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
+from cloudrec.api.resource import ResourceGrant
+from cloudrec.config import layout_of, recording_config
+from cloudrec.events.log import EventLog
+from cloudrec.events.recording import RecordingStarted, StartRepeated
+from cloudrec.projections import status
+from cloudrec.projections.status import StatusView
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RecordingService:
+    def __init__(self, events: EventLog, controller: Any, workdir: Path,
+                 slice_seconds: float = 15.0, clock_ms: Callable[[], int] = _now_ms) -> None:
+        self.events, self.controller, self.workdir = events, controller, workdir
+        self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
+        self.views: dict[str, tuple[StatusView, int]] = {}  # view and the version it reached
+        self.by_resource: dict[str, str] = {}
+        self.lock = threading.RLock()
+        self._index()
+
+    def _index(self) -> None:
+        """Rebuild resource → sid from the log (a restarted API still refuses reuse)."""
+        position = 0
+        while batch := self.events.read_all(after=position, limit=5000):
+            position = batch[-1][0]
+            for _, event in batch:
+                if isinstance(event, RecordingStarted):
+                    self.by_resource[event.resource_id] = event.stream_id
+
+    # -- reads ---------------------------------------------------------------------------
+    def view(self, sid: str) -> StatusView:
+        with self.lock:
+            current, version = self.views.get(sid, (status.initial(sid), 0))
+            for event in self.events.read_stream(sid, after_version=version):
+                current, version = status.apply(current, event), event.version
+            self.views[sid] = (current, version)
+            return current
+
+    def _live(self, appid: str, sid: str, resource_id: str) -> StatusView:
+        view = self.view(sid)
+        if not view.appid or view.ended:
+            raise ApiError(404, "failed to find worker")
+        if view.appid != appid or view.resource_id != resource_id:
+            raise ApiError(1003, "appid or sid does not match the resourceId")
+        return view
+
+    # -- commands ------------------------------------------------------------------------
+    def start(self, appid: str, cname: str, uid: str, resource_id: str, mode: str,
+              request: StartRequest, grant: ResourceGrant) -> str:
+        with self.lock:
+            if resource_id in self.by_resource:
+                self._repeated(self.by_resource[resource_id])
+            if self._running(appid, cname, uid):
+                raise ApiError(53, "a recorder with this appid, cname and uid is already running")
+            sid = uuid.uuid4().hex
+            self.by_resource[resource_id] = sid
+        config = recording_config(sid, appid, request, self.workdir, self.slice_seconds)
+        self.events.append([self._started(config, resource_id, mode, request)])
+        ray.get(self.controller.start.remote(config))
+        return sid
+
+    def _repeated(self, sid: str) -> None:
+        self.events.append([StartRepeated(stream_id=sid, at_ms=self.clock_ms())])
+        raise ApiError(7, "recording is already running for this resourceId", sid=sid)
+
+    def _running(self, appid: str, cname: str, uid: str) -> bool:
+        for sid in self.by_resource.values():
+            view = self.view(sid)
+            if (view.appid, view.cname, view.uid) == (appid, cname, uid) and not view.ended:
+                return True
+        return False
+
+    def _started(self, config: RecordingConfig, resource_id: str, mode: str,
+                 request: StartRequest) -> RecordingStarted:
+        playlist = playlist_name(list(config.file_prefix), config.sid, config.cname)
+        return RecordingStarted(
+            stream_id=config.sid, at_ms=self.clock_ms(), appid=config.appid,
+            cname=config.cname, uid=str(config.recorder_uid), resource_id=resource_id,
+            mode=mode, config=request.public_config().get("clientRequest", {}),
+            av_file_types=list(config.av_file_types), file_prefix=list(config.file_prefix),
+            playlist=playlist)
+
+    def query(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
+        return status.server_response(self._live(appid, sid, resource_id))
+
+    def update(self, appid: str, sid: str, resource_id: str, mode: str,
+               request: UpdateRequest) -> None:
+        self._live(appid, sid, resource_id)
+        raise ApiError(2, "update of subscription lists is not supported yet in mix mode")
+
+    def update_layout(self, appid: str, sid: str, resource_id: str,
+                      request: UpdateLayoutRequest) -> None:
+        self._live(appid, sid, resource_id)
+        ray.get(self.controller.update_layout.remote(sid, layout_of(request.client_request)))
+
+    def stop(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
+        view = self._live(appid, sid, resource_id)
+        if view.stopped:
+            raise ApiError(49, "this recording was already stopped")
+        ray.get(self.controller.stop.remote(sid))
+        return status.stop_response(self.view(sid))

@@ -1,0 +1,56 @@
+"""Every Ray actor option in one place: names, namespace, lifetime, restarts, resources.
+
+Only the controller is detached. Channels, recorders, layout controllers and uploaders are
+created by the controller, owned by it, and die with it. Names derive from ids. Actors reserve
+no CPU (`num_cpus=0`): they are I/O- or media-bound loops, and a 2-core laptop must fit a whole
+recording; real capacity is governed by the controller, not by Ray's CPU accounting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ray
+
+NAMESPACE = "cloudrec"
+CONTROLLER = "cloudrec-controller"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def controller_options() -> dict[str, Any]:
+    return {"name": CONTROLLER, "namespace": NAMESPACE, "lifetime": "detached",
+            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 32, "max_restarts": -1}
+
+
+def channel_options(appid: str, cname: str) -> dict[str, Any]:
+    return {"name": f"channel-{_safe(appid)}-{_safe(cname)}", "namespace": NAMESPACE,
+            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 16}
+
+
+def recorder_options(sid: str, generation: int) -> dict[str, Any]:
+    return {"name": f"recorder-{sid}-{generation}", "namespace": NAMESPACE, "num_cpus": 0,
+            "max_concurrency": 4, "max_restarts": 0}
+
+
+def layout_options(sid: str) -> dict[str, Any]:
+    return {"name": f"layout-{sid}", "namespace": NAMESPACE, "num_cpus": 0,
+            "max_restarts": 3, "max_task_retries": 3}
+
+
+def uploader_options(sid: str) -> dict[str, Any]:
+    return {"name": f"uploader-{sid}", "namespace": NAMESPACE, "num_cpus": 0,
+            "max_concurrency": 1, "max_restarts": 3, "max_task_retries": 3}
+
+
+def publisher_options(appid: str, cname: str, uid: int) -> dict[str, Any]:
+    return {"name": f"publisher-{_safe(appid)}-{_safe(cname)}-{uid}", "namespace": NAMESPACE,
+            "num_cpus": 0, "max_concurrency": 2}
+
+
+def remote(cls: type, options: dict[str, Any]) -> Any:
+    """The one place `ray.remote` is applied."""
+    return ray.remote(cls).options(**options)
