@@ -5,7 +5,7 @@ Spec §5.1 (transcodingConfig), §7 (updateLayout), §11 (rules), §12.4 (custom
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -40,7 +40,7 @@ class Region(ApiModel):
     width: Unit
     height: Unit
     alpha: Unit = 1.0
-    render_mode: Literal[0, 1] = 0
+    render_mode: int = Field(0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _inside_canvas(self) -> Self:
@@ -54,13 +54,13 @@ class UserBackground(ApiModel):
 
     uid: Uid
     image_url: ImageUrl
-    render_mode: Literal[0, 1] = 0
+    render_mode: int = Field(0, ge=0, le=1)
 
 
 class Layout(ApiModel):
     """The layout fields; omitted fields mean their defaults (full replacement semantics)."""
 
-    mixed_video_layout: Literal[0, 1, 2, 3] = Field(0, alias="mixedVideoLayout")
+    mixed_video_layout: int = Field(0, alias="mixedVideoLayout", ge=0, le=3)
     max_resolution_uid: Uid | None = Field(None, alias="maxResolutionUid")
     background_color: HexColor = Field("#000000", alias="backgroundColor")
     background_image: ImageUrl | None = Field(None, alias="backgroundImage")

@@ -40,7 +40,7 @@ class ChannelRequest(ApiModel):
 
 class AcquireOptions(ApiModel):
     resource_expired_hour: int = Field(72, alias="resourceExpiredHour", ge=1, le=720)
-    scene: Literal[0, 1, 2] = 0
+    scene: int = Field(0, ge=0, le=2)
     region: Literal["CN", "AP", "EU", "NA"] | None = None
     start_parameter: dict[str, Any] | None = Field(None, alias="startParameter", repr=False)
 
@@ -62,16 +62,16 @@ class AcquireRequest(ChannelRequest):
 class RecordingConfig(AudioSubscription, VideoSubscription):
     """``recordingConfig``: subscription, mixing and audio settings (spec §5.1)."""
 
-    channel_type: Literal[0, 1] = Field(0, alias="channelType")
-    stream_types: Literal[0, 1, 2] = Field(2, alias="streamTypes")
+    channel_type: int = Field(0, alias="channelType", ge=0, le=1)
+    stream_types: int = Field(2, alias="streamTypes", ge=0, le=2)
     stream_mode: Literal["default", "standard", "original"] | None = Field(
         None, alias="streamMode"
     )
     decryption_mode: int = Field(0, alias="decryptionMode", ge=0, le=8)
     secret: SecretStr | None = Field(None, repr=False)
     salt: SecretStr | None = Field(None, repr=False)
-    audio_profile: Literal[0, 1, 2] | None = Field(None, alias="audioProfile")
-    video_stream_type: Literal[0, 1] = Field(0, alias="videoStreamType")
+    audio_profile: int | None = Field(None, alias="audioProfile", ge=0, le=2)
+    video_stream_type: int = Field(0, alias="videoStreamType", ge=0, le=1)
     max_idle_time: int = Field(30, alias="maxIdleTime", ge=5, le=2_592_000)
     transcoding_config: Transcoding | None = Field(None, alias="transcodingConfig")
     subscribe_uid_group: int | None = Field(None, alias="subscribeUidGroup", ge=0, le=5)

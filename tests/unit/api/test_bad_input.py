@@ -99,6 +99,8 @@ BAD_START_FIELDS = {
     "bad backgroundColor": (TRANSCODING + ("backgroundColor",), "#12345G"),
     "mp4 without hls": (("recordingFileConfig", "avFileType"), ["mp4"]),
     "maxIdleTime 4": (("recordingConfig", "maxIdleTime"), 4),
+    "streamTypes true": (("recordingConfig", "streamTypes"), True),
+    "width as a string": (TRANSCODING + ("width",), "640"),
     "allow and deny audio": (("recordingConfig", "unSubscribeAudioUids"), ["7"]),
     "33 video uids": (("recordingConfig", "subscribeVideoUids"), [str(i) for i in range(1, 34)]),
     "empty video list": (("recordingConfig", "subscribeVideoUids"), []),
