@@ -1,0 +1,5 @@
+import sys
+
+from cloudrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,146 @@
+"""The `cloudrec` command: demo, serve, publish, events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from cloudrec.events.backends import DEFAULT_EVENTS
+from cloudrec.runtime import DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
+
+SERVE_HELP = """\
+Customers are HTTP Basic credential pairs bound to app ids, given as
+--customer ID:SECRET:APPID[,APPID...] (repeatable) or in CLOUDREC_CUSTOMERS
+("ID:SECRET:APP1,APP2;ID2:SECRET2:APP3"). A client authenticates with
+"Authorization: Basic base64(ID:SECRET)" and may only use its own app ids.
+resourceIds are signed with CLOUDREC_RESOURCE_KEY (else a key kept in .cloudrec/).
+"""
+
+
+def _runtime_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", default=DEFAULT_EVENTS,
+                        help="event log URL (default: embedded SQLite %(default)s)")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE,
+                        help="where files go (default: %(default)s)")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--ray-address", default=None,
+                        help="Ray cluster to join (default: RAY_ADDRESS, else a local one)")
+    parser.add_argument("--slice-seconds", type=float, default=15.0)
+
+
+def _settings(args: argparse.Namespace) -> RuntimeSettings:
+    return RuntimeSettings(events_url=args.events, storage_url=args.storage,
+                           workdir=args.workdir, ray_address=args.ray_address,
+                           slice_seconds=args.slice_seconds)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cloudrec", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="record a live synthetic channel for ~30 s")
+    _runtime_args(demo)
+    demo.add_argument("--seconds", type=float, default=30.0)
+    serve = commands.add_parser("serve", help="run the REST API", epilog=SERVE_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _runtime_args(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--customer", action="append", default=[])
+    serve.add_argument("--rate-limit", type=float, default=10.0, help="requests/s per app id")
+    publish = commands.add_parser("publish", help="join a running cloudrec and publish")
+    publish.add_argument("--app", required=True)
+    publish.add_argument("--channel", required=True)
+    publish.add_argument("--uid", type=int, required=True)
+    source = publish.add_mutually_exclusive_group(required=True)
+    source.add_argument("--synthetic", action="store_true")
+    source.add_argument("source", nargs="?", help="a file or URL PyAV can open")
+    publish.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    publish.add_argument("--ray-address", default="auto")
+    events = commands.add_parser("events", help="inspect the event log")
+    events.add_argument("action", choices=["tail", "schema"])
+    events.add_argument("--events", default=DEFAULT_EVENTS)
+    events.add_argument("--sid", default=None)
+    events.add_argument("--follow", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"demo": _demo, "serve": _serve, "publish": _publish, "events": _events}
+    try:
+        return handler[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cloudrec.demo import main as demo
+
+    return demo(_settings(args), args.seconds)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from cloudrec.runtime import start_runtime
+    from cloudrec.server import api_settings, parse_customer, serve
+
+    entries = args.customer + [c for c in os.environ.get("CLOUDREC_CUSTOMERS", "").split(";") if c]
+    if not entries:
+        print("no customers configured: pass --customer ID:SECRET:APPID", file=sys.stderr)
+        return 2
+    settings = api_settings([parse_customer(e) for e in entries], args.rate_limit)
+    serve(start_runtime(_settings(args)), settings, args.host, args.port)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import ray
+
+    from cloudrec.actors.channel.handle import ChannelHandle
+    from cloudrec.actors.channel.publisher import Publisher
+    from cloudrec.actors.channel.sources import open_source
+    from cloudrec.cluster.connect import connect
+    from cloudrec.cluster.options import CONTROLLER, NAMESPACE
+
+    connect(args.ray_address)
+    controller = ray.get_actor(CONTROLLER, namespace=NAMESPACE)
+    channel = ray.get(controller.get_channel.remote(args.app, args.channel))
+    source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8)
+    publisher = Publisher(ChannelHandle(channel), args.uid, source)
+    print(f"publishing uid {args.uid} to {args.app}/{args.channel}; Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    try:
+        sent = publisher.run(stop, args.seconds)
+    except KeyboardInterrupt:
+        stop.set()
+        sent = publisher.sent
+    print(f"sent {sent} packets")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    from cloudrec.events.backends import open_event_log
+    from cloudrec.events.catalog import json_schema
+
+    if args.action == "schema":
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    log, position = open_event_log(args.events), 0
+    while True:
+        batch = log.read_all(after=position)
+        for _, event in batch:
+            if args.sid in (None, event.stream_id):
+                print(event.model_dump_json())
+        position = batch[-1][0] if batch else position
+        if not args.follow:
+            return 0
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
