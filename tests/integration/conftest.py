@@ -1,0 +1,65 @@
+"""Session-scoped real services: one local Ray cluster and one cloudrec runtime on it.
+
+Every test gets its own app id and channel, so tests share the cluster without sharing state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+
+from cloudrec.client import RecordingClient
+from cloudrec.runtime import Runtime, RuntimeSettings, start_runtime
+from cloudrec.server import BackgroundServer, api_settings, parse_customer
+
+SLICE_SECONDS = 6.0
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    root = tmp_path_factory.mktemp("cloudrec")
+    settings = RuntimeSettings(events_url=f"sqlite:///{root}/events.db",
+                               storage_url=f"file://{root}/recordings",
+                               workdir=root / "work", slice_seconds=SLICE_SECONDS)
+    ray.init(num_cpus=2, include_dashboard=False, namespace="cloudrec",
+             runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore"}})
+    try:
+        yield start_runtime(settings)
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def customers() -> dict[str, tuple[str, str]]:
+    """Two customers, each owning one app: customer id → (secret, appid)."""
+    return {"alice": (secrets.token_hex(8), "a" * 32), "bob": (secrets.token_hex(8), "b" * 32)}
+
+
+@pytest.fixture(scope="session")
+def server(runtime: Runtime, customers: dict[str, tuple[str, str]]) -> Iterator[BackgroundServer]:
+    entries = [parse_customer(f"{who}:{secret}:{app}") for who, (secret, app) in customers.items()]
+    with BackgroundServer(runtime, api_settings(entries, rate_limit=50)) as running:
+        yield running
+
+
+@pytest.fixture
+def client_for(server: BackgroundServer, customers: dict[str, tuple[str, str]]):  # type: ignore[no-untyped-def]
+    made: list[RecordingClient] = []
+
+    def make(who: str, appid: str | None = None) -> RecordingClient:
+        secret, own_app = customers[who]
+        made.append(RecordingClient(server.url, who, secret, appid or own_app))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def storage_root(runtime: Runtime) -> Path:
+    return Path(runtime.settings.storage_url.removeprefix("file://"))

@@ -1,0 +1,64 @@
+"""Reading back what cloudrec wrote: full decodes, colours in a rectangle, tones in audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cloudrec.actors.layout.geometry import PixelRect
+
+
+@dataclass
+class Decoded:
+    width: int
+    height: int
+    video_times: list[float]
+    frames: list[np.ndarray]  # rgb24
+    audio: np.ndarray  # mono float32
+    sample_rate: int
+    video_codec: str
+    audio_codec: str
+
+    def frame_at(self, seconds: float) -> np.ndarray:
+        index = int(np.searchsorted(self.video_times, seconds))
+        return self.frames[min(index, len(self.frames) - 1)]
+
+    @property
+    def video_seconds(self) -> float:
+        return self.video_times[-1] - self.video_times[0] if self.video_times else 0.0
+
+
+def decode(path: Path) -> Decoded:
+    """Decode every packet of every stream; any decoding error fails the caller's test."""
+    times, frames, audio = [], [], []
+    with av.open(str(path)) as container:
+        video, sound = container.streams.video[0], container.streams.audio[0]
+        for frame in container.decode(video):
+            times.append(float(frame.pts * frame.time_base))
+            frames.append(frame.to_ndarray(format="rgb24"))
+        container.seek(0)
+        for frame in container.decode(sound):
+            audio.append(frame.to_ndarray().mean(axis=0))
+        return Decoded(video.width, video.height, times, frames,
+                       np.concatenate(audio).astype(np.float32), sound.sample_rate,
+                       video.codec_context.name, sound.codec_context.name)
+
+
+def colour_at(image: np.ndarray, rect: PixelRect, fraction: float = 0.3) -> np.ndarray:
+    """Median RGB of the central `fraction` of a rectangle (robust to the moving marker)."""
+    cx, cy = rect.x + rect.width // 2, rect.y + rect.height // 2
+    hw, hh = max(2, int(rect.width * fraction / 2)), max(2, int(rect.height * fraction / 2))
+    window = image[cy - hh : cy + hh, cx - hw : cx + hw].reshape(-1, 3)
+    return np.median(window, axis=0)
+
+
+def tone_strength(samples: np.ndarray, rate: int, hz: float) -> float:
+    """Spectral magnitude around `hz` (Hann window)."""
+    window = samples * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(window))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    band = spectrum[(freqs > hz - 8) & (freqs < hz + 8)]
+    return float(band.max())
