@@ -3,6 +3,8 @@
 One resampler per user track, kept for the life of the stream. Positions come from channel
 time at the first frame, then run contiguously; a jump of more than `resync_ms` (a gap, a
 restart) re-anchors on channel time, so missing audio becomes silence, never a time shift.
+Every run of audio fades in over `fade_ms`, and a track that ends fades out over its last
+`fade_ms`: a hard cut in a tone is a step the AAC encoder would ring on, overshooting 1.0.
 """
 
 from __future__ import annotations
@@ -14,38 +16,65 @@ from cloudrec.actors.recorder.decoder import TimedFrame
 from cloudrec.actors.recorder.mixer import AudioMixer
 
 RATE = 48_000
+TrackKey = tuple[int, int]  # (uid, track generation)
 
 
 class AudioTimeline:
-    def __init__(self, mixer: AudioMixer, t0_us: int, resync_ms: int = 60) -> None:
+    def __init__(self, mixer: AudioMixer, t0_us: int, resync_ms: int = 60,
+                 fade_ms: int = 10) -> None:
         self.mixer = mixer
         self.t0_us = t0_us
         self.resync = resync_ms * RATE // 1000
-        self._resamplers: dict[tuple[int, int], av.AudioResampler] = {}
-        self._next: dict[tuple[int, int], int] = {}
+        self.fade = np.linspace(0.0, 1.0, fade_ms * RATE // 1000, dtype=np.float32)
+        self._resamplers: dict[TrackKey, av.AudioResampler] = {}
+        self._next: dict[TrackKey, int] = {}
+        self._tails: dict[TrackKey, tuple[int, np.ndarray]] = {}
 
     def add(self, uid: int, generation: int, timed: TimedFrame) -> None:
         key = (uid, generation)
-        resampler = self._resamplers.setdefault(
-            key, av.AudioResampler(format="flt", layout="mono", rate=RATE))
-        samples = [f.to_ndarray().reshape(-1) for f in resampler.resample(timed.frame)]
-        if not samples:
+        block = self._resample(key, timed.frame)
+        if not len(block):
             return
-        block = np.concatenate(samples).astype(np.float32)
         anchored = (timed.channel_us - self.t0_us) * RATE // 1_000_000
-        position = self._next.get(key, anchored)
-        if abs(position - anchored) > self.resync:
+        position = self._next.get(key)
+        if position is None or abs(position - anchored) > self.resync:
+            self._fade_out(key)
             position = anchored
+            block[: len(self.fade)] *= self.fade[: len(block)]
         self._next[key] = position + len(block)
         if position < 0:
             block, position = block[-position:], 0
         if len(block):
             self.mixer.add(uid, block, position)
+            self._keep_tail(key, block, position)
+
+    def _resample(self, key: TrackKey, frame: av.AudioFrame) -> np.ndarray:
+        resampler = self._resamplers.setdefault(
+            key, av.AudioResampler(format="flt", layout="mono", rate=RATE))
+        samples = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        return np.concatenate(samples).astype(np.float32) if samples else np.zeros(0, np.float32)
+
+    def _keep_tail(self, key: TrackKey, block: np.ndarray, position: int) -> None:
+        size = len(self.fade)
+        if len(block) < size and key in self._tails:
+            old_position, old = self._tails[key]
+            if old_position + len(old) == position:
+                block, position = np.concatenate([old, block]), old_position
+        self._tails[key] = (position + max(0, len(block) - size), block[-size:].copy())
+
+    def _fade_out(self, key: TrackKey) -> None:
+        """Take back the un-faded part of a run's last samples (if not yet emitted)."""
+        if key in self._tails:
+            position, tail = self._tails.pop(key)
+            down = np.linspace(1.0, 0.0, len(tail), dtype=np.float32)
+            self.mixer.take_back(tail * (1.0 - down), position)
 
     def forget(self, uid: int) -> None:
         for key in [k for k in self._resamplers if k[0] == uid]:
+            self._fade_out(key)
             del self._resamplers[key]
             self._next.pop(key, None)
+        self.mixer.remove(uid)
 
     def sample_at(self, channel_us: int) -> int:
         return max(0, (channel_us - self.t0_us) * RATE // 1_000_000)

@@ -91,6 +91,15 @@ class AudioMixer:
             self._reserve(offset + len(chunk))
             self._pending[offset : offset + len(chunk)] += chunk
 
+    def take_back(self, samples: np.ndarray, start_sample: int) -> None:
+        """Subtract audio already added but not yet emitted (a fade-out after the fact)."""
+        skip = max(0, self._head - start_sample)
+        chunk = np.asarray(samples, dtype=np.float32).reshape(-1)[skip:]
+        offset = start_sample + skip - self._head
+        end = min(offset + len(chunk), len(self._pending))
+        if end > offset:
+            self._pending[offset:end] -= chunk[: end - offset]
+
     def remove(self, uid: int) -> None:
         """Forget a user who left; audio already added stays in the mix."""
         self._ends.pop(uid, None)

@@ -1,0 +1,64 @@
+"""Placing users' audio on the mix clock: anchoring, gaps as silence, fades at both ends."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from cloudrec.actors.recorder.audio import AudioTimeline
+from cloudrec.actors.recorder.decoder import TimedFrame
+from cloudrec.actors.recorder.mixer import AudioMixer
+
+T0 = 1_000_000_000
+
+
+def tone(start: int, count: int, hz: float = 500.0, level: float = 0.5) -> av.AudioFrame:
+    t = (np.arange(start, start + count) / 48_000).astype(np.float32)
+    samples = (level * np.sin(2 * np.pi * hz * t)).astype(np.float32).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = 48_000, start, Fraction(1, 48_000)
+    return frame
+
+
+def feed(timeline: AudioTimeline, uid: int, start_s: float, seconds: float) -> None:
+    for i in range(int(seconds * 50)):
+        at_us = T0 + int((start_s + i * 0.02) * 1_000_000)
+        timeline.add(uid, 1, TimedFrame(at_us, tone(int(start_s * 48_000) + i * 960, 960)))
+
+
+def mixed(mixer: AudioMixer, until_s: float) -> np.ndarray:
+    frames = mixer.pop_until(int(until_s * 48_000))
+    return np.concatenate([f.to_ndarray()[0] for f in frames])
+
+
+def test_audio_lands_at_its_channel_time_with_silence_before() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0)
+    feed(timeline, 7, 0.5, 0.5)
+    out = mixed(mixer, 1.2)
+    assert np.abs(out[: 24_000 - 10]).max() == 0.0
+    assert np.abs(out[24_500:47_000]).max() > 0.45
+    assert np.abs(out[49_000:]).max() == 0.0
+
+
+def test_a_run_fades_in_and_a_removed_track_fades_out() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0, fade_ms=10)
+    feed(timeline, 7, 0.0, 0.5)
+    timeline.forget(7)  # the user left: the last 10 ms are ramped down before emission
+    out = mixed(mixer, 0.6)
+    assert np.abs(out[:48]).max() < 0.05  # first millisecond: nearly silent
+    assert np.abs(out[23_950:24_000]).max() < 0.05  # last millisecond: nearly silent
+    assert np.abs(out[10_000:20_000]).max() > 0.45
+
+
+def test_a_gap_re_anchors_instead_of_shifting_time() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0)
+    feed(timeline, 7, 0.0, 0.2)
+    feed(timeline, 7, 0.6, 0.2)  # 400 ms missing: silence, then the audio at 0.6 s
+    out = mixed(mixer, 1.0)
+    assert np.abs(out[int(0.25 * 48_000) : int(0.55 * 48_000)]).max() == 0.0
+    assert np.abs(out[int(0.62 * 48_000) : int(0.78 * 48_000)]).max() > 0.45
