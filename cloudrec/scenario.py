@@ -145,8 +145,4 @@ def _progress(elapsed: float, total: float, answer: dict[str, Any]) -> str:
 
 def notifications(runtime: Runtime, sid: str) -> list[dict[str, Any]]:
     """The callback payloads of a session, in order: a fold over its events."""
-    state, sent = callbacks.initial(sid), []
-    for event in runtime.events.read_stream(sid):
-        state, out = callbacks.apply(state, event)
-        sent.extend(out)
-    return sent
+    return callbacks.notifications(runtime.events.read_stream(sid), sid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import singledispatch
 from typing import Any
@@ -73,6 +74,15 @@ def apply(state: CallbackState, event: Event) -> tuple[CallbackState, list[dict[
     state = _track(event, replace(state, session=status.apply(state.session, event)))
     notices = [_notice(state, event, n, *d) for n, d in enumerate(details)]
     return replace(state, sequence=state.sequence + len(notices)), notices
+
+
+def notifications(events: Iterable[Event], sid: str) -> list[dict[str, Any]]:
+    """Every notification a session's events give, in order (a fold, for reports)."""
+    state, sent = initial(sid), []
+    for event in events:
+        state, out = apply(state, event)
+        sent.extend(out)
+    return sent
 
 
 def _track(event: Event, state: CallbackState) -> CallbackState:
