@@ -1,0 +1,63 @@
+"""The event catalog: one tagged union, JSON in and out, upcasting of older shapes."""
+
+from __future__ import annotations
+
+import json
+import typing
+
+import pytest
+from pydantic import ValidationError
+
+from cloudrec.events import catalog
+from cloudrec.events.envelope import cloud_event_headers
+from cloudrec.events.segment import SliceWritten
+
+ALL_TYPES = typing.get_args(typing.get_args(catalog.AnyEvent)[0])
+
+# A stored payload of SliceWritten as a (hypothetical) version 0 wrote it: `seconds` instead of
+# `duration_s`, no `size`. Kept as text, exactly as it would sit in a log.
+SLICE_WRITTEN_V0 = (
+    '{"type":"SliceWritten","schema_version":0,"stream_id":"sid","at_ms":5,"version":3,'
+    '"generation":1,"event_id":"e1","key":"a.ts","index":0,"start_ms":1,"seconds":15.0}'
+)
+
+
+def test_every_event_type_is_in_the_schema() -> None:
+    names = set(catalog.json_schema()["$defs"])
+    assert {t.__name__ for t in ALL_TYPES} <= names
+    assert len(ALL_TYPES) >= 20
+
+
+def test_bytes_round_trip_through_the_one_adapter() -> None:
+    event = SliceWritten(stream_id="sid", at_ms=5, key="a.ts", index=0, start_ms=1,
+                         duration_s=15.0, size=9)
+    assert catalog.decode(catalog.encode(event)) == event
+
+
+def test_events_are_frozen_and_strict() -> None:
+    event = SliceWritten(stream_id="sid", at_ms=5, key="a.ts", index=0, start_ms=1,
+                         duration_s=15.0, size=9)
+    with pytest.raises(ValidationError):
+        event.size = 10  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        catalog.decode(json.dumps({**json.loads(catalog.encode(event)), "surprise": 1}))
+
+
+def test_an_old_shape_is_upcast_before_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def v0_to_v1(payload: dict[str, typing.Any]) -> dict[str, typing.Any]:
+        payload = dict(payload, schema_version=1, duration_s=payload.pop("seconds"), size=0)
+        return payload
+
+    monkeypatch.setitem(catalog.UPCASTERS, ("SliceWritten", 0), v0_to_v1)
+    event = catalog.decode(SLICE_WRITTEN_V0)
+    assert isinstance(event, SliceWritten)
+    assert (event.duration_s, event.size, event.version) == (15.0, 0, 3)
+
+
+def test_cloud_event_headers() -> None:
+    event = SliceWritten(stream_id="sid", at_ms=1_700_000_000_123, key="a.ts", index=0,
+                         start_ms=1, duration_s=15.0, size=9)
+    headers = cloud_event_headers(event)
+    assert headers["ce_specversion"] == "1.0" and headers["ce_id"] == event.event_id
+    assert headers["ce_type"] == "io.cloudrec.SliceWritten.v1"
+    assert headers["ce_time"] == "2023-11-14T22:13:20.123000Z"
