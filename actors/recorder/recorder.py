@@ -20,7 +20,8 @@ from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.decoder import TrackDecoder
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.mixer import AudioMixer
-from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput
+from cloudrec.actors.recorder.output import OutputConfig
+from cloudrec.actors.recorder.sink import ThreadedOutput
 from cloudrec.actors.recorder.video import PictureBuffer
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.layout import Layout
@@ -35,7 +36,7 @@ class Recorder:
                  deliver: Callable[[UploadJob], None], t0_us: int) -> None:
         self.config = config
         self.events = events
-        self.t0_us = t0_us
+        self.t0_us = t0_us - t0_us % 1000  # whole ms: slice names and sliceStartTime agree
         self.layout = config.layout
         self.members: list[int] = []
         self.tracks: dict[tuple[int, str], TrackInfo] = {}
@@ -43,9 +44,9 @@ class Recorder:
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
         self.mixer = AudioMixer()
-        self.audio = AudioTimeline(self.mixer, t0_us)
+        self.audio = AudioTimeline(self.mixer, self.t0_us)
         self.ledger = FileLedger(config, events, deliver)
-        self.output = RecordingOutput(self._output_config(), self.ledger.on_file)
+        self.output = ThreadedOutput(self._output_config(), self.ledger.on_file)
         self.frames_out = 0
         self.started = False
         self.last_member_us = t0_us
@@ -113,6 +114,7 @@ class Recorder:
             self.frames_out += 1
         for frame in self.mixer.pop_until(self.audio.sample_at(watermark)):
             self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
+        self.output.poll()
 
     def _render_picture(self, channel_us: int) -> None:
         placements = []
@@ -156,6 +158,7 @@ class Recorder:
     def finish(self, now_us: int) -> None:
         """Render what is due, close every file (final slice, ENDLIST, MP4)."""
         self.render(now_us + self.config.jitter_ms * 1000)
+        self.output.drain()  # files finished before closing are reported as before it
         self.ledger.closing = True
         self.output.close()
         at_ms = now_us // 1000
