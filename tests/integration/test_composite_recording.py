@@ -18,6 +18,7 @@ import pytest
 from cloudrec import scenario
 from cloudrec.actors.channel.synthetic import publisher_colors
 from cloudrec.actors.layout.geometry import regions, to_pixels
+from cloudrec.actors.recorder.timebase import utc17
 from cloudrec.events.channel import UserJoined, UserLeft, channel_id
 from cloudrec.events.layout import LayoutUpdated
 from cloudrec.events.segment import SliceStarted
@@ -88,6 +89,8 @@ def test_playlist_and_every_slice_decode(recorded: dict[str, Any]) -> None:
         assert np.all(np.diff(decoded.video_times) > 0)
         assert abs(decoded.video_seconds + 1 / 15 - duration) < 0.2
     assert all(abs(d - SLICE_SECONDS) < 0.1 for d in durations[:-1])
+    start = recorded["outcome"].queries[-1][1]["serverResponse"]["sliceStartTime"]
+    assert slices[0] == utc17(start)  # a client can predict the first slice's name
     assert abs(sum(durations) - recorded["plan"].seconds) < 2.5
 
 
