@@ -1,10 +1,12 @@
 """The mixed-video canvas: paints decoded user frames into layout rectangles (spec §12.5).
 
-`Compositor` owns one preallocated I420 buffer (Y, U and V planes are views into it). Each
-`compose` call fills the background, draws every placement in order (later on top), and copies
-the buffer out as a new yuv420p `av.VideoFrame`; the caller sets `pts` and `time_base`.
-Resizing is done by libswscale through `VideoFrame.reformat`; the scaled image of each
-(source frame, rect, mode) is kept for one output frame so a still input is not rescaled.
+Each `compose` call paints straight into the planes of a new yuv420p `av.VideoFrame` (numpy
+views of its buffers, no copy out): it fills the background, then draws every placement in
+order (later on top); the caller sets `pts` and `time_base`. Source pixels are read through
+views of the decoded frame's planes too. A source window that already has the rect's size is
+pasted as it is; anything else is resized by libswscale through `VideoFrame.reformat`. The
+scaled image of each (source frame, rect, mode) is kept for one output frame so a still input
+is not rescaled.
 """
 
 from __future__ import annotations
@@ -48,12 +50,24 @@ def i420_planes(buffer: np.ndarray, width: int, height: int) -> Planes:
     return (y, u, v)
 
 
+def plane_views(frame: av.VideoFrame) -> Planes:
+    """Writable numpy views of a yuv420p frame's planes (no copy; each row skips line padding).
+
+    A view holds its plane, and so the frame, alive.
+    """
+    y, u, v = (
+        np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        for plane in frame.planes
+    )
+    return (y, u, v)
+
+
 def frame_planes(frame: av.VideoFrame) -> Planes:
     """The frame's pixels as I420 planes, converting format or odd sizes through swscale."""
     width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
     if frame.format.name != "yuv420p" or (width, height) != (frame.width, frame.height):
         frame = frame.reformat(width=width, height=height, format="yuv420p")
-    return i420_planes(frame.to_ndarray().reshape(-1), width, height)
+    return plane_views(frame)
 
 
 def cover_crop(source_width: int, source_height: int, width: int, height: int) -> Crop:
@@ -82,10 +96,12 @@ def resize(planes: Planes, crop: Crop, width: int, height: int) -> Planes:
         u[top // 2 : (top + crop_height) // 2, left // 2 : (left + crop_width) // 2],
         v[top // 2 : (top + crop_height) // 2, left // 2 : (left + crop_width) // 2],
     )
-    packed = np.concatenate([plane.reshape(-1) for plane in window]).reshape(-1, crop_width)
-    source = av.VideoFrame.from_ndarray(packed, format="yuv420p")
-    scaled = source.reformat(width=width, height=height, format="yuv420p")
-    return i420_planes(scaled.to_ndarray().reshape(-1), width, height)
+    if (crop_width, crop_height) == (width, height):
+        return window  # already the rect's size: pasted as it is
+    source = av.VideoFrame(crop_width, crop_height, "yuv420p")
+    for plane, pixels in zip(plane_views(source), window, strict=True):
+        plane[:] = pixels
+    return plane_views(source.reformat(width=width, height=height, format="yuv420p"))
 
 
 def scale_into(frame: av.VideoFrame, rect: PixelRect, render_mode: int) -> Planes:
@@ -133,8 +149,6 @@ class Compositor:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"canvas must have positive even sides, got {width}x{height}")
         self.width, self.height = width, height
-        self._buffer = np.empty(width * height * 3 // 2, dtype=np.uint8)
-        self._planes = i420_planes(self._buffer, width, height)
         self._background = yuv_of(background_color)
         self._scaled: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
 
@@ -143,16 +157,17 @@ class Compositor:
 
     def compose(self, placements: list[Placement]) -> av.VideoFrame:
         """Background, then each placement in list order; a `None` frame leaves it empty."""
-        for plane, value in zip(self._planes, self._background, strict=True):
+        canvas = av.VideoFrame(self.width, self.height, "yuv420p")
+        planes = plane_views(canvas)
+        for plane, value in zip(planes, self._background, strict=True):
             plane.fill(value)
         used: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
         for rect, render_mode, alpha, frame in placements:
             if frame is not None and rect.width > 0 and rect.height > 0 and alpha > 0:
                 image = self._image(frame, rect, render_mode, used)
-                paste(self._planes, image, rect.x, rect.y, alpha)
+                paste(planes, image, rect.x, rect.y, alpha)
         self._scaled = used
-        packed = self._buffer.reshape(self.height * 3 // 2, self.width)
-        return av.VideoFrame.from_ndarray(packed, format="yuv420p")
+        return canvas
 
     def _image(
         self,

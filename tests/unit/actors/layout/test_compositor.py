@@ -140,6 +140,17 @@ def test_unchanged_input_is_not_rescaled(monkeypatch):
     assert_color(frame, 50, 50, GREEN)
 
 
+def test_a_source_of_the_rects_size_is_pasted_without_rescaling(monkeypatch):
+    source = thirds([RED, GREEN, BLUE], width=210).reformat(format="yuv420p")
+    assert source.planes[0].line_size > source.width  # rows are padded: read through views
+    rect = PixelRect(20, 40, 210, 64)
+    compositor = Compositor(WIDTH, HEIGHT, "#ffffff")
+    calls, frame = count_rescales(monkeypatch, lambda: compositor.compose([(rect, 0, 1.0, source)]))
+    assert calls == 0
+    for x, color in [(22, RED), (125, GREEN), (228, BLUE), (18, WHITE), (232, WHITE)]:
+        assert_color(frame, x, 70, color)
+
+
 def test_output_frames_are_independent_of_the_canvas():
     compositor = Compositor(WIDTH, HEIGHT, "#ff0000")
     first = compositor.compose([])
