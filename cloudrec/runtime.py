@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from cloudrec.actors.session.actor import ControllerActor
+from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.cluster import options
 from cloudrec.cluster.connect import connect
 from cloudrec.events.backends import DEFAULT_EVENTS, open_event_log
@@ -36,7 +35,7 @@ class Runtime:
     service: RecordingService
 
     def get_channel(self, appid: str, cname: str) -> Any:
-        return ray.get(self.controller.get_channel.remote(appid, cname))
+        return ControllerHandle(self.controller).get_channel(appid, cname)
 
 
 def _absolute(url: str) -> str:
@@ -53,6 +52,6 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
     controller = options.remote(ControllerActor, options.controller_options()).remote(
         events_url, storage_url)
     events = open_event_log(events_url)
-    service = RecordingService(events, controller, settings.workdir.resolve(),
+    service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
                                settings.slice_seconds)
     return Runtime(settings, events, controller, service)

@@ -6,6 +6,7 @@ projection folded over the session's events, so what the API says is what the lo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -13,18 +14,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.naming import playlist_name
+from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
 from cloudrec.config import layout_of, recording_config
 from cloudrec.events.log import EventLog
-from cloudrec.events.recording import RecordingStarted, StartRepeated
+from cloudrec.events.recording import (
+    RecordingFailed,
+    RecordingStarted,
+    SessionExited,
+    StartRepeated,
+)
 from cloudrec.projections import status
 from cloudrec.projections.status import StatusView
+
+log = logging.getLogger(__name__)
 
 
 def _now_ms() -> int:
@@ -32,7 +39,7 @@ def _now_ms() -> int:
 
 
 class RecordingService:
-    def __init__(self, events: EventLog, controller: Any, workdir: Path,
+    def __init__(self, events: EventLog, controller: ControllerHandle, workdir: Path,
                  slice_seconds: float = 15.0, clock_ms: Callable[[], int] = _now_ms) -> None:
         self.events, self.controller, self.workdir = events, controller, workdir
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
@@ -79,8 +86,19 @@ class RecordingService:
             self.by_resource[resource_id] = sid
         config = recording_config(sid, appid, request, self.workdir, self.slice_seconds)
         self.events.append([self._started(config, resource_id, mode, request)])
-        ray.get(self.controller.start.remote(config))
+        try:
+            self.controller.start(config)
+        except Exception as error:  # "200 then die": the failure is in the events, query 404s
+            log.exception("session %s could not start", sid)
+            self._died(sid, str(error))
         return sid
+
+    def _died(self, sid: str, reason: str) -> None:
+        at = self.clock_ms()
+        self.events.append([
+            RecordingFailed(stream_id=sid, at_ms=at, module=2, error_code=52,
+                            message=f"recorder did not start: {reason[:200]}"),
+            SessionExited(stream_id=sid, at_ms=at, exit_status=1)])
 
     def _repeated(self, sid: str) -> None:
         self.events.append([StartRepeated(stream_id=sid, at_ms=self.clock_ms())])
@@ -114,11 +132,11 @@ class RecordingService:
     def update_layout(self, appid: str, sid: str, resource_id: str,
                       request: UpdateLayoutRequest) -> None:
         self._live(appid, sid, resource_id)
-        ray.get(self.controller.update_layout.remote(sid, layout_of(request.client_request)))
+        self.controller.update_layout(sid, layout_of(request.client_request))
 
     def stop(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
         view = self._live(appid, sid, resource_id)
         if view.stopped:
             raise ApiError(49, "this recording was already stopped")
-        ray.get(self.controller.stop.remote(sid))
+        self.controller.stop(sid)
         return status.stop_response(self.view(sid))

@@ -1,0 +1,140 @@
+"""The recording service's rules with an in-memory log and a fake controller (no Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.api.errors import ApiError
+from cloudrec.api.requests import StartRequest, UpdateLayoutRequest
+from cloudrec.events.layout import Layout
+from cloudrec.events.memory import MemoryEventLog
+from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
+from cloudrec.service import RecordingService
+
+
+class FakeController:
+    def __init__(self, log: MemoryEventLog, fail: bool = False) -> None:
+        self.log, self.fail = log, fail
+        self.configs: list[RecordingConfig] = []
+        self.layouts: list[tuple[str, Layout]] = []
+
+    def start(self, config: RecordingConfig) -> None:
+        if self.fail:
+            raise RuntimeError("no node can host a recorder")
+        self.configs.append(config)
+        self.log.append([RecorderLaunched(stream_id=config.sid, at_ms=2, generation=1,
+                                          recorder_uid=config.recorder_uid)])
+
+    def update_layout(self, sid: str, layout: Layout) -> None:
+        self.layouts.append((sid, layout))
+
+    def stop(self, sid: str) -> str:
+        self.log.append([RecordingStopped(stream_id=sid, at_ms=3, uploading_status="uploaded"),
+                         SessionExited(stream_id=sid, at_ms=3)])
+        return "uploaded"
+
+
+def request(cname: str = "room", uid: str = "9", **transcoding: Any) -> StartRequest:
+    config: dict[str, Any] = {"streamTypes": 2, "subscribeVideoUids": ["1", "2"]}
+    if transcoding:
+        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": 24, "bitrate": 800,
+                                       **transcoding}
+    return StartRequest.model_validate({"cname": cname, "uid": uid, "clientRequest": {
+        "recordingConfig": config, "recordingFileConfig": {"avFileType": ["hls"]},
+        "storageConfig": {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "AK",
+                          "secretKey": "SK", "fileNamePrefix": ["rec", "x1"]}}})
+
+
+@pytest.fixture
+def log() -> MemoryEventLog:
+    return MemoryEventLog()
+
+
+@pytest.fixture
+def service(log: MemoryEventLog, tmp_path: Path) -> RecordingService:
+    return RecordingService(log, FakeController(log), tmp_path, clock_ms=lambda: 1)  # type: ignore[arg-type]
+
+
+def start(service: RecordingService, resource: str = "r1", **kw: Any) -> str:
+    return service.start("app", "room", "9", resource, "mix", request(**kw), None)  # type: ignore[arg-type]
+
+
+def test_start_records_the_public_config_and_query_names_the_playlist(
+        service: RecordingService, log: MemoryEventLog) -> None:
+    sid = start(service, mixedVideoLayout=1, backgroundColor="#102030")
+    answer = service.query("app", sid, "r1", "mix")
+    assert answer["fileListMode"] == "string" and answer["fileList"] == f"rec/x1/{sid}_room.m3u8"
+    started = log.read_stream(sid)[0]
+    assert "AK" not in started.model_dump_json() and "SK" not in started.model_dump_json()
+    config = service.controller.configs[0]  # type: ignore[attr-defined]
+    assert (config.width, config.height, config.fps, config.bitrate_kbps) == (640, 360, 24, 800)
+    assert config.layout.mixed_video_layout == 1 and config.layout.background_color == "#102030"
+    assert config.video.wants(1) and not config.video.wants(3) and config.audio.wants(3) is False
+
+
+def test_reused_resource_is_code_7_and_an_event(service: RecordingService,
+                                                log: MemoryEventLog) -> None:
+    sid = start(service)
+    with pytest.raises(ApiError) as error:
+        start(service)
+    assert error.value.code == 7 and error.value.http_status == 201
+    assert type(log.read_stream(sid)[-1]).__name__ == "StartRepeated"
+
+
+def test_second_recorder_for_the_same_uid_is_code_53(service: RecordingService) -> None:
+    start(service, "r1")
+    with pytest.raises(ApiError) as error:
+        start(service, "r2")
+    assert error.value.code == 53
+
+
+def test_calls_on_a_foreign_or_unknown_session(service: RecordingService) -> None:
+    sid = start(service)
+    with pytest.raises(ApiError) as foreign:
+        service.query("other", sid, "r1", "mix")
+    assert foreign.value.code == 1003
+    with pytest.raises(ApiError) as wrong_resource:
+        service.query("app", sid, "r2", "mix")
+    assert wrong_resource.value.code == 1003
+    with pytest.raises(ApiError) as unknown:
+        service.query("app", "f" * 32, "r1", "mix")
+    assert unknown.value.code == 404
+
+
+def test_stop_answers_from_the_log_then_the_session_is_gone(service: RecordingService) -> None:
+    sid = start(service)
+    layout = UpdateLayoutRequest.model_validate(
+        {"cname": "room", "uid": "9", "clientRequest": {"mixedVideoLayout": 2,
+                                                        "maxResolutionUid": "2"}})
+    service.update_layout("app", sid, "r1", layout)
+    assert service.controller.layouts[0][1].max_resolution_uid == 2  # type: ignore[attr-defined]
+    assert service.stop("app", sid, "r1", "mix")["uploadingStatus"] == "uploaded"
+    with pytest.raises(ApiError) as gone:
+        service.stop("app", sid, "r1", "mix")
+    assert gone.value.code == 404
+
+
+def test_a_recorder_that_cannot_start_is_200_then_dies(log: MemoryEventLog,
+                                                       tmp_path: Path) -> None:
+    service = RecordingService(log, FakeController(log, fail=True), tmp_path,  # type: ignore[arg-type]
+                               clock_ms=lambda: 1)
+    sid = start(service)
+    assert [type(e).__name__ for e in log.read_stream(sid)] == [
+        "RecordingStarted", "RecordingFailed", "SessionExited"]
+    with pytest.raises(ApiError) as gone:
+        service.query("app", sid, "r1", "mix")
+    assert gone.value.code == 404
+
+
+def test_a_restarted_service_still_refuses_a_used_resource(log: MemoryEventLog,
+                                                           tmp_path: Path) -> None:
+    first = RecordingService(log, FakeController(log), tmp_path)  # type: ignore[arg-type]
+    start(first)
+    again = RecordingService(log, FakeController(log), tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(ApiError) as error:
+        start(again)
+    assert error.value.code == 7
