@@ -296,13 +296,19 @@ STAGES = {  # label -> (file suffix, function) whose cumulative time is that sta
     "channel push+pull": [("channel/channel.py", "push"), ("channel/channel.py", "pull")],
     "decode (video+audio)": [("recorder/recorder.py", "_decode")],
     "composite": [("layout/compositor.py", "compose")],
-    "video encode+HLS": [("recorder/output.py", "push_video"), ("recorder/output.py", "close")],
-    "audio mix+encode": [("recorder/mixer.py", "pop_until"), ("recorder/output.py", "push_audio")],
+    "audio mix": [("recorder/mixer.py", "pop_until")],
+    "wait for encoder": [
+        ("recorder/sink.py", name) for name in ("push_video", "push_audio", "drain", "close")
+    ],
 }
 
 
 def profiled(work: Callable[[], int]) -> str:
-    """Time per pipeline stage (cumulative), then the top functions by own time."""
+    """Time per pipeline stage (cumulative), then the top functions by own time.
+
+    cProfile sees the calling thread only: encoding (video and audio) and HLS run on the
+    output's worker thread, and show here as the time spent waiting for it (queue full, close).
+    """
     profile = cProfile.Profile()
     profile.runcall(work)
     text = io.StringIO()
