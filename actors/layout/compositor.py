@@ -56,7 +56,9 @@ def plane_views(frame: av.VideoFrame) -> Planes:
     A view holds its plane, and so the frame, alive.
     """
     y, u, v = (
-        np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[
+            :, : plane.width
+        ]
         for plane in frame.planes
     )
     return (y, u, v)

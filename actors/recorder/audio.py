@@ -29,6 +29,7 @@ class AudioTimeline:
         self._resamplers: dict[TrackKey, av.AudioResampler] = {}
         self._next: dict[TrackKey, int] = {}
         self._tails: dict[TrackKey, tuple[int, np.ndarray]] = {}
+        self._heard: dict[TrackKey, int] = {}  # samples of the current run mixed so far
 
     def add(self, uid: int, generation: int, timed: TimedFrame) -> None:
         key = (uid, generation)
@@ -37,16 +38,27 @@ class AudioTimeline:
             return
         anchored = (timed.channel_us - self.t0_us) * RATE // 1_000_000
         position = self._next.get(key)
-        if position is None or abs(position - anchored) > self.resync:
+        fresh = position is None or abs(position - anchored) > self.resync
+        if fresh:
             self._fade_out(key)
             position = anchored
-            block[: len(self.fade)] *= self.fade[: len(block)]
+        assert position is not None
         self._next[key] = position + len(block)
-        if position < 0:
-            block, position = block[-position:], 0
+        late = max(0, self.mixer.position - position)  # already emitted: cannot be mixed
+        block, position = block[late:], position + late
+        if fresh:
+            self._heard[key] = 0
+        self._fade_in(key, block)
         if len(block):
             self.mixer.add(uid, block, position)
             self._keep_tail(key, block, position)
+
+    def _fade_in(self, key: TrackKey, block: np.ndarray) -> None:
+        """Ramp up the first `fade` samples of a run that are really mixed (in place)."""
+        heard = self._heard.get(key, len(self.fade))
+        ramp = self.fade[heard : heard + len(block)]
+        block[: len(ramp)] *= ramp
+        self._heard[key] = heard + len(block)
 
     def _resample(self, key: TrackKey, frame: av.AudioFrame) -> np.ndarray:
         resampler = self._resamplers.setdefault(
@@ -69,11 +81,21 @@ class AudioTimeline:
             down = np.linspace(1.0, 0.0, len(tail), dtype=np.float32)
             self.mixer.take_back(tail * (1.0 - down), position)
 
+    def close_runs_before(self, sample_pos: int) -> None:
+        """Fade out every run whose audio ends before `sample_pos`, about to be emitted: a user
+        whose packets stopped (left, stalled, late) never ends in a hard cut. Audio that still
+        comes for such a run later starts a new run, faded in."""
+        for key, end in self._next.items():
+            if end <= sample_pos and key in self._tails:
+                self._fade_out(key)
+                self._heard[key] = 0
+
     def forget(self, uid: int) -> None:
         for key in [k for k in self._resamplers if k[0] == uid]:
             self._fade_out(key)
             del self._resamplers[key]
             self._next.pop(key, None)
+            self._heard.pop(key, None)
         self.mixer.remove(uid)
 
     def sample_at(self, channel_us: int) -> int:

@@ -100,6 +100,14 @@ class AudioMixer:
         if end > offset:
             self._pending[offset:end] -= chunk[: end - offset]
 
+    def fade_out_until(self, sample_pos: int, length: int) -> None:
+        """Ramp the mix down to silence over the `length` samples before the last whole frame
+        that `pop_until(sample_pos)` will emit: the recording ends without a hard cut."""
+        end = ((max(sample_pos - self._head, 0)) // self.frame_size) * self.frame_size
+        start = max(0, end - length)
+        self._reserve(end)
+        self._pending[start:end] *= np.linspace(1.0, 0.0, end - start, dtype=np.float32)
+
     def remove(self, uid: int) -> None:
         """Forget a user who left; audio already added stays in the mix."""
         self._ends.pop(uid, None)

@@ -112,6 +112,7 @@ class Recorder:
         while self.t0_us + int(self.frames_out * step) <= watermark:
             self._render_picture(self.t0_us + int(self.frames_out * step))
             self.frames_out += 1
+        self.audio.close_runs_before(self.audio.sample_at(watermark))
         for frame in self.mixer.pop_until(self.audio.sample_at(watermark)):
             self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
         self.output.poll()
@@ -157,6 +158,7 @@ class Recorder:
 
     def finish(self, now_us: int) -> None:
         """Render what is due, close every file (final slice, ENDLIST, MP4)."""
+        self.mixer.fade_out_until(self.audio.sample_at(now_us), len(self.audio.fade))
         self.render(now_us + self.config.jitter_ms * 1000)
         self.output.drain()  # files finished before closing are reported as before it
         self.ledger.closing = True

@@ -172,7 +172,7 @@ def test_mix_holds_every_present_users_tone_without_clipping(
         loudest = max(strength.values())
         for uid, value in strength.items():  # absent tones measure < 0.1 % of present ones
             assert (value > 0.02 * loudest) == (uid in members), (seconds, uid, strength)
-    assert np.abs(mp4.audio).max() <= 1.02
+    assert np.abs(mp4.audio).max() <= 1.0  # decoded: nothing a player would clip
 
 
 def test_events_and_callbacks_come_in_order(recorded: dict[str, Any]) -> None:

@@ -62,3 +62,36 @@ def test_a_gap_re_anchors_instead_of_shifting_time() -> None:
     out = mixed(mixer, 1.0)
     assert np.abs(out[int(0.25 * 48_000) : int(0.55 * 48_000)]).max() == 0.0
     assert np.abs(out[int(0.62 * 48_000) : int(0.78 * 48_000)]).max() > 0.45
+
+
+def test_a_late_first_packet_still_fades_in_on_what_is_heard() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0, fade_ms=10)
+    mixed(mixer, 0.3)  # the mix has already been emitted up to ~0.3 s
+    feed(timeline, 7, 0.2, 0.4)  # audio that starts at 0.2 s arrives too late for its head
+    out = mixed(mixer, 0.7)
+    assert np.abs(out[:48]).max() < 0.05  # the first audible millisecond is nearly silent
+    assert np.abs(out[2_000:10_000]).max() > 0.45
+
+
+def test_the_end_of_the_recording_fades_out() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0, fade_ms=10)
+    feed(timeline, 7, 0.0, 1.0)
+    mixer.fade_out_until(int(0.5 * 48_000), 480)
+    out = mixed(mixer, 0.5)
+    assert np.abs(out[-48:]).max() < 0.05
+    assert np.abs(out[-2_000:-600]).max() > 0.45
+
+
+def test_a_stalled_user_fades_out_before_the_mix_passes_their_end() -> None:
+    mixer = AudioMixer()
+    timeline = AudioTimeline(mixer, T0, fade_ms=10)
+    feed(timeline, 7, 0.0, 0.5)  # then nothing: the user's packets stop (no leave yet)
+    timeline.close_runs_before(int(0.8 * 48_000))
+    out = mixed(mixer, 0.8)
+    assert np.abs(out[23_950:24_000]).max() < 0.05
+    feed(timeline, 7, 0.5, 0.5)  # the rest arrives late, part of it already emitted
+    out = mixed(mixer, 1.0)
+    assert np.abs(out[:48]).max() < 0.05  # resumes with a fade-in, never a step
+    assert np.abs(out[2_000:8_000]).max() > 0.45
