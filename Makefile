@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
+
+# mypy cannot follow the package-dir mapping through the editable install, so give it
+# the package as it is installed: cloudrec/ with actors/, events/, ... linked inside.
+typecheck: $(STAMP)
+	rm -rf build/typecheck && mkdir -p build/typecheck/cloudrec
+	ln -s $(CURDIR)/cloudrec/* build/typecheck/cloudrec/
+	for d in actors events projections cluster; do ln -s $(CURDIR)/$$d build/typecheck/cloudrec/$$d; done
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
 bench: $(STAMP)
 	command -v ffmpeg >/dev/null || (apt-get update -qq && apt-get install -y -qq ffmpeg)

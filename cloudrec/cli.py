@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from cloudrec.events.backends import DEFAULT_EVENTS
 from cloudrec.runtime import DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
@@ -109,7 +110,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     connect(args.ray_address)
     controller = ray.get_actor(CONTROLLER, namespace=NAMESPACE)
-    channel = ray.get(controller.get_channel.remote(args.app, args.channel))
+    channel: Any = ray.get(controller.get_channel.remote(args.app, args.channel))
     source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8)
     publisher = Publisher(ChannelHandle(channel), args.uid, source)
     print(f"publishing uid {args.uid} to {args.app}/{args.channel}; Ctrl-C to stop", flush=True)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from cloudrec.events.envelope import Event
 
+UploadingStatus = Literal["uploaded", "backuped", "unknown"]
+
 
 class RecordingStarted(Event):
     """`start` was accepted: the session exists and its playlist name is known."""
@@ -60,7 +62,7 @@ class RecordingStopped(Event):
     """Every file is finalised and handed to storage."""
 
     type: Literal["RecordingStopped"] = "RecordingStopped"
-    uploading_status: Literal["uploaded", "backuped", "unknown"]
+    uploading_status: UploadingStatus
 
 
 class SessionExited(Event):

@@ -18,32 +18,37 @@ from cloudrec.events.channel import (
 from cloudrec.events.envelope import Event
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class ChannelActor:
     def __init__(self, appid: str, cname: str, events_url: str) -> None:
         self.core = Channel(share_publisher_offset=True)  # a user's audio and video share one clock
         self.stream = channel_id(appid, cname)
         self.events = open_event_log(events_url)
 
-    def _record(self, event: type[Event], **fields: object) -> None:
-        self.events.append([event(stream_id=self.stream, at_ms=int(time.time() * 1000),
-                                  **fields)])
+    def _record(self, event: Event) -> None:
+        self.events.append([event])
 
     def join(self, uid: int) -> None:
         self.core.join(uid)
-        self._record(UserJoined, uid=uid)
+        self._record(UserJoined(stream_id=self.stream, at_ms=_now_ms(), uid=uid))
 
     def leave(self, uid: int) -> None:
         self.core.leave(uid)
-        self._record(UserLeft, uid=uid)
+        self._record(UserLeft(stream_id=self.stream, at_ms=_now_ms(), uid=uid))
 
     def publish(self, track: TrackInfo) -> TrackInfo:
         stamped = self.core.publish(track)
-        self._record(TrackPublished, uid=track.uid, kind=track.kind, codec=track.codec)
+        self._record(TrackPublished(stream_id=self.stream, at_ms=_now_ms(), uid=track.uid,
+                                    kind=track.kind, codec=track.codec))
         return stamped
 
     def unpublish(self, uid: int, kind: Kind) -> None:
         self.core.unpublish(uid, kind)
-        self._record(TrackUnpublished, uid=uid, kind=kind)
+        self._record(TrackUnpublished(stream_id=self.stream, at_ms=_now_ms(), uid=uid,
+                                      kind=kind))
 
     def push(self, packets: list[MediaPacket]) -> int:
         return self.core.push(packets)

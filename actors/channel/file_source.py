@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import av
+from av.stream import Stream
 
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
@@ -97,7 +98,8 @@ class FileSource:
                 if media is not None:
                     yield media
 
-    def _media_packet(self, packet: av.Packet, stream: Any) -> tuple[float, MediaPacket] | None:
+    def _media_packet(self, packet: av.Packet[Stream],
+                      stream: Any) -> tuple[float, MediaPacket] | None:
         time = packet.dts if packet.dts is not None else packet.pts
         if time is None or packet.size == 0:
             return None  # a demuxer flush packet, or one with no timing at all

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import colorsys
 from fractions import Fraction
-from typing import cast
 
 import av
 import numpy as np
+from av.stream import Stream
 
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
@@ -141,7 +141,7 @@ class SyntheticPublisher:
         frame.time_base = self.audio_time_base
         return frame
 
-    def _packet(self, kind: Kind, packet: av.Packet) -> MediaPacket:
+    def _packet(self, kind: Kind, packet: av.Packet[Stream]) -> MediaPacket:
         time_base = VIDEO_TIME_BASE if kind == "video" else self.audio_time_base
         pts = packet.pts if packet.pts is not None else 0
         keyframe = bool(packet.is_keyframe) or kind == "audio"
@@ -149,7 +149,7 @@ class SyntheticPublisher:
 
 
 def _video_encoder(width: int, height: int, fps: int, gop: int) -> av.VideoCodecContext:
-    encoder = cast(av.VideoCodecContext, av.CodecContext.create("libx264", "w"))
+    encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
     encoder.time_base, encoder.framerate = VIDEO_TIME_BASE, Fraction(fps)
     encoder.gop_size, encoder.max_b_frames = gop, 0
@@ -160,7 +160,7 @@ def _video_encoder(width: int, height: int, fps: int, gop: int) -> av.VideoCodec
 
 
 def _audio_encoder(sample_rate: int) -> av.AudioCodecContext:
-    encoder = cast(av.AudioCodecContext, av.CodecContext.create("libopus", "w"))
+    encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate, encoder.layout, encoder.format = sample_rate, "mono", "s16"
     encoder.time_base = Fraction(1, sample_rate)
     encoder.options = {"frame_duration": "20", "application": "audio"}

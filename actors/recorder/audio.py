@@ -33,6 +33,8 @@ class AudioTimeline:
 
     def add(self, uid: int, generation: int, timed: TimedFrame) -> None:
         key = (uid, generation)
+        if not isinstance(timed.frame, av.AudioFrame):
+            raise TypeError(f"audio track {key} gave a {type(timed.frame).__name__}")
         block = self._resample(key, timed.frame)
         if not len(block):
             return

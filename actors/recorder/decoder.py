@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import av
 
@@ -25,12 +26,15 @@ class TimedFrame:
 class TrackDecoder:
     def __init__(self, track: TrackInfo) -> None:
         self.track = track
-        self.context = av.CodecContext.create(track.codec, "r")
+        # `create` is typed by codec-name literals; a track's codec is a run-time str
+        self.context = cast("av.AudioCodecContext | av.VideoCodecContext",
+                            av.CodecContext.create(track.codec, "r"))
         if track.extradata:
             self.context.extradata = track.extradata
         if track.kind == "audio" and track.sample_rate:
-            self.context.sample_rate = track.sample_rate
-            self.context.layout = "stereo" if track.channels == 2 else "mono"
+            audio = cast(av.AudioCodecContext, self.context)
+            audio.sample_rate = track.sample_rate
+            audio.layout = "stereo" if track.channels == 2 else "mono"
         self.offset_us: int | None = None
         self.errors = 0
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 import av
 from av.audio.stream import AudioStream
 from av.packet import Packet
+from av.stream import Stream
 from av.video.frame import PictureType
 from av.video.stream import VideoStream
 
@@ -42,7 +43,7 @@ class VideoEncoder:
     def time_base(self) -> Fraction:
         return VIDEO_TIME_BASE
 
-    def encode(self, frame: av.VideoFrame | None, keyframe: bool = False) -> list[Packet]:
+    def encode(self, frame: av.VideoFrame | None, keyframe: bool = False) -> list[Packet[Stream]]:
         """Encode `frame` (any size/format; scaled to the canvas), as a key frame if asked."""
         if frame is not None:
             frame = self._fit(frame)
@@ -79,8 +80,8 @@ class AudioEncoder:
     def time_base(self) -> Fraction:
         return AUDIO_TIME_BASE
 
-    def encode(self, frame: av.AudioFrame | None) -> list[Packet]:
-        packets: list[Packet] = []
+    def encode(self, frame: av.AudioFrame | None) -> list[Packet[Stream]]:
+        packets: list[Packet[Stream]] = []
         for chunk in self._resampler.resample(frame):
             packets += self.stream.encode(chunk)
         if frame is None:

@@ -52,7 +52,7 @@ class SliceWriter:
             for kind, t in self._templates.items()
         }
 
-    def write(self, packet: Packet, kind: str) -> None:
+    def write(self, packet: Packet[Stream], kind: str) -> None:
         assert self._container is not None
         mux(self._container, self._streams[kind], packet, shift=-TS_OFFSET)
 

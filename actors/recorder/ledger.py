@@ -26,12 +26,15 @@ class FileLedger:
                                key=written.key, path=written.path, kind=written.kind))
 
     def _event(self, w: FileWritten) -> Event:
-        base = {"stream_id": self.config.sid, "at_ms": int(w.start_ms + w.duration_s * 1000),
-                "generation": self.config.generation}
+        sid, generation = self.config.sid, self.config.generation
+        at_ms = int(w.start_ms + w.duration_s * 1000)
         if w.kind == "slice":
-            return SliceWritten(**base, key=w.key, index=w.index, start_ms=w.start_ms,
-                                duration_s=w.duration_s, size=w.size)
+            return SliceWritten(stream_id=sid, at_ms=at_ms, generation=generation, key=w.key,
+                                index=w.index, start_ms=w.start_ms, duration_s=w.duration_s,
+                                size=w.size)
         if w.kind == "mp4":
-            return Mp4Written(**base, key=w.key, index=w.index, start_ms=w.start_ms,
-                              duration_s=w.duration_s, size=w.size)
-        return PlaylistWritten(**base, key=w.key, segments=w.index, ended=self.closing)
+            return Mp4Written(stream_id=sid, at_ms=at_ms, generation=generation, key=w.key,
+                              index=w.index, start_ms=w.start_ms, duration_s=w.duration_s,
+                              size=w.size)
+        return PlaylistWritten(stream_id=sid, at_ms=at_ms, generation=generation, key=w.key,
+                               segments=w.index, ended=self.closing)

@@ -45,7 +45,7 @@ class Mp4Writer:
             for kind, t in self._templates.items()
         }
 
-    def write(self, packet: Packet, kind: str) -> None:
+    def write(self, packet: Packet[Stream], kind: str) -> None:
         assert self._container is not None
         self._bytes += packet.size
         mux(self._container, self._streams[kind], packet, shift=self._start)

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import av
 from av.packet import Packet
+from av.stream import Stream
 
 from .encoder import AUDIO_TIME_BASE, VIDEO_TIME_BASE, AudioEncoder, VideoEncoder
 from .files import FileWritten, OnFile, OutputConfig
@@ -84,7 +85,7 @@ class RecordingOutput:
     def _pts(self, t_ms: float, time_base: Fraction) -> int:
         return convert(Fraction(t_ms) - self.config.start_ms, MILLISECONDS, time_base)
 
-    def _route(self, packets: list[Packet], kind: str) -> None:
+    def _route(self, packets: list[Packet[Stream]], kind: str) -> None:
         for packet in packets:
             for cutter in self._cutters:
                 cutter.push(packet, kind)

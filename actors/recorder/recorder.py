@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cloudrec.actors.channel.channel import Batch
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.layout.compositor import Compositor
-from cloudrec.actors.layout.geometry import CustomRegion, regions, to_pixels
+from cloudrec.actors.layout.geometry import CustomRegion, Region, regions, to_pixels
 from cloudrec.actors.recorder.audio import AudioTimeline
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.decoder import TrackDecoder
@@ -114,6 +114,7 @@ class Recorder:
             self.frames_out += 1
         self.audio.close_runs_before(self.audio.sample_at(watermark))
         for frame in self.mixer.pop_until(self.audio.sample_at(watermark)):
+            assert frame.pts is not None  # the mixer stamps every frame with its position
             self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
         self.output.poll()
 
@@ -126,7 +127,7 @@ class Recorder:
             placements.append((rect, region.render_mode, region.alpha, frame))
         self.output.push_video(self.compositor.compose(placements), channel_us / 1000)
 
-    def _regions(self) -> list:
+    def _regions(self) -> list[Region]:
         users = [u for u in self.members if self._holds_region(u)][: self.config.max_users]
         custom = [CustomRegion(**r.model_dump()) for r in self.layout.layout_config or []]
         return regions(self.layout.mixed_video_layout, users, self.layout.max_resolution_uid,
@@ -149,11 +150,14 @@ class Recorder:
         t0_ms = self.t0_us // 1000
         self.output.mark_track_start("AUDIO", t0_ms)
         self.output.mark_track_start("VIDEO", t0_ms)
-        base = {"stream_id": self.config.sid, "at_ms": t0_ms, "generation": self.config.generation}
+        sid, generation = self.config.sid, self.config.generation
         self.events.append([
-            StreamStateChanged(**base, track="audio", stream_uid="0", state=0, utc_ms=t0_ms),
-            StreamStateChanged(**base, track="video", stream_uid="0", state=0, utc_ms=t0_ms),
-            SliceStarted(**base, start_ms=t0_ms, discontinue_ms=t0_ms),
+            StreamStateChanged(stream_id=sid, at_ms=t0_ms, generation=generation, track="audio",
+                               stream_uid="0", state=0, utc_ms=t0_ms),
+            StreamStateChanged(stream_id=sid, at_ms=t0_ms, generation=generation, track="video",
+                               stream_uid="0", state=0, utc_ms=t0_ms),
+            SliceStarted(stream_id=sid, at_ms=t0_ms, generation=generation, start_ms=t0_ms,
+                         discontinue_ms=t0_ms),
         ])
 
     def finish(self, now_us: int) -> None:
@@ -164,8 +168,10 @@ class Recorder:
         self.ledger.closing = True
         self.output.close()
         at_ms = now_us // 1000
-        base = {"stream_id": self.config.sid, "at_ms": at_ms, "generation": self.config.generation}
+        sid, generation = self.config.sid, self.config.generation
         self.events.append([
-            StreamStateChanged(**base, track="audio", stream_uid="0", state=1, utc_ms=at_ms),
-            StreamStateChanged(**base, track="video", stream_uid="0", state=1, utc_ms=at_ms),
+            StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="audio",
+                               stream_uid="0", state=1, utc_ms=at_ms),
+            StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="video",
+                               stream_uid="0", state=1, utc_ms=at_ms),
         ])

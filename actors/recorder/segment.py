@@ -24,17 +24,20 @@ from .timebase import convert
 class PartSink(Protocol):
     def wants_cut(self, at: Fraction) -> bool: ...
     def open(self, start: Fraction) -> None: ...
-    def write(self, packet: Packet, kind: str) -> None: ...
+    def write(self, packet: Packet[Stream], kind: str) -> None: ...
     def close(self, end: Fraction, last: bool) -> None: ...
 
 
-def seconds(packet: Packet) -> Fraction:
+def seconds(packet: Packet[Stream]) -> Fraction:
     assert packet.pts is not None and packet.time_base is not None
     return packet.pts * packet.time_base
 
 
 def mux(
-    container: OutputContainer, stream: Stream, packet: Packet, shift: Fraction = Fraction(0)
+    container: OutputContainer,
+    stream: Stream,
+    packet: Packet[Stream],
+    shift: Fraction = Fraction(0),
 ) -> None:
     """Mux `packet` into `stream` `shift` seconds earlier, leaving the packet as it was.
 
@@ -54,11 +57,11 @@ class Cutter:
     def __init__(self, sink: PartSink, frame_seconds: Fraction) -> None:
         self._sink = sink
         self._frame = frame_seconds
-        self._audio: deque[Packet] = deque()
+        self._audio: deque[Packet[Stream]] = deque()
         self._video_end: Fraction | None = None  # end of the latest video frame seen
         self._video_max: Fraction | None = None  # largest video pts seen
 
-    def push(self, packet: Packet, kind: str) -> None:
+    def push(self, packet: Packet[Stream], kind: str) -> None:
         if kind == "video":
             self._push_video(packet)
         else:
@@ -75,7 +78,7 @@ class Cutter:
         if self._video_end is not None:
             self._sink.close(self._video_end, last=True)
 
-    def _push_video(self, packet: Packet) -> None:
+    def _push_video(self, packet: Packet[Stream]) -> None:
         at = seconds(packet)
         if self._video_max is None:
             self._sink.open(at)

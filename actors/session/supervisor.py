@@ -16,7 +16,12 @@ from typing import Any
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.events.layout import Layout
 from cloudrec.events.log import EventLog
-from cloudrec.events.recording import RecordingStopped, SessionExited, StopRequested
+from cloudrec.events.recording import (
+    RecordingStopped,
+    SessionExited,
+    StopRequested,
+    UploadingStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class Supervisor:
         if actors is None:
             return "unknown"
         self.events.append([StopRequested(stream_id=sid, at_ms=self.clock_ms(), reason=reason)])
+        status: UploadingStatus
         try:
             status = "uploaded" if self.children.stop(actors) else "unknown"
         except Exception:

@@ -53,10 +53,14 @@ class ApiError(Exception):
     def http_status(self) -> int:
         return self.status or HTTP_STATUS_BY_CODE.get(self.code, 400)
 
-    def with_ids(self, **ids: str | None) -> ApiError:
+    def with_ids(self, *, cname: str | None = None, uid: str | None = None,
+                 resource_id: str | None = None, sid: str | None = None) -> ApiError:
         """Fill the identifier fields this error does not carry yet."""
-        missing = {k: v for k, v in ids.items() if getattr(self, k) is None and v is not None}
-        return replace(self, **missing)
+        return replace(self, cname=self.cname if self.cname is not None else cname,
+                       uid=self.uid if self.uid is not None else uid,
+                       resource_id=self.resource_id if self.resource_id is not None
+                       else resource_id,
+                       sid=self.sid if self.sid is not None else sid)
 
     def body(self) -> dict[str, object]:
         ids = {"cname": self.cname, "uid": self.uid, "resourceId": self.resource_id,

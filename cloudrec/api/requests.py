@@ -122,7 +122,7 @@ def _is_salt(salt: SecretStr | None) -> bool:
 class RecordingFileConfig(ApiModel):
     """``avFileType``: ``["hls"]`` or ``["hls", "mp4"]`` (either order accepted)."""
 
-    av_file_type: list[Literal["hls", "mp4"]] = Field(["hls"], alias="avFileType")
+    av_file_type: list[Literal["hls", "mp4"]] = Field(default=["hls"], alias="avFileType")
 
     @field_validator("av_file_type")
     @classmethod
@@ -165,7 +165,9 @@ class StartRequest(ChannelRequest):
 
     def public_config(self) -> dict[str, Any]:
         """The request as JSON-ready data with every secret removed, for events and logs."""
-        return _without_secrets(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        config: dict[str, Any] = _without_secrets(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return config
 
 
 def _without_secrets(value: Any) -> Any:
