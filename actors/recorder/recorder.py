@@ -63,6 +63,8 @@ class Recorder:
     # -- input ---------------------------------------------------------------------------
     def receive(self, batch: Batch) -> None:
         self.members = list(batch.members)
+        for uid in set(self.pictures) - set(self.members):
+            del self.pictures[uid]  # left the channel: the region is released
         self._sync_tracks(batch.tracks)
         for packet in batch.packets:
             self._decode(packet)
@@ -80,10 +82,10 @@ class Recorder:
         self.tracks.pop(key, None)
         self.decoders.pop(key, None)
         uid, kind = key
-        if kind == "video":
-            self.pictures.pop(uid, None)
-        else:
+        if kind == "audio":
             self.audio.forget(uid)
+        # Video unpublished: the user keeps their region and their last picture (spec §12.6,
+        # native senders, no background image configured) until they leave the channel.
 
     def _wants(self, uid: int, kind: str) -> bool:
         rule = self.config.audio if kind == "audio" else self.config.video

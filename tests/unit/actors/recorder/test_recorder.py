@@ -6,6 +6,7 @@ loop does in real time. What is checked is what a viewer sees in the produced MP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -25,7 +26,9 @@ T0 = 1_800_000_000_000_000  # µs
 
 
 def record(tmp_path: Path, users: int, layout: Layout, seconds: float = 2.0,
-           video: Subscription | None = None) -> tuple[np.ndarray, list[UploadJob], Recorder]:
+           video: Subscription | None = None,
+           at_second: Callable[[Channel], None] | None = None,
+           ) -> tuple[np.ndarray, list[UploadJob], Recorder]:
     clock = {"now": T0}
     channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
     channel.subscribe("rec")
@@ -42,6 +45,8 @@ def record(tmp_path: Path, users: int, layout: Layout, seconds: float = 2.0,
     recorder = Recorder(config, MemoryEventLog(), jobs.append, t0_us=T0)
     for step in range(1, int(seconds * 10) + 1):
         clock["now"] = T0 + step * 100_000
+        if step == 10 and at_second:
+            at_second(channel)
         for source in sources:
             channel.push(source.packets_until(step / 10))
         recorder.receive(channel.pull("rec"))
@@ -104,3 +109,14 @@ def test_files_are_recorded_then_handed_over(tmp_path: Path) -> None:
     written = [type(e).__name__ for e in recorder.events.read_stream("s" * 32)]
     assert written[:3] == ["StreamStateChanged", "StreamStateChanged", "SliceStarted"]
     assert {"SliceWritten", "PlaylistWritten", "Mp4Written"} <= set(written)
+
+
+def test_unpublished_video_keeps_the_last_picture_a_leave_frees_the_region(
+        tmp_path: Path) -> None:
+    def changes(channel: Channel) -> None:
+        channel.unpublish(2, "video")  # user 2 stops video but stays (audio on)
+        channel.leave(3)  # user 3 leaves: the others move up
+
+    image, _, _ = record(tmp_path, 3, Layout(mixed_video_layout=1), at_second=changes)
+    cells = regions(1, [1, 2], None)
+    assert [nearest_user(median(image, to_pixels(c, 360, 640)), 3) for c in cells] == [1, 2]
