@@ -17,8 +17,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cloudrec demo
 
-test: $(STAMP)
+test: $(STAMP) services-up
 	$(BIN)/python -m pytest
+
+# Services the tests need, run by the repo's own scripts; `up` reuses one that already answers.
+SERVICES := kafka
+.PHONY: services-up services-down kafka-up kafka-down
+services-up: $(addsuffix -up,$(SERVICES))
+services-down: $(addsuffix -down,$(SERVICES))
+
+kafka-up: $(STAMP)
+	PYTHON=$(CURDIR)/$(BIN)/python cluster/kafka/kafka.sh up
+
+kafka-down:
+	cluster/kafka/kafka.sh down
 
 lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
