@@ -12,11 +12,15 @@ DEFAULT_EVENTS = "sqlite:///.cloudrec/events.db"
 
 
 def open_event_log(url: str = DEFAULT_EVENTS) -> EventLog:
-    """`sqlite:///relative/or//absolute.db` (embedded, the default) or `memory://`."""
+    """`sqlite:///relative/or//absolute.db` (embedded, the default), `kafka://HOST:PORT[/TOPIC]`
+    (Apache Kafka, see `cloudrec.events.kafka`) or `memory://`."""
     if url.startswith("memory://"):
         return MemoryEventLog()
     if url.startswith("sqlite://"):
         return EmbeddedEventLog(Path(url.removeprefix("sqlite://").removeprefix("/")))
     if url.startswith("kafka://"):
-        raise ValueError("the Kafka event log is not available in this build; use sqlite://")
-    raise ValueError(f"unknown event log URL {url!r}: use sqlite:///path.db or memory://")
+        from cloudrec.events.kafka import KafkaEventLog
+
+        return KafkaEventLog(url)
+    raise ValueError(f"unknown event log URL {url!r}: use sqlite:///path.db, kafka://HOST:PORT"
+                     " or memory://")

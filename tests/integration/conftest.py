@@ -5,7 +5,11 @@ Every test gets its own app id and channel, so tests share the cluster without s
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,24 @@ from cloudrec.runtime import Runtime, RuntimeSettings, start_runtime
 from cloudrec.server import BackgroundServer, api_settings, parse_customer
 
 SLICE_SECONDS = 6.0
+KAFKA = os.environ.get("CLOUDREC_KAFKA", "127.0.0.1:9092")
+KAFKA_SCRIPT = Path(__file__).resolve().parents[2] / "cluster" / "kafka" / "kafka.sh"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """A real Apache Kafka broker: the repo's script starts one unless one already answers.
+    Never skipped: a missing broker fails the Kafka tests."""
+    port = KAFKA.rpartition(":")[2]
+    subprocess.run([str(KAFKA_SCRIPT), "up"], check=True,
+                   env={**os.environ, "KAFKA_PORT": port, "PYTHON": sys.executable})
+    return KAFKA
+
+
+@pytest.fixture
+def kafka_url(kafka_bootstrap: str) -> str:
+    """A fresh topic per test."""
+    return f"kafka://{kafka_bootstrap}/test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
