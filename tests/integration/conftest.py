@@ -41,16 +41,26 @@ def kafka_url(kafka_bootstrap: str) -> str:
     return f"kafka://{kafka_bootstrap}/test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    root = tmp_path_factory.mktemp("cloudrec")
-    settings = RuntimeSettings(events_url=f"sqlite:///{root}/events.db",
+def _events_url(backend: str, root: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "kafka":
+        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}/e2e-{uuid.uuid4().hex[:12]}"
+    return f"sqlite:///{root}/events.db"
+
+
+@pytest.fixture(scope="session", params=["embedded", "kafka"])
+def runtime(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """The whole system, once per event log backend (configuration only: the events URL)."""
+    root = tmp_path_factory.mktemp(f"cloudrec-{request.param}")
+    settings = RuntimeSettings(events_url=_events_url(request.param, root, request),
                                storage_url=f"file://{root}/recordings",
                                workdir=root / "work", slice_seconds=SLICE_SECONDS)
     ray.init(num_cpus=2, include_dashboard=False, namespace="cloudrec",
              runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore"}})
     try:
-        yield start_runtime(settings)
+        running = start_runtime(settings)
+        yield running
+        running.events.close()
     finally:
         ray.shutdown()
 
