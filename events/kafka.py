@@ -106,7 +106,7 @@ def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
 
 class KafkaEventLog:
     def __init__(self, url: str, append_timeout_s: float = 300.0,
-                 start_timeout_s: float = 60.0) -> None:
+                 start_timeout_s: float = 120.0) -> None:
         self.address = KafkaAddress.parse(url)
         self.append_timeout_s = append_timeout_s
         self.replica = Replica()
@@ -115,7 +115,7 @@ class KafkaEventLog:
         self._stream_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
         try:
-            self._loop.run(self._start(), start_timeout_s)
+            self._loop.run(self._start(start_timeout_s), start_timeout_s + 30)
         except BaseException:
             self._loop.stop()
             raise
@@ -144,7 +144,23 @@ class KafkaEventLog:
             self._loop.stop()
 
     # -- lifecycle (on the private loop) -------------------------------------------------
-    async def _start(self) -> None:
+    async def _start(self, timeout_s: float) -> None:
+        """Connect, retrying while the broker is away (it may be restarting), then catch up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await self._connect()
+                break
+            except KafkaError:
+                await self._disconnect()
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        self._advanced = asyncio.Condition()
+        self._tail = asyncio.create_task(self._follow())
+        await self._catch_up(deadline)
+
+    async def _connect(self) -> None:
         await ensure_topic(self.address.bootstrap, self.address.topic)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.address.bootstrap, enable_idempotence=True, acks="all",
@@ -156,15 +172,16 @@ class KafkaEventLog:
         await self._consumer.start()
         self._consumer.assign([self._partition])
         await self._consumer.seek_to_beginning(self._partition)
-        self._advanced = asyncio.Condition()
-        self._tail = asyncio.create_task(self._follow())
-        await self._catch_up(time.monotonic() + 60)
+
+    async def _disconnect(self) -> None:
+        for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None)):
+            if client is not None:
+                await client.stop()
 
     async def _stop(self) -> None:
         self._tail.cancel()
         await asyncio.gather(self._tail, return_exceptions=True)
-        await self._consumer.stop()
-        await self._producer.stop()
+        await self._disconnect()
 
     # -- following the partition ---------------------------------------------------------
     async def _follow(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import uuid
@@ -35,6 +36,44 @@ def kafka_bootstrap() -> str:
     return KAFKA
 
 
+class Broker:
+    """A Kafka broker this test session owns (its own port and data), so a test may restart it."""
+
+    def __init__(self, port: int, state: Path) -> None:
+        self.port, self.state = port, state
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def run(self, action: str) -> None:
+        subprocess.run([str(KAFKA_SCRIPT), action], check=True, env={
+            **os.environ, "KAFKA_PORT": str(self.port), "KAFKA_STATE": str(self.state),
+            "PYTHON": sys.executable})
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 (the controller) free on loopback."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with socket.socket() as controller:
+            try:
+                controller.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free pair of ports for a Kafka broker")
+
+
+@pytest.fixture(scope="session")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    broker = Broker(_free_port_pair(), tmp_path_factory.mktemp("kafka"))
+    broker.run("up")
+    try:
+        yield broker
+    finally:
+        broker.run("down")
+
+
 @pytest.fixture
 def kafka_url(kafka_bootstrap: str) -> str:
     """A fresh topic per test."""
@@ -43,7 +82,8 @@ def kafka_url(kafka_bootstrap: str) -> str:
 
 def _events_url(backend: str, root: Path, request: pytest.FixtureRequest) -> str:
     if backend == "kafka":
-        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}/e2e-{uuid.uuid4().hex[:12]}"
+        broker: Broker = request.getfixturevalue("own_kafka")  # restartable (the R3 test)
+        return f"kafka://{broker.bootstrap}/e2e-{uuid.uuid4().hex[:12]}"
     return f"sqlite:///{root}/events.db"
 
 

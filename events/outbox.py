@@ -1,0 +1,88 @@
+"""Write-behind in front of an event log, for a writer that must never wait on it.
+
+A recorder's media thread cannot stop for a broker restart: its appends go into this outbox and a
+writer thread appends them in order, retrying until the log takes them (never dropped, never
+reordered). `then(action)` queues an action that runs once every append queued before it is in
+the log, so "hand the file to the uploader" still comes after "the file was written" is recorded.
+
+What changes for the caller: `append` returns the events as given (versions are assigned when
+they reach the log), and `Fenced` is raised by the first `append` after the log refused one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import EventLog, Fenced
+
+log = logging.getLogger(__name__)
+Item = Sequence[Event] | Callable[[], None] | None
+
+
+class Outbox:
+    def __init__(self, events: EventLog, retry_s: float = 0.5) -> None:
+        self.events, self.retry_s = events, retry_s
+        self.fenced: Fenced | None = None
+        self._queue: queue.Queue[Item] = queue.Queue()
+        self._writer = threading.Thread(target=self._write, name="event-outbox", daemon=True)
+        self._writer.start()
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        if self.fenced is not None:
+            raise self.fenced
+        self._queue.put(list(events))
+        return list(events)
+
+    def then(self, action: Callable[[], None]) -> None:
+        """Run `action` on the writer thread once everything queued before it is in the log."""
+        self._queue.put(action)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until everything queued so far is in the log; False on timeout."""
+        done = threading.Event()
+        self.then(done.set)
+        return done.wait(timeout_s)
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
+        self.flush()
+        return self.events.read_stream(stream_id, after_version)
+
+    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        self.flush()
+        return self.events.read_all(after, limit)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        self.events.close()
+
+    def _write(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if callable(item):
+                self._run(item)
+            else:
+                self._append(item)
+
+    def _append(self, events: Sequence[Event]) -> None:
+        while True:
+            try:
+                self.events.append(events)
+                return
+            except Fenced as fenced:
+                self.fenced = fenced
+                log.warning("outbox: %s", fenced)
+                return
+            except Exception as error:
+                log.warning("outbox: append failed (%r), retrying in %.1f s", error, self.retry_s)
+                time.sleep(self.retry_s)
+
+    def _run(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("outbox: queued action failed")

@@ -1,0 +1,51 @@
+"""Write-behind: appends in order, retried until taken, actions after the appends before them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import Fenced
+from cloudrec.events.memory import MemoryEventLog
+from cloudrec.events.outbox import Outbox
+
+from .contract import slice_event
+
+
+class FlakyLog(MemoryEventLog):
+    """Refuses the first `failures` appends, like a log whose broker is restarting."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        return super().append(events)
+
+
+def test_appends_are_retried_in_order_and_actions_wait_for_them() -> None:
+    log, trail = FlakyLog(failures=3), []
+    outbox = Outbox(log, retry_s=0.01)
+    outbox.append([slice_event("a", 0)])
+    outbox.then(lambda: trail.append(len(log.read_stream("a"))))
+    outbox.append([slice_event("a", 1)])
+    assert outbox.flush(10)
+    assert [e.index for e in log.read_stream("a")] == [0, 1]  # type: ignore[attr-defined]
+    assert trail == [1]  # ran after the append queued before it, before the one after
+    outbox.close()
+
+
+def test_a_fenced_append_is_reported_by_the_next_append() -> None:
+    log = MemoryEventLog()
+    log.append([slice_event("a", 0, generation=2)])
+    outbox = Outbox(log)
+    outbox.append([slice_event("a", 1, generation=1)])
+    outbox.flush(10)
+    with pytest.raises(Fenced):
+        outbox.append([slice_event("a", 2, generation=1)])
+    assert len(outbox.read_stream("a")) == 1
