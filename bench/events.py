@@ -1,0 +1,147 @@
+"""P6: event log throughput and projection lag (shared/spec/targets.md), measured in one run.
+
+  appends/s   single-event appends, one writer thread (`append` returns once the event is
+              durable: SQLite commit, or Kafka acks=all and the fold), and W writer threads on
+              distinct streams (the pipelined figure a process with many sessions sees)
+  batched     events/s with appends of 100 events (one transaction / one record batch)
+  lag p99     a status ProjectionRunner following the log from another log instance, events
+              appended at a steady rate: time from `append` returning to the view holding it
+
+Run: .venv/bin/python bench/events.py [--kafka 127.0.0.1:9092] [--seconds 5] [--json FILE]
+(the broker: `make kafka-up`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cloudrec.events.backends import open_event_log
+from cloudrec.events.envelope import Event
+from cloudrec.events.log import EventLog
+from cloudrec.events.segment import SliceWritten
+from cloudrec.projections import status
+from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
+
+
+def event(stream: str, index: int) -> SliceWritten:
+    return SliceWritten(stream_id=stream, at_ms=int(time.time() * 1000), generation=1,
+                        key=f"{stream}_{index}.ts", index=index, start_ms=index * 15000,
+                        duration_s=15.0, size=100_000)
+
+
+def appends_per_s(log: EventLog, seconds: float, writers: int = 1, batch: int = 1) -> float:
+    """Events appended per second by `writers` threads, each on its own stream."""
+    counts = [0] * writers
+    deadline = time.monotonic() + seconds
+
+    def write(n: int) -> None:
+        stream = f"bench-{uuid.uuid4().hex[:8]}"
+        while time.monotonic() < deadline:
+            log.append([event(stream, counts[n] + i) for i in range(batch)])
+            counts[n] += batch
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - began)
+
+
+class Timed:
+    """The status projection, noting when each event reached the view."""
+
+    def __init__(self) -> None:
+        self.applied: dict[str, float] = {}
+
+    def initial(self, sid: str) -> Any:
+        return status.initial(sid)
+
+    def apply(self, view: Any, e: Event) -> Any:
+        self.applied.setdefault(e.event_id, time.monotonic())
+        return status.apply(view, e)
+
+
+def lag_p99_ms(open_log: Callable[[], EventLog], writer: EventLog, seconds: float,
+               rate: float = 200.0) -> float:
+    """p99 of (view holds the event) - (append returned), at `rate` events/s."""
+    projection, stop = Timed(), threading.Event()
+    reader = open_log()
+    runner = ProjectionRunner(reader, projection, MemoryViewStore())
+    runner.catch_up()
+
+    def follow() -> None:
+        while not stop.is_set():
+            runner.catch_up()
+            time.sleep(0.002)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    appended: dict[str, float] = {}
+    stream, began = f"lag-{uuid.uuid4().hex[:8]}", time.monotonic()
+    for i in range(int(seconds * rate)):
+        time.sleep(max(0.0, began + i / rate - time.monotonic()))
+        (stored,) = writer.append([event(stream, i)])
+        appended[stored.event_id] = time.monotonic()
+    deadline = time.monotonic() + 30
+    while len(set(appended) & set(projection.applied)) < len(appended):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    stop.set()
+    follower.join()
+    reader.close()
+    lags = sorted(projection.applied.get(i, float("inf")) - t for i, t in appended.items())
+    return 1000 * lags[int(0.99 * (len(lags) - 1))]
+
+
+def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
+    log = open_log()
+    try:
+        figures = {"backend": name,
+                   "appends_per_s": appends_per_s(log, seconds),
+                   "appends_per_s_8_writers": appends_per_s(log, seconds, writers=8),
+                   "events_per_s_batched_100": appends_per_s(log, seconds, batch=100),
+                   "projection_lag_p99_ms": lag_p99_ms(open_log, log, seconds)}
+    finally:
+        log.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", type=Path, default=Path("bench/out/events.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        embedded = f"sqlite:///{tmp}/events.db"
+        kafka = f"kafka://{args.kafka}/bench-{uuid.uuid4().hex[:8]}"
+        rows = [measure("embedded", lambda: open_log(embedded), args.seconds),
+                measure("kafka", lambda: open_log(kafka), args.seconds)]
+    print(f"{'backend':<10}{'appends/s':>12}{'8 writers':>12}{'batched':>12}{'lag p99 ms':>12}")
+    for r in rows:
+        print(f"{r['backend']:<10}{r['appends_per_s']:>12,.0f}{r['appends_per_s_8_writers']:>12,.0f}"
+              f"{r['events_per_s_batched_100']:>12,.0f}{r['projection_lag_p99_ms']:>12.1f}")
+    print("targets (P6): embedded >= 10,000 appends/s; Kafka >= 20,000 events/s acks=all;"
+          " lag p99 <= 200 ms")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=2))
+
+
+def open_log(url: str) -> EventLog:
+    return open_event_log(url)
+
+
+if __name__ == "__main__":
+    main()
