@@ -21,7 +21,7 @@ test: $(STAMP) services-up
 	$(BIN)/python -m pytest
 
 # Services the tests need, run by the repo's own scripts; `up` reuses one that already answers.
-SERVICES := kafka
+SERVICES := kafka s3
 .PHONY: services-up services-down kafka-up kafka-down
 services-up: $(addsuffix -up,$(SERVICES))
 services-down: $(addsuffix -down,$(SERVICES))
@@ -31,6 +31,14 @@ kafka-up: $(STAMP)
 
 kafka-down:
 	cluster/kafka/kafka.sh down
+
+# S3-compatible server on loopback (moto's server mode), with an IAM key pair in .cloudrec/s3/.
+.PHONY: s3-up s3-down
+s3-up: $(STAMP)
+	PYTHON=$(CURDIR)/$(BIN)/python cluster/s3/up.sh
+
+s3-down:
+	cluster/s3/down.sh
 
 lint: $(STAMP) typecheck
 	$(BIN)/ruff check .

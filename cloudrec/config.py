@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.uploader.destination import Credentials, Destination
+from cloudrec.actors.uploader.endpoints import UnreachableStorage, resolve
+from cloudrec.api.errors import ApiError
 from cloudrec.api.layout import Layout as ApiLayout
 from cloudrec.api.requests import StartRequest
+from cloudrec.api.storage import Storage
 from cloudrec.api.subscription import AudioSubscription, VideoSubscription
 from cloudrec.events.layout import Layout
 from cloudrec.projections.recovery import layout_from_config
@@ -38,8 +43,37 @@ def subscriptions(config: Any) -> tuple[Subscription, Subscription]:
             _rule(video.subscribe_video_uids, video.unsubscribe_video_uids, video_on))
 
 
+@dataclass(frozen=True)
+class StoragePlan:
+    """Server side: sessions upload to their `storageConfig` bucket through the S3 API (`s3`),
+    or (the default, for development) to the server's own file storage. `endpoint` maps every
+    vendor and region to one S3-compatible URL; `backup_url` is where files wait in an outage."""
+
+    s3: bool = False
+    endpoint: str | None = None
+    backup_url: str = ""
+
+    def destination(self, storage: Storage | None) -> Destination | None:
+        """The session's bucket; ApiError 2 for one this cloudrec cannot reach."""
+        if not self.s3:
+            return None
+        if storage is None:
+            raise ApiError(2, "storageConfig is required: files go to the customer's storage")
+        try:
+            endpoint = resolve(storage.vendor, storage.region, self.endpoint)
+        except UnreachableStorage as error:
+            raise ApiError(2, str(error)) from None
+        options = storage.extension_params
+        keys = Credentials(storage.access_key.get_secret_value(),
+                           storage.secret_key.get_secret_value())
+        return Destination(endpoint.url, endpoint.region, storage.bucket, keys, storage.prefix,
+                           sse=options.sse if options else None,
+                           tag=options.tag if options else None, backup_url=self.backup_url)
+
+
 def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
-                     slice_seconds: float = 15.0) -> RecordingConfig:
+                     slice_seconds: float = 15.0,
+                     destination: Destination | None = None) -> RecordingConfig:
     options = request.client_request
     recording = options.recording_config
     transcoding = recording.transcoding if recording else None
@@ -55,4 +89,4 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
         av_file_types=tuple(options.recording_file_config.av_file_type),
         file_prefix=tuple(storage.file_name_prefix or []) if storage else (),
         audio=audio, video=video, max_idle_s=recording.max_idle_time if recording else 30,
-        slice_seconds=slice_seconds, **extra)
+        slice_seconds=slice_seconds, storage=destination, **extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,14 @@ from cloudrec.actors.session.actor import ControllerActor
 from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.cluster import options
 from cloudrec.cluster.connect import connect
+from cloudrec.config import StoragePlan
 from cloudrec.events.backends import DEFAULT_EVENTS, open_event_log
 from cloudrec.events.log import EventLog
 from cloudrec.service import RecordingService
 
 DEFAULT_STORAGE = "file://recordings"
 DEFAULT_WORKDIR = Path(".cloudrec/work")
+DEFAULT_BACKUP = "file://.cloudrec/backup"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,14 @@ class RuntimeSettings:
     workdir: Path = DEFAULT_WORKDIR
     ray_address: str | None = None
     slice_seconds: float = 15.0
+    s3_endpoint: str | None = None  # every vendor/region → this URL (else CLOUDREC_S3_ENDPOINT)
+    backup_url: str = DEFAULT_BACKUP  # where files wait while a customer's storage is down
+
+    def storage_plan(self) -> StoragePlan:
+        """`s3://...` storage: each session uploads to its storageConfig bucket (S3 API)."""
+        endpoint = self.s3_endpoint or os.environ.get("CLOUDREC_S3_ENDPOINT") or None
+        return StoragePlan(s3=self.storage_url.startswith("s3://"), endpoint=endpoint,
+                           backup_url=_absolute(self.backup_url))
 
 
 @dataclass
@@ -53,5 +64,5 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
         events_url, storage_url)
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
-                               settings.slice_seconds)
+                               settings.slice_seconds, storage=settings.storage_plan())
     return Runtime(settings, events, controller, service)

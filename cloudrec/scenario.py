@@ -38,6 +38,9 @@ class Scenario:
     early_leave_s: float = 24.0
     large_uid: int = 1003
     prefix: tuple[str, ...] = ("demo",)
+    bucket: str = "recordings"
+    access_key: str = field(default="local", repr=False)
+    secret_key: str = field(default="local", repr=False)
 
     def start_request(self) -> dict[str, Any]:
         return {
@@ -47,8 +50,8 @@ class Scenario:
                                       "mixedVideoLayout": FLOAT, "backgroundColor": "#000000"},
             },
             "recordingFileConfig": {"avFileType": ["hls", "mp4"]},
-            "storageConfig": {"vendor": 1, "region": 0, "bucket": "recordings",
-                              "accessKey": "local", "secretKey": "local",
+            "storageConfig": {"vendor": 1, "region": 0, "bucket": self.bucket,
+                              "accessKey": self.access_key, "secretKey": self.secret_key,
                               "fileNamePrefix": list(self.prefix)},
         }
 

@@ -20,7 +20,7 @@ from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
-from cloudrec.config import layout_of, recording_config
+from cloudrec.config import StoragePlan, layout_of, recording_config
 from cloudrec.events.log import EventLog
 from cloudrec.events.recording import (
     RecordingFailed,
@@ -40,8 +40,10 @@ def _now_ms() -> int:
 
 class RecordingService:
     def __init__(self, events: EventLog, controller: ControllerHandle, workdir: Path,
-                 slice_seconds: float = 15.0, clock_ms: Callable[[], int] = _now_ms) -> None:
+                 slice_seconds: float = 15.0, clock_ms: Callable[[], int] = _now_ms,
+                 storage: StoragePlan | None = None) -> None:
         self.events, self.controller, self.workdir = events, controller, workdir
+        self.storage = storage or StoragePlan()
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
         self.views: dict[str, tuple[StatusView, int]] = {}  # view and the version it reached
         self.by_resource: dict[str, str] = {}
@@ -77,6 +79,7 @@ class RecordingService:
     # -- commands ------------------------------------------------------------------------
     def start(self, appid: str, cname: str, uid: str, resource_id: str, mode: str,
               request: StartRequest, grant: ResourceGrant) -> str:
+        destination = self.storage.destination(request.client_request.storage_config)
         with self.lock:
             if resource_id in self.by_resource:
                 self._repeated(self.by_resource[resource_id])
@@ -84,7 +87,8 @@ class RecordingService:
                 raise ApiError(53, "a recorder with this appid, cname and uid is already running")
             sid = uuid.uuid4().hex
             self.by_resource[resource_id] = sid
-        config = recording_config(sid, appid, request, self.workdir, self.slice_seconds)
+        config = recording_config(sid, appid, request, self.workdir, self.slice_seconds,
+                                  destination)
         self.events.append([self._started(config, resource_id, mode, request)])
         try:
             self.controller.start(config)

@@ -33,7 +33,14 @@ from cloudrec.events.segment import (
     SliceWritten,
     StreamStateChanged,
 )
-from cloudrec.events.upload import FileUploaded, UploaderStarted, UploadFailed
+from cloudrec.events.upload import (
+    FileBackedUp,
+    FileUploaded,
+    UploaderStarted,
+    UploadFailed,
+    UploadProgressed,
+    upcast_file_uploaded_v1,
+)
 
 AnyEvent = Annotated[
     RecordingStarted
@@ -53,6 +60,8 @@ AnyEvent = Annotated[
     | UploaderStarted
     | FileUploaded
     | UploadFailed
+    | FileBackedUp
+    | UploadProgressed
     | LayoutUpdated
     | UserJoined
     | UserLeft
@@ -64,7 +73,9 @@ AnyEvent = Annotated[
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("FileUploaded", 1): upcast_file_uploaded_v1,
+}
 
 
 def encode(event: Event) -> bytes:

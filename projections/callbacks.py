@@ -25,14 +25,20 @@ from cloudrec.events.recording import (
     StartRepeated,
 )
 from cloudrec.events.segment import SliceStarted, StreamStateChanged
-from cloudrec.events.upload import FileUploaded, UploaderStarted, UploadFailed
+from cloudrec.events.upload import (
+    FileBackedUp,
+    FileUploaded,
+    UploaderStarted,
+    UploadFailed,
+    UploadProgressed,
+)
 from cloudrec.projections import status
 from cloudrec.projections.fence import is_fenced
 
 PRODUCT_ID = 3
 SERVICE_SCENE = "rtc_record"
 FATAL = 5
-UPLOADER_MODULE, UPLOAD_FAILED_WARNING = 1, 31
+UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
 
 # eventType -> (serviceType, msgName), spec §15.4
 CATALOGUE: dict[int, tuple[int, str]] = {
@@ -45,6 +51,7 @@ CATALOGUE: dict[int, tuple[int, str]] = {
     30: (2, "uploader_started"),
     31: (2, "uploaded"),
     32: (2, "backuped"),
+    33: (2, "uploading_progress"),
     40: (1, "recorder_started"),
     41: (1, "recorder_leave"),
     42: (1, "recorder_slice_start"),
@@ -225,3 +232,13 @@ def _(event: RecordingFailed, state: CallbackState) -> list[Details]:
 @_details.register
 def _(event: UploadFailed, state: CallbackState) -> list[Details]:
     return [(2, {"module": UPLOADER_MODULE, "warnCode": UPLOAD_FAILED_WARNING})]
+
+
+@_details.register
+def _(event: FileBackedUp, state: CallbackState) -> list[Details]:
+    return [(2, {"module": UPLOADER_MODULE, "warnCode": BACKED_UP_WARNING})]
+
+
+@_details.register
+def _(event: UploadProgressed, state: CallbackState) -> list[Details]:
+    return [(33, {"progress": event.progress})]

@@ -13,9 +13,9 @@ import ray
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.recorder import Recorder
-from cloudrec.actors.uploader.uploader import UploadJob
+from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
 from cloudrec.events.backends import open_event_log
-from cloudrec.events.recording import RecorderLaunched, RecorderLeft
+from cloudrec.events.recording import RecorderLaunched, RecorderLeft, UploadingStatus
 
 log = logging.getLogger(__name__)
 LEAVE_CODE_CLIENT_LEAVE = 16
@@ -70,15 +70,15 @@ class RecorderActor:
             self.core.render(_now_us())
         return revision
 
-    def stop(self) -> bool:
-        """Drain, close every file, wait for its upload; True when all reached storage."""
+    def stop(self) -> UploadingStatus:
+        """Drain, close every file, wait for its upload (or its backup): stop's uploadingStatus."""
         self.stopping.set()
         self.thread.join(30)
         with self.lock:
             self.core.receive(self.channel.pull(self.subscriber))
             self.core.finish(_now_us())
         self.channel.unsubscribe(self.subscriber)
-        uploaded = all(ray.get(self.uploads))
+        uploaded = uploading_status(ray.get(self.uploads))
         self.events.append([RecorderLeft(stream_id=self.config.sid, at_ms=_now_us() // 1000,
                                          generation=self.config.generation,
                                          leave_code=LEAVE_CODE_CLIENT_LEAVE)])

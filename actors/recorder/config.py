@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloudrec.actors.uploader.destination import Destination
 from cloudrec.events.layout import Layout
 
 
@@ -44,3 +45,5 @@ class RecordingConfig:
     slice_seconds: float = 15.0
     jitter_ms: int = 300
     max_users: int = 17
+    # the customer's bucket and keys: for the uploader only (None = the server's file storage)
+    storage: Destination | None = field(default=None, repr=False, compare=False)

@@ -7,6 +7,7 @@ per file (and so per slice, breaking continuity between slices).
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -67,7 +68,10 @@ class SliceWriter:
         self.write_playlist(ended=last)
 
     def write_playlist(self, ended: bool) -> None:
-        self._config.path(self._playlist_key).write_text(self.playlist.render(ended))
+        path = self._config.path(self._playlist_key)
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(self.playlist.render(ended))
+        os.replace(partial, path)  # the uploader never reads a half-written playlist
         segments = len(self.playlist.segments)
         self._emit("playlist", self._playlist_key, self._config.start_ms,
                    self.playlist.duration, segments)

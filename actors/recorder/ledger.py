@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.files import FileWritten
@@ -22,8 +24,9 @@ class FileLedger:
 
     def on_file(self, written: FileWritten) -> None:
         self.events.append([self._event(written)])
+        md5 = "" if written.kind == "playlist" else _md5(written.path)  # the playlist is rewritten
         self.deliver(UploadJob(sid=self.config.sid, generation=self.config.generation,
-                               key=written.key, path=written.path, kind=written.kind))
+                               key=written.key, path=written.path, kind=written.kind, md5=md5))
 
     def _event(self, w: FileWritten) -> Event:
         sid, generation = self.config.sid, self.config.generation
@@ -38,3 +41,12 @@ class FileLedger:
                               size=w.size)
         return PlaylistWritten(stream_id=sid, at_ms=at_ms, generation=generation, key=w.key,
                                segments=w.index, ended=self.closing)
+
+
+def _md5(path: Path) -> str:
+    """Digest of the bytes as written: the store verifies it (ContentMD5) and events keep it."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

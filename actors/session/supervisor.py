@@ -62,14 +62,14 @@ class Supervisor:
         self.events.append([StopRequested(stream_id=sid, at_ms=self.clock_ms(), reason=reason)])
         status: UploadingStatus
         try:
-            status = "uploaded" if self.children.stop(actors) else "unknown"
+            status = self.children.stop(actors)
         except Exception:
             log.exception("session %s did not stop cleanly", sid)
             status = "unknown"
         self.events.append([
             RecordingStopped(stream_id=sid, at_ms=self.clock_ms(), uploading_status=status),
             SessionExited(stream_id=sid, at_ms=self.clock_ms(),
-                          exit_status=0 if status == "uploaded" else 1)])
+                          exit_status=1 if status == "unknown" else 0)])
         self.children.release(actors)
         self.configs.pop(sid, None)
         return status

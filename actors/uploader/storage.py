@@ -1,6 +1,5 @@
-"""Where finished files go. `file://` storage copies them into a local directory tree.
-
-Storage is chosen by URL; S3-compatible storage (boto3) is added by its own module and factory.
+"""Where finished files go. `file://` storage copies them into a local directory tree; S3-API
+storage (`s3.py`) writes to a customer's bucket.
 """
 
 from __future__ import annotations
@@ -12,9 +11,21 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 
+class StorageUnavailable(OSError):
+    """The store could not be reached or did not confirm; a later attempt may succeed."""
+
+
+class StorageRejected(Exception):
+    """The store refused for good (no such bucket, wrong keys, access denied): never retried."""
+
+
 class Storage(Protocol):
-    def put(self, key: str, path: Path) -> int:
+    def put(self, key: str, path: Path, md5: str = "") -> int:
         """Store the file at `path` under `key`; return the stored size once confirmed."""
+        ...
+
+    def check(self) -> None:
+        """Raise `StorageRejected` if this store can never take files."""
         ...
 
     def describe(self) -> str:
@@ -28,7 +39,7 @@ class FileStorage:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
 
-    def put(self, key: str, path: Path) -> int:
+    def put(self, key: str, path: Path, md5: str = "") -> int:
         target = self._target(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
@@ -36,17 +47,23 @@ class FileStorage:
         os.replace(partial, target)  # readers never see a half-written object
         return target.stat().st_size
 
+    def check(self) -> None:
+        return None
+
     def describe(self) -> str:
         return f"file://{self.root}"
+
+    def path(self, key: str) -> Path:
+        return self._target(key)
 
     def _target(self, key: str) -> Path:
         target = (self.root / key).resolve()
         if not target.is_relative_to(self.root):
-            raise ValueError(f"object key {key!r} escapes the storage root")
+            raise StorageRejected(f"object key {key!r} escapes the storage root")
         return target
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str) -> FileStorage:
     """`file:///abs/dir`, `file://relative/dir` or a plain directory path."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):

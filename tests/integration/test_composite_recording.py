@@ -176,14 +176,15 @@ def test_mix_holds_every_present_users_tone_without_clipping(
 
 
 def test_events_and_callbacks_come_in_order(recorded: dict[str, Any]) -> None:
-    types = [type(e).__name__ for e in _events(recorded)]
+    # the final upload progress (33) may come after the exit (spec §13.5): left out of the order
+    types = [type(e).__name__ for e in _events(recorded) if type(e).__name__ != "UploadProgressed"]
     assert types[0] == "RecordingStarted"
     assert types[-3:] == ["RecorderLeft", "RecordingStopped", "SessionExited"]
     assert types.count("LayoutUpdated") == 2
     assert types.index("SliceStarted") < types.index("SliceWritten") < types.index("StopRequested")
     notes = recorded["outcome"].notifications
     assert [n["payload"]["sequence"] for n in notes] == list(range(len(notes)))
-    kinds = [n["eventType"] for n in notes]
+    kinds = [n["eventType"] for n in notes if n["eventType"] != 33]
     assert {30, 40, 43, 44, 42, 4, 41, 31, 11} <= set(kinds)
     assert kinds.index(40) < kinds.index(42) < kinds.index(4) < kinds.index(41)
     assert kinds[-3:] == [41, 31, 11]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from cloudrec.events import catalog
 from cloudrec.events.envelope import cloud_event_headers
 from cloudrec.events.segment import SliceWritten
+from cloudrec.events.upload import FileUploaded
 
 ALL_TYPES = typing.get_args(typing.get_args(catalog.AnyEvent)[0])
 
@@ -52,6 +53,19 @@ def test_an_old_shape_is_upcast_before_validation(monkeypatch: pytest.MonkeyPatc
     event = catalog.decode(SLICE_WRITTEN_V0)
     assert isinstance(event, SliceWritten)
     assert (event.duration_s, event.size, event.version) == (15.0, 0, 3)
+
+
+# FileUploaded as version 1 stored it (before `md5` and `restored`).
+FILE_UPLOADED_V1 = (
+    '{"type":"FileUploaded","schema_version":1,"stream_id":"sid","at_ms":5,"version":7,'
+    '"generation":1,"event_id":"e2","key":"p/a.ts","kind":"slice","size":42}'
+)
+
+
+def test_a_stored_file_uploaded_v1_is_upcast_to_v2() -> None:
+    event = catalog.decode(FILE_UPLOADED_V1)
+    assert isinstance(event, FileUploaded)
+    assert (event.schema_version, event.md5, event.restored, event.size) == (2, "", False, 42)
 
 
 def test_cloud_event_headers() -> None:

@@ -179,3 +179,18 @@ def test_signature_matches_the_spec_test_vector() -> None:
         "Agora-Signature": "033c62f40f687675f17f0f41f91a40c71c0f134c",
         "Agora-Signature-V2": "6d3320c60b11101395b7fc8f9068748808a0aa1bfa064438e39d1bc2c7d74d99",
     }
+
+
+def test_backup_warning_32_and_progress_33() -> None:
+    from cloudrec.events.upload import FileBackedUp, UploadProgressed
+
+    s = SessionEvents()
+    env = {"stream_id": s.sid, "at_ms": 5}
+    notices = notify([s.started(), s.launched(),
+                      FileBackedUp(**env, key="a.ts", kind="slice", size=3, reason="down"),
+                      UploadProgressed(**env, progress=5000)])
+    assert [(n["eventType"], n["payload"]["serviceType"]) for n in notices[1:]] == [
+        (2, 0), (33, 2)]
+    assert notices[1]["payload"]["details"] == {
+        "msgName": "cloud_recording_warning", "module": 1, "warnCode": 32}
+    assert notices[2]["payload"]["details"] == {"msgName": "uploading_progress", "progress": 5000}

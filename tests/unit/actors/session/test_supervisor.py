@@ -15,7 +15,7 @@ from cloudrec.events.memory import MemoryEventLog
 @dataclass
 class FakeChildren:
     idle_s: float = 0.0
-    uploaded: bool = True
+    uploaded: str = "uploaded"
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_idle_probe: bool = False
 
@@ -30,7 +30,7 @@ class FakeChildren:
     def update_layout(self, actors: Any, layout: Layout) -> None:
         self.calls.append(("layout", layout.mixed_video_layout))
 
-    def stop(self, actors: Any) -> bool:
+    def stop(self, actors: Any) -> str:
         self.calls.append(("stop", actors))
         return self.uploaded
 
@@ -73,12 +73,22 @@ def test_stop_records_the_end_after_the_recorder_drained() -> None:
 
 def test_failed_uploads_end_abnormally() -> None:
     log = MemoryEventLog()
-    supervisor = Supervisor(log, FakeChildren(uploaded=False), clock_ms=lambda: 1)
+    supervisor = Supervisor(log, FakeChildren(uploaded="unknown"), clock_ms=lambda: 1)
     supervisor.start(config())
     supervisor.stop("s1")
     stopped, exited = log.read_stream("s1")[1:]
     assert stopped.uploading_status == "unknown"  # type: ignore[attr-defined]
     assert exited.exit_status == 1  # type: ignore[attr-defined]
+
+
+def test_files_in_the_backup_end_normally_as_backuped() -> None:
+    log = MemoryEventLog()
+    supervisor = Supervisor(log, FakeChildren(uploaded="backuped"), clock_ms=lambda: 1)
+    supervisor.start(config())
+    assert supervisor.stop("s1") == "backuped"
+    stopped, exited = log.read_stream("s1")[1:]
+    assert stopped.uploading_status == "backuped"  # type: ignore[attr-defined]
+    assert exited.exit_status == 0  # type: ignore[attr-defined]
 
 
 def test_reconcile_stops_only_sessions_idle_past_max_idle_time() -> None:
