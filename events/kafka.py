@@ -16,10 +16,11 @@ that fold, so it returns exactly what every reader will see, and raises `Fenced`
 rejected it (even if a newer generation raced it from another process). Reads first catch up to
 the partition's end offset, so they see every append that returned before them.
 
-Delivery. The producer is idempotent with `acks=all`; an append is one Kafka record batch (atomic).
-While the broker is away an append blocks and retries the same batch (same event ids, so a copy
-that did land is recognised, never stored twice) until `append_timeout_s`; appends of one stream
-from one process are serialised, so they are never reordered.
+Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
+Kafka record batch (atomic), shared with the appends of other streams waiting at that moment
+(`sender.BatchSender`). While the broker is away an append blocks and is sent again (same event
+ids, so a copy that did land is recognised, never stored twice) until `append_timeout_s`; appends
+of one stream from one process are serialised, so they are never reordered.
 
 Limits, honestly: every process holds an index of the whole topic (fine for days of recordings,
 not for years: a compacted snapshot topic would bound it); one partition bounds throughput to what
@@ -44,6 +45,7 @@ from cloudrec.events.catalog import encode
 from cloudrec.events.envelope import Event, cloud_event_headers
 from cloudrec.events.log import Fenced, check_fence, single_stream
 from cloudrec.events.replica import Record, Replica
+from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
 DEFAULT_TOPIC = "cloudrec.events"
@@ -157,6 +159,7 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
+        self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
         await self._catch_up(deadline)
 
@@ -181,6 +184,7 @@ class KafkaEventLog:
     async def _stop(self) -> None:
         self._tail.cancel()
         await asyncio.gather(self._tail, return_exceptions=True)
+        await self._sender.close()
         await self._disconnect()
 
     # -- following the partition ---------------------------------------------------------
@@ -259,25 +263,13 @@ class KafkaEventLog:
 
     async def _send(self, stream: str, events: list[Event], batch_id: str,
                     deadline: float) -> None:
-        """Send the append as one record batch, again and again until it is acknowledged."""
+        """Send the append (the sender retries until the broker acknowledges it)."""
         tag = f"{batch_id}:{len(events)}"
         version = self.replica.version(stream)
         records = [(stream.encode(), encode(e.stamped(version + i)), headers_of(e, tag))
                    for i, e in enumerate(events, start=1)]
-        while batch_id not in self.replica.outcomes:
-            batch = self._producer.create_batch()
-            for key, value, headers in records:
-                batch.append(key=key, value=value, timestamp=None, headers=headers)
-            try:
-                sent = await (await self._producer.send_batch(batch, self.address.topic,
-                                                              partition=0))
-            except KafkaError:
-                if time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(0.5)
-                continue
-            self._fold_own(sent.offset, records)
-            return
+        offset = await self._sender.send(records, max(0.0, deadline - time.monotonic()))
+        self._fold_own(offset, records)
 
     def _fold_own(self, base_offset: int, records: list[tuple[bytes, bytes, Any]]) -> None:
         """Fold our own batch at once when everything before it is folded already (the
