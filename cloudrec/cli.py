@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudrec.events.backends import DEFAULT_EVENTS
-from cloudrec.runtime import DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
+from cloudrec.runtime import DEFAULT_BACKUP, DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
 
 SERVE_HELP = """\
 Customers are HTTP Basic credential pairs bound to app ids, given as
@@ -26,7 +26,13 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", default=DEFAULT_EVENTS,
                         help="event log URL (default: embedded SQLite %(default)s)")
     parser.add_argument("--storage", default=DEFAULT_STORAGE,
-                        help="where files go (default: %(default)s)")
+                        help="where files go: file://DIR (the server's directory), or s3:// "
+                             "for each start request's storageConfig bucket (default: %(default)s)")
+    parser.add_argument("--s3-endpoint", default=None,
+                        help="S3-compatible URL every storage vendor/region maps to "
+                             "(default: CLOUDREC_S3_ENDPOINT, else the vendors' own endpoints)")
+    parser.add_argument("--backup", default=DEFAULT_BACKUP,
+                        help="where files wait while a customer's storage is down")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--ray-address", default=None,
                         help="Ray cluster to join (default: RAY_ADDRESS, else a local one)")
@@ -36,7 +42,8 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
     return RuntimeSettings(events_url=args.events, storage_url=args.storage,
                            workdir=args.workdir, ray_address=args.ray_address,
-                           slice_seconds=args.slice_seconds)
+                           slice_seconds=args.slice_seconds, s3_endpoint=args.s3_endpoint,
+                           backup_url=args.backup)
 
 
 def _parser() -> argparse.ArgumentParser:
