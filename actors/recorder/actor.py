@@ -15,6 +15,7 @@ from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
 from cloudrec.events.backends import open_event_log
+from cloudrec.events.outbox import Outbox
 from cloudrec.events.recording import RecorderLaunched, RecorderLeft, UploadingStatus
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class RecorderActor:
     def __init__(self, config: RecordingConfig, channel: Any, layout: Any, uploader: Any,
                  events_url: str, tick_s: float = 0.1) -> None:
         self.config, self.layout, self.uploader, self.tick_s = config, layout, uploader, tick_s
-        self.events = open_event_log(events_url)
+        self.events = Outbox(open_event_log(events_url))  # media never waits on the log
         self.channel = ChannelHandle(channel)
         self.subscriber = f"recorder-{config.sid}-{config.generation}"
         self.channel.subscribe(self.subscriber)
@@ -46,7 +47,8 @@ class RecorderActor:
         self.thread.start()
 
     def _deliver(self, job: UploadJob) -> None:
-        self.uploads.append(self.uploader.upload.remote(job))
+        """Hand the file over once its event is in the log (the outbox keeps that order)."""
+        self.events.then(lambda: self.uploads.append(self.uploader.upload.remote(job)))
 
     def _loop(self) -> None:
         revision = 0
@@ -78,10 +80,12 @@ class RecorderActor:
             self.core.receive(self.channel.pull(self.subscriber))
             self.core.finish(_now_us())
         self.channel.unsubscribe(self.subscriber)
+        self.events.flush()
         uploaded = uploading_status(ray.get(self.uploads))
         self.events.append([RecorderLeft(stream_id=self.config.sid, at_ms=_now_us() // 1000,
                                          generation=self.config.generation,
                                          leave_code=LEAVE_CODE_CLIENT_LEAVE)])
+        self.events.flush()  # in the log before the supervisor records the stop
         return uploaded
 
     def get_pid(self) -> int:
