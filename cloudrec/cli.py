@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,13 @@ resourceIds are signed with CLOUDREC_RESOURCE_KEY (else a key kept in .cloudrec/
 """
 
 
+EVENTS_HELP = ("event log URL: embedded SQLite sqlite:///PATH (default: %(default)s) or Apache "
+               "Kafka kafka://HOST:PORT[/TOPIC] (topic default cloudrec.events)")
+
+
 def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", default=DEFAULT_EVENTS,
-                        help="event log URL (default: embedded SQLite %(default)s)")
+                        help=EVENTS_HELP)
     parser.add_argument("--storage", default=DEFAULT_STORAGE,
                         help="where files go: file://DIR (the server's directory), or s3:// "
                              "for each start request's storageConfig bucket (default: %(default)s)")
@@ -68,11 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("source", nargs="?", help="a file or URL PyAV can open")
     publish.add_argument("--seconds", type=float, default=None, help="stop after this long")
     publish.add_argument("--ray-address", default="auto")
-    events = commands.add_parser("events", help="inspect the event log")
-    events.add_argument("action", choices=["tail", "schema"])
-    events.add_argument("--events", default=DEFAULT_EVENTS)
-    events.add_argument("--sid", default=None)
-    events.add_argument("--follow", action="store_true")
+    events = commands.add_parser("events", help="follow the event log, or print its schema")
+    events.add_argument("action", choices=["tail", "schema"],
+                        help="tail: print events as they arrive, one JSON object per line; "
+                             "schema: the JSON Schema of every event type")
+    events.add_argument("--events", default=DEFAULT_EVENTS, help=EVENTS_HELP)
+    events.add_argument("--sid", default=None, help="only this recording's (or channel's) events")
+    events.add_argument("--from-beginning", action="store_true",
+                        help="start at the first event instead of the log's end")
+    events.add_argument("--no-follow", action="store_true", help="stop at the log's end")
+    events.add_argument("--out", type=Path, default=None, help="schema: write it to this file")
     return parser
 
 
@@ -134,20 +142,22 @@ def _publish(args: argparse.Namespace) -> int:
 def _events(args: argparse.Namespace) -> int:
     from cloudrec.events.backends import open_event_log
     from cloudrec.events.catalog import json_schema
+    from cloudrec.tail import tail
 
     if args.action == "schema":
-        print(json.dumps(json_schema(), indent=2))
+        text = json.dumps(json_schema(), indent=2)
+        if args.out is None:
+            print(text)
+        else:
+            args.out.write_text(text + "\n")
         return 0
-    log, position = open_event_log(args.events), 0
-    while True:
-        batch = log.read_all(after=position)
-        for _, event in batch:
-            if args.sid in (None, event.stream_id):
-                print(event.model_dump_json())
-        position = batch[-1][0] if batch else position
-        if not args.follow:
-            return 0
-        time.sleep(0.5)
+    log = open_event_log(args.events)
+    try:
+        tail(log, lambda line: print(line, flush=True), args.sid, args.from_beginning,
+             follow=not args.no_follow)
+    finally:
+        log.close()
+    return 0
 
 
 if __name__ == "__main__":
