@@ -47,7 +47,8 @@ class BatchSender:
                 await self._send(self._take())
 
     def _take(self) -> list[tuple[Records, asyncio.Future[int]]]:
-        taken, size = [], 0
+        taken: list[tuple[Records, asyncio.Future[int]]] = []
+        size = 0
         while self._waiting and (not taken or size < MAX_BATCH_BYTES):
             records, future = self._waiting.pop(0)
             taken.append((records, future))
