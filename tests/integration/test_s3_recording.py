@@ -148,6 +148,10 @@ def test_a_recording_lands_in_the_bucket_with_its_events_and_callbacks(bench: Be
     assert [e["fileName"] for e in answer["fileList"]] == [
         f"rec/room/{sid}_s3ok.m3u8", f"rec/room/{sid}_s3ok_0.mp4"]
     assert_all_files_in_bucket(bench, bucket, sid)
+    events = bench.events(sid)
+    slices = [e for e in events if isinstance(e, SliceWritten)]
+    playlists = [e for e in events if isinstance(e, FileUploaded) and e.kind == "playlist"]
+    assert len(playlists) == len(slices) >= 2  # re-uploaded with each slice, the last one final
     assert not list((bench.root / "work" / sid).glob("**/*.ts"))  # deleted once confirmed
     mp4 = bench.root / "downloaded.mp4"
     mp4.write_bytes(bench.s3.reader(bucket).read(f"rec/room/{sid}_s3ok_0.mp4"))
@@ -192,9 +196,11 @@ def test_a_wrong_secret_fails_fast_and_keeps_the_files(bench: Bench) -> None:
     assert not list((bench.root / "backup").glob(f"**/{outcome.sid}*"))
 
 
+@pytest.mark.parametrize("runtime", ["embedded"], indirect=True)  # storage, not the event log
 def test_a_60s_storage_outage_loses_nothing(bench: Bench) -> None:
     """R4: the endpoint goes down 1 s after start for 60 s; the recording (14 s) stops during
-    the outage (backuped); afterwards every file is in the bucket, byte-identical."""
+    the outage (backuped); afterwards every file is in the bucket, byte-identical. Run on the
+    embedded event log only: the outage is the store's, and a minute per backend is too dear."""
     bucket = bench.s3.new_bucket()
     timers: list[threading.Timer] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
 
@@ -75,3 +76,13 @@ def test_keys_never_print_and_stay_out_of_the_recorder_config() -> None:
         assert SECRET not in text and ACCESS not in text
     assert pickle.loads(pickle.dumps(target)) == target  # reaches the uploader actor intact
     assert target.credentials.redact(f"bad {SECRET} and {ACCESS}") == "bad *** and ***"
+
+
+def test_only_the_s3_module_imports_boto3() -> None:
+    root = __import__("pathlib").Path(__file__).resolve().parents[4]
+    imports = re.compile(r"^\s*(import|from)\s+(boto3|botocore)\b", re.M)
+    importers = sorted(
+        str(path.relative_to(root))
+        for folder in ("cloudrec", "actors", "events", "projections", "cluster")
+        for path in (root / folder).rglob("*.py") if imports.search(path.read_text()))
+    assert importers == ["actors/uploader/s3.py"]
