@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,10 @@ from cloudrec.cluster import options
 from cloudrec.cluster.connect import connect
 from cloudrec.config import StoragePlan
 from cloudrec.events.backends import DEFAULT_EVENTS, open_event_log
+from cloudrec.events.consumer_group import ConsumerGroup
 from cloudrec.events.log import EventLog
+from cloudrec.projections import status
+from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
 
 DEFAULT_STORAGE = "file://recordings"
@@ -57,6 +61,15 @@ def _absolute(url: str) -> str:
     return url
 
 
+def status_runner(events: EventLog, events_url: str) -> ProjectionRunner:
+    """The `query` view's runner; on Kafka its position is committed to the consumer group
+    `cloudrec-status` after each save (the view store itself is rebuilt when the API starts)."""
+    commit: Callable[[int], None] | None = None
+    if events_url.startswith("kafka://"):
+        commit = ConsumerGroup(events_url, "cloudrec-status").commit
+    return ProjectionRunner(events, status, MemoryViewStore(), commit=commit)
+
+
 def start_runtime(settings: RuntimeSettings) -> Runtime:
     events_url, storage_url = _absolute(settings.events_url), _absolute(settings.storage_url)
     connect(settings.ray_address)
@@ -64,5 +77,6 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
         events_url, storage_url)
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
-                               settings.slice_seconds, storage=settings.storage_plan())
+                               settings.slice_seconds, storage=settings.storage_plan(),
+                               status_runner=status_runner(events, events_url))
     return Runtime(settings, events, controller, service)

@@ -1,7 +1,8 @@
 """The recording service behind the REST API: commands to the controller, reads from the log.
 
 Implements `cloudrec.api.backend.RecordingBackend`. `query` and `stop` answer from the status
-projection folded over the session's events, so what the API says is what the log says.
+projection, kept by a projection runner that first catches up to the log's end, so what the API
+says is what the log says, and `query` right after `start` already reflects the start.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cloudrec.events.recording import (
     StartRepeated,
 )
 from cloudrec.projections import status
+from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.projections.status import StatusView
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,12 @@ def _now_ms() -> int:
 class RecordingService:
     def __init__(self, events: EventLog, controller: ControllerHandle, workdir: Path,
                  slice_seconds: float = 15.0, clock_ms: Callable[[], int] = _now_ms,
-                 storage: StoragePlan | None = None) -> None:
+                 storage: StoragePlan | None = None,
+                 status_runner: ProjectionRunner | None = None) -> None:
         self.events, self.controller, self.workdir = events, controller, workdir
         self.storage = storage or StoragePlan()
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
-        self.views: dict[str, tuple[StatusView, int]] = {}  # view and the version it reached
+        self.status_runner = status_runner or ProjectionRunner(events, status, MemoryViewStore())
         self.by_resource: dict[str, str] = {}
         self.lock = threading.RLock()
         self._index()
@@ -61,12 +64,11 @@ class RecordingService:
 
     # -- reads ---------------------------------------------------------------------------
     def view(self, sid: str) -> StatusView:
+        """`sid`'s status once the runner has folded every append made before this call."""
         with self.lock:
-            current, version = self.views.get(sid, (status.initial(sid), 0))
-            for event in self.events.read_stream(sid, after_version=version):
-                current, version = status.apply(current, event), event.version
-            self.views[sid] = (current, version)
-            return current
+            self.status_runner.catch_up()
+            view: StatusView = self.status_runner.view(sid)
+            return view
 
     def _live(self, appid: str, sid: str, resource_id: str) -> StatusView:
         view = self.view(sid)

@@ -13,6 +13,8 @@ from cloudrec.api.requests import StartRequest, UpdateLayoutRequest
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
+from cloudrec.projections import status
+from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
 
 
@@ -138,3 +140,23 @@ def test_a_restarted_service_still_refuses_a_used_resource(log: MemoryEventLog,
     with pytest.raises(ApiError) as error:
         start(again)
     assert error.value.code == 7
+
+
+def test_query_waits_for_the_status_runner_which_commits_after_saving(
+        log: MemoryEventLog, tmp_path: Path) -> None:
+    trail: list[str] = []
+
+    class Store(MemoryViewStore):
+        def save(self, views: Any, position: int) -> None:
+            trail.append(f"save {position}")
+            super().save(views, position)
+
+    runner = ProjectionRunner(log, status, Store(), commit=lambda p: trail.append(f"commit {p}"))
+    service = RecordingService(log, FakeController(log), tmp_path,  # type: ignore[arg-type]
+                               clock_ms=lambda: 1, status_runner=runner)
+    sid = start(service)
+    answer = service.query("app", sid, "r1", "mix")  # right after start: the view has it
+    assert answer["fileList"] == f"rec/x1/{sid}_room.m3u8"
+    assert trail[-2:] == ["save 2", "commit 2"]  # RecordingStarted, RecorderLaunched
+    service.query("app", sid, "r1", "mix")
+    assert trail[-2:] == ["save 2", "commit 2"]  # nothing new: nothing saved or committed again
