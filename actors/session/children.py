@@ -6,6 +6,7 @@ happen (spec style rule 11).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +34,7 @@ class RayChildren:
         self.events_url = events_url
         self.storage_url = storage_url
         self.retiring: dict[Any, Any] = {}  # retire() ref -> uploader handle, kept alive
+        self.lock = threading.Lock()
 
     def channel(self, appid: str, cname: str) -> Any:
         cls = options.remote(ChannelActor, options.channel_options(appid, cname))
@@ -68,7 +70,9 @@ class RayChildren:
         by a later release once its `retire()` returned)."""
         for actor in (actors.recorder, actors.layout):
             ray.kill(actor, no_restart=True)
-        self.retiring[actors.uploader.retire.remote()] = actors.uploader
-        done, _ = ray.wait(list(self.retiring), num_returns=len(self.retiring), timeout=0)
-        for ref in done:
-            ray.kill(self.retiring.pop(ref), no_restart=True)
+        with self.lock:  # the controller calls from several threads
+            self.retiring[actors.uploader.retire.remote()] = actors.uploader
+            done, _ = ray.wait(list(self.retiring), num_returns=len(self.retiring), timeout=0)
+            retired = [self.retiring.pop(ref) for ref in done]
+        for uploader in retired:
+            ray.kill(uploader, no_restart=True)
