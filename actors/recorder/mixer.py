@@ -5,10 +5,14 @@ Users' decoded audio is first brought to float mono 48 kHz by a `UserResampler` 
 its absolute sample position on the mix timeline (derived from channel time) with
 `AudioMixer.add`, and pulls fixed-size output frames with `pop_until`.
 
-Headroom rule: the mix is a plain sum and is never hard-clipped. Each output frame
-(`frame_size` samples, ~21 ms at 48 kHz) whose peak magnitude would exceed 1.0 is scaled
-down as a whole by `1 / peak`, so its loudest sample lands exactly on full scale and the
-waveform keeps its shape; frames that already fit are left untouched.
+Headroom rule: the mix is a plain sum and is never hard-clipped. A `Limiter` keeps every
+output sample at or below `CEILING` (-1 dBFS): the margin a lossy encoder needs, since AAC
+reconstructs a full-scale signal with overshoot. Its gain moves smoothly: it starts turning
+down one frame (`frame_size` samples, ~21 ms at 48 kHz) before a loud frame when that frame is
+already mixed, drops at once only when it is not, and recovers over `RELEASE_FRAMES` frames, so
+the waveform keeps its shape and no gain step becomes an audible click. Audio that arrives
+after part of it was already emitted fades in over `FADE_IN` samples instead of starting
+mid-wave.
 """
 
 from __future__ import annotations
@@ -21,10 +25,35 @@ import numpy as np
 LAYOUTS = {1: "mono", 2: "stereo"}
 
 
-def headroom(block: np.ndarray) -> np.ndarray:
-    """`block` scaled by `1 / peak` when its peak exceeds full scale, else unchanged."""
+CEILING = 10 ** (-1 / 20)  # -1 dBFS
+RELEASE_FRAMES = 12  # ~0.25 s from full attenuation back to unity gain
+FADE_IN = 240  # 5 ms at 48 kHz
+
+
+def needed_gain(block: np.ndarray) -> float:
+    """The largest gain (at most 1) that keeps `block` at or below `CEILING`."""
     peak = float(np.max(np.abs(block), initial=0.0))
-    return block / peak if peak > 1.0 else block
+    return min(1.0, CEILING / peak) if peak > 0 else 1.0
+
+
+class Limiter:
+    """A smooth, look-ahead-by-one-frame gain that keeps the mix under `CEILING`."""
+
+    def __init__(self) -> None:
+        self.gain = 1.0
+
+    def apply(self, block: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+        """`block` times the gain ramp for it; `ahead` is whatever of the next frame is mixed."""
+        need = needed_gain(block)
+        target = min(need, needed_gain(ahead))
+        if target >= self.gain:
+            target = min(target, self.gain + 1.0 / RELEASE_FRAMES)
+        if target == self.gain == 1.0:
+            return block
+        ramp = np.linspace(self.gain, target, len(block), dtype=np.float32)
+        gains = np.minimum(ramp, np.float32(need))
+        self.gain = float(gains[-1]) if len(gains) else self.gain
+        return block * gains
 
 
 def to_mono_48k(frame: av.AudioFrame, resampler: av.AudioResampler) -> np.ndarray:
@@ -75,6 +104,7 @@ class AudioMixer:
         self._head = 0
         self._pending = np.zeros(0, np.float32)
         self._ends: dict[int, int] = {}
+        self._limiter = Limiter()
 
     @property
     def position(self) -> int:
@@ -83,9 +113,14 @@ class AudioMixer:
 
     def add(self, uid: int, samples: np.ndarray, start_sample: int) -> None:
         """Mix `samples` (float32 mono at `sample_rate`) in from absolute `start_sample`."""
-        start = max(start_sample, self._head, self._ends.get(uid, start_sample))
+        previous_end = self._ends.get(uid, start_sample)
+        start = max(start_sample, self._head, previous_end)
         self._ends[uid] = max(self._ends.get(uid, 0), start_sample + len(samples))
         chunk = np.asarray(samples, dtype=np.float32).reshape(-1)[start - start_sample :]
+        if len(chunk) and start == self._head > max(start_sample, previous_end):  # head too late
+            chunk = chunk.copy()
+            ramp = min(FADE_IN, len(chunk))
+            chunk[:ramp] *= np.linspace(0.0, 1.0, ramp, dtype=np.float32)
         if len(chunk):
             offset = start - self._head
             self._reserve(offset + len(chunk))
@@ -128,7 +163,8 @@ class AudioMixer:
 
     def _pop_frame(self) -> av.AudioFrame:
         self._reserve(self.frame_size)
-        block = headroom(self._pending[: self.frame_size])
+        size = self.frame_size
+        block = self._limiter.apply(self._pending[:size], self._pending[size : 2 * size])
         self._pending = self._pending[self.frame_size :]
         frame = self._frame_of(block)
         self._head += self.frame_size

@@ -7,7 +7,13 @@ import av
 import numpy as np
 import pytest
 
-from cloudrec.actors.recorder.mixer import AudioMixer, UserResampler, headroom
+from cloudrec.actors.recorder.mixer import (
+    CEILING,
+    FADE_IN,
+    RELEASE_FRAMES,
+    AudioMixer,
+    UserResampler,
+)
 
 RATE = 48000
 FRAME = 1024
@@ -54,18 +60,44 @@ def test_loud_sum_is_scaled_not_clipped():
     mixer.add(1, tone(500, amplitude=0.8), 0)
     mixer.add(2, tone(500, amplitude=0.8), 0)
     mix = samples_of(mixer.pop_until(RATE))
-    assert np.max(np.abs(mix)) <= 1.0
-    assert np.max(np.abs(mix)) > 0.99
-    # a hard-clipped 1.6 sine sits at full scale ~40% of the time; a scaled one only at its peaks
-    assert np.sum(np.abs(mix) >= 0.999) < len(mix) // 20
+    assert np.max(np.abs(mix)) <= CEILING + 1e-6
+    assert np.max(np.abs(mix)) > CEILING - 0.01
+    # a hard-clipped 1.6 sine sits at the ceiling ~40% of the time; a scaled one only at its peaks
+    assert np.sum(np.abs(mix) >= CEILING - 1e-3) < len(mix) // 20
     block = mix[:FRAME]
     expected = tone(500, amplitude=1.6)[:FRAME]
-    np.testing.assert_allclose(block, expected / np.max(np.abs(expected)), atol=1e-5)
+    np.testing.assert_allclose(block, CEILING * expected / np.max(np.abs(expected)), atol=1e-5)
 
 
 def test_quiet_sum_is_untouched():
-    quiet = tone(300, amplitude=0.3)[:FRAME]
-    assert headroom(quiet) is quiet
+    mixer = AudioMixer()
+    quiet = tone(300, amplitude=0.3)
+    mixer.add(1, quiet, 0)
+    np.testing.assert_array_equal(samples_of(mixer.pop_until(RATE)), quiet[: (RATE // FRAME) * FRAME])
+
+
+def test_gain_turns_down_a_frame_early_and_recovers_smoothly():
+    mixer = AudioMixer()  # 375 Hz: 4 frames are whole periods, so the two tones add up
+    mixer.add(1, tone(375, amplitude=0.5), 0)
+    mixer.add(2, tone(375, amplitude=0.8)[: 2 * FRAME], 4 * FRAME)  # loud for two frames
+    mix = samples_of(mixer.pop_until(RATE))
+    assert np.max(np.abs(mix)) <= CEILING + 1e-6
+    gain = mix / np.where(np.abs(tone(375, amplitude=0.5)[: len(mix)]) > 0.05,
+                          tone(375, amplitude=0.5)[: len(mix)], np.nan)
+    assert np.nanmax(np.abs(gain[: 3 * FRAME] - 1.0)) < 1e-4  # untouched until the frame before
+    assert np.nanmin(gain[3 * FRAME : 4 * FRAME]) < 0.95  # turning down ahead of the loud frames
+    steps = np.abs(np.diff(gain[3 * FRAME : (7 + RELEASE_FRAMES) * FRAME]))
+    assert np.nanmax(steps) < 0.02  # no gain step: the envelope is a ramp, not a click
+    assert np.nanmax(np.abs(gain[(7 + RELEASE_FRAMES) * FRAME :] - 1.0)) < 1e-4  # back to unity
+
+
+def test_audio_whose_head_came_too_late_fades_in():
+    mixer = AudioMixer()
+    mixer.pop_until(2 * FRAME)  # emitted while user 1's first chunk was on its way
+    mixer.add(1, np.full(4 * FRAME, 0.5, np.float32), FRAME)
+    mix = samples_of(mixer.pop_until(5 * FRAME))
+    assert mix[0] == 0.0 and np.all(np.diff(mix[:FADE_IN]) > 0)
+    np.testing.assert_allclose(mix[FADE_IN:], 0.5)
 
 
 def test_gap_is_silence():
