@@ -90,7 +90,7 @@ class RecordingService:
             sid = uuid.uuid4().hex
             self.by_resource[resource_id] = sid
         config = recording_config(sid, appid, request, self.workdir, self.slice_seconds,
-                                  destination)
+                                  destination, mode)
         self.events.append([self._started(config, resource_id, mode, request)])
         try:
             self.controller.start(config)

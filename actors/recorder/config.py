@@ -31,6 +31,8 @@ class RecordingConfig:
     recorder_uid: int
     generation: int
     workdir: Path
+    mode: str = "mix"  # "mix" (composite) or "individual" (one remuxed recording per stream)
+    stream_types: int = 2  # 0 audio only, 1 video only, 2 both (§5.1)
     width: int = 360
     height: int = 640
     fps: int = 15

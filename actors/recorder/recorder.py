@@ -22,6 +22,7 @@ from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.mixer import AudioMixer
 from cloudrec.actors.recorder.output import OutputConfig
 from cloudrec.actors.recorder.sink import ThreadedOutput
+from cloudrec.actors.recorder.streams import StreamStates
 from cloudrec.actors.recorder.video import PictureBuffer
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.layout import Layout
@@ -47,6 +48,7 @@ class Recorder:
         self.audio = AudioTimeline(self.mixer, self.t0_us)
         self.ledger = FileLedger(config, events, deliver)
         self.output = ThreadedOutput(self._output_config(), self.ledger.on_file)
+        self.streams = StreamStates(config.sid, config.generation)
         self.frames_out = 0
         self.started = False
         self.last_member_us = t0_us
@@ -110,6 +112,8 @@ class Recorder:
             self.last_member_us = now_us
         if not self.started and watermark >= self.t0_us:
             self._announce_start()
+        if self.started and (changed := self.streams.update(self.tracks, now_us // 1000)):
+            self.events.append(changed)
         step = 1_000_000 / self.config.fps
         while self.t0_us + int(self.frames_out * step) <= watermark:
             self._render_picture(self.t0_us + int(self.frames_out * step))
@@ -171,7 +175,7 @@ class Recorder:
         self.output.close()
         at_ms = now_us // 1000
         sid, generation = self.config.sid, self.config.generation
-        self.events.append([
+        self.events.append([*self.streams.close(at_ms),
             StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="audio",
                                stream_uid="0", state=1, utc_ms=at_ms),
             StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="video",
