@@ -85,7 +85,9 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
                      bitrate_kbps=transcoding.bitrate, layout=layout_of(transcoding))
     return RecordingConfig(
         sid=sid, appid=appid, cname=request.cname, recorder_uid=int(request.uid), generation=1,
-        workdir=workdir / sid, mode=mode, stream_types=recording.stream_types if recording else 2, audio_profile=(recording.audio_profile or 0) if recording else 0,
+        workdir=workdir / sid, mode=mode,
+        stream_types=recording.stream_types if recording else 2,
+        audio_profile=(recording.audio_profile or 0) if recording else 0,
         av_file_types=tuple(options.recording_file_config.av_file_type),
         file_prefix=tuple(storage.file_name_prefix or []) if storage else (),
         audio=audio, video=video, max_idle_s=recording.max_idle_time if recording else 30,

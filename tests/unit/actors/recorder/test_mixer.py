@@ -73,7 +73,8 @@ def test_quiet_sum_is_untouched():
     mixer = AudioMixer()
     quiet = tone(300, amplitude=0.3)
     mixer.add(1, quiet, 0)
-    np.testing.assert_array_equal(samples_of(mixer.pop_until(RATE)), quiet[: (RATE // FRAME) * FRAME])
+    mix = samples_of(mixer.pop_until(RATE))
+    np.testing.assert_array_equal(mix, quiet[: (RATE // FRAME) * FRAME])
 
 
 def test_gain_turns_down_a_frame_early_and_recovers_smoothly():
