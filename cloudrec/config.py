@@ -15,6 +15,7 @@ from cloudrec.api.requests import StartRequest
 from cloudrec.api.storage import Storage
 from cloudrec.api.subscription import AudioSubscription, VideoSubscription
 from cloudrec.events.layout import Layout
+from cloudrec.events.subscription import UidLists
 from cloudrec.projections.recovery import layout_from_config
 
 ALL = "#allstream#"
@@ -27,20 +28,42 @@ def layout_of(layout: ApiLayout) -> Layout:
     return layout_from_config({"recordingConfig": {"transcodingConfig": fields}})
 
 
-def _rule(allow: list[str] | None, deny: list[str] | None, enabled: bool) -> Subscription:
+def _rule(lists: UidLists | None, enabled: bool) -> Subscription:
+    allow, deny = (lists.subscribe, lists.unsubscribe) if lists else (None, None)
     only = None if allow is None or ALL in allow else frozenset(int(u) for u in allow)
-    return Subscription(only=only, never=frozenset(int(u) for u in deny or []), enabled=enabled)
+    return Subscription(only=only, never=frozenset(int(u) for u in deny or ()), enabled=enabled)
+
+
+def rules(stream_types: int, audio: UidLists | None,
+          video: UidLists | None) -> tuple[Subscription, Subscription]:
+    """Audio and video rules from each medium's lists (None: none given). No list at all
+    subscribes to everything; only an audio list means no video, and vice versa (§5.1)."""
+    audio_on = stream_types != VIDEO_ONLY and (audio is not None or video is None)
+    video_on = stream_types != AUDIO_ONLY and (video is not None or audio is None)
+    return _rule(audio, audio_on), _rule(video, video_on)
+
+
+def audio_lists(config: AudioSubscription) -> UidLists | None:
+    if not config.has_audio_list:
+        return None
+    return UidLists(subscribe=_strings(config.subscribe_audio_uids),
+                    unsubscribe=_strings(config.unsubscribe_audio_uids))
+
+
+def video_lists(config: VideoSubscription) -> UidLists | None:
+    if not config.has_video_list:
+        return None
+    return UidLists(subscribe=_strings(config.subscribe_video_uids),
+                    unsubscribe=_strings(config.unsubscribe_video_uids))
+
+
+def _strings(uids: list[Any] | None) -> tuple[str, ...] | None:
+    return None if uids is None else tuple(str(u) for u in uids)
 
 
 def subscriptions(config: Any) -> tuple[Subscription, Subscription]:
-    """Audio and video rules; only an audio list means no video, and vice versa (§5.1)."""
-    audio: AudioSubscription = config
-    video: VideoSubscription = config
-    has_audio, has_video = audio.has_audio_list, video.has_video_list
-    audio_on = config.stream_types != VIDEO_ONLY and (has_audio or not has_video)
-    video_on = config.stream_types != AUDIO_ONLY and (has_video or not has_audio)
-    return (_rule(audio.subscribe_audio_uids, audio.unsubscribe_audio_uids, audio_on),
-            _rule(video.subscribe_video_uids, video.unsubscribe_video_uids, video_on))
+    """The rules of `start`'s recordingConfig."""
+    return rules(config.stream_types, audio_lists(config), video_lists(config))
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,7 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
         sid=sid, appid=appid, cname=request.cname, recorder_uid=int(request.uid), generation=1,
         workdir=workdir / sid, mode=mode,
         stream_types=recording.stream_types if recording else 2,
+        channel_type=recording.channel_type if recording else 0,
         audio_profile=(recording.audio_profile or 0) if recording else 0,
         av_file_types=tuple(options.recording_file_config.av_file_type),
         file_prefix=tuple(storage.file_name_prefix or []) if storage else (),

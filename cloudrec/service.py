@@ -21,7 +21,14 @@ from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
-from cloudrec.config import StoragePlan, layout_of, recording_config
+from cloudrec.config import (
+    StoragePlan,
+    audio_lists,
+    layout_of,
+    recording_config,
+    rules,
+    video_lists,
+)
 from cloudrec.events.log import EventLog
 from cloudrec.events.recording import (
     RecordingFailed,
@@ -29,7 +36,8 @@ from cloudrec.events.recording import (
     SessionExited,
     StartRepeated,
 )
-from cloudrec.projections import status
+from cloudrec.events.subscription import SubscriptionUpdated, UidLists
+from cloudrec.projections import status, subscription
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.projections.status import StatusView
 
@@ -132,8 +140,21 @@ class RecordingService:
 
     def update(self, appid: str, sid: str, resource_id: str, mode: str,
                request: UpdateRequest) -> None:
+        """`streamSubscribe`: replace the lists of the media it carries, as an event, then on
+        the running recorder."""
         self._live(appid, sid, resource_id)
-        raise ApiError(2, "update of subscription lists is not supported yet in mix mode")
+        change = request.client_request.stream_subscribe
+        if change is None or (change.audio_uid_list is None and change.video_uid_list is None):
+            raise ApiError(2, "clientRequest.streamSubscribe needs audioUidList or videoUidList")
+        current = subscription.fold(self.events.read_stream(sid), sid)
+        event = SubscriptionUpdated(
+            stream_id=sid, at_ms=self.clock_ms(),
+            audio=_lists(change.audio_uid_list, audio_lists, "audio", current.stream_types != 1),
+            video=_lists(change.video_uid_list, video_lists, "video", current.stream_types != 0))
+        self.events.append([event])
+        updated = subscription.apply(current, event)
+        self.controller.update_subscription(sid, *rules(updated.stream_types, updated.audio,
+                                                        updated.video))
 
     def update_layout(self, appid: str, sid: str, resource_id: str,
                       request: UpdateLayoutRequest) -> None:
@@ -146,3 +167,16 @@ class RecordingService:
             raise ApiError(49, "this recording was already stopped")
         self.controller.stop(sid)
         return status.stop_response(self.view(sid))
+
+
+def _lists(part: Any, lists_of: Callable[[Any], UidLists | None], medium: str,
+           allowed: bool) -> UidLists | None:
+    """One medium's new lists, or None when the update does not carry that medium."""
+    if part is None:
+        return None
+    if not allowed:
+        raise ApiError(2, f"{medium} subscription lists are not allowed with this streamTypes")
+    lists = lists_of(part)
+    if lists is None:
+        raise ApiError(2, f"{medium}UidList needs a subscribe or an unSubscribe list")
+    return lists

@@ -33,6 +33,7 @@ from cloudrec.events.segment import (
     SliceWritten,
     StreamStateChanged,
 )
+from cloudrec.events.subscription import SubscriptionUpdated
 from cloudrec.events.upload import (
     FileBackedUp,
     FileUploaded,
@@ -63,6 +64,7 @@ AnyEvent = Annotated[
     | FileBackedUp
     | UploadProgressed
     | LayoutUpdated
+    | SubscriptionUpdated
     | UserJoined
     | UserLeft
     | TrackPublished

@@ -51,8 +51,12 @@ class StopRequested(Event):
     reason: str = "api"  # "api", "idle", "expired"
 
 
+LEAVE_CODE_NO_USERS = 4  # idle past maxIdleTime (spec §15.4 event 41)
+LEAVE_CODE_CLIENT_LEAVE = 16  # stop: leaveChannel called
+
+
 class RecorderLeft(Event):
-    """The recorder left the channel; `leave_code` is the spec's bitmask (16 = client leave)."""
+    """The recorder left the channel; `leave_code` is the spec's bitmask (4 idle, 16 stop)."""
 
     type: Literal["RecorderLeft"] = "RecorderLeft"
     leave_code: int

@@ -11,15 +11,19 @@ from typing import Any
 import ray
 
 from cloudrec.actors.channel.handle import ChannelHandle
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.outbox import Outbox
-from cloudrec.events.recording import RecorderLaunched, RecorderLeft, UploadingStatus
+from cloudrec.events.recording import (
+    LEAVE_CODE_CLIENT_LEAVE,
+    RecorderLaunched,
+    RecorderLeft,
+    UploadingStatus,
+)
 
 log = logging.getLogger(__name__)
-LEAVE_CODE_CLIENT_LEAVE = 16
 
 
 def _now_us() -> int:
@@ -72,7 +76,12 @@ class RecorderActor:
             self.core.render(_now_us())
         return revision
 
-    def stop(self) -> UploadingStatus:
+    def update_subscription(self, audio: Subscription, video: Subscription) -> None:
+        """`update`: the new lists take effect from the next channel batch."""
+        with self.lock:
+            self.core.set_subscription(audio, video)
+
+    def stop(self, leave_code: int = LEAVE_CODE_CLIENT_LEAVE) -> UploadingStatus:
         """Drain, close every file, wait for its upload (or its backup): stop's uploadingStatus."""
         self.stopping.set()
         self.thread.join(30)
@@ -84,7 +93,7 @@ class RecorderActor:
         uploaded = uploading_status(ray.get(self.uploads))
         self.events.append([RecorderLeft(stream_id=self.config.sid, at_ms=_now_us() // 1000,
                                          generation=self.config.generation,
-                                         leave_code=LEAVE_CODE_CLIENT_LEAVE)])
+                                         leave_code=leave_code)])
         self.events.flush()  # in the log before the supervisor records the stop
         return uploaded
 

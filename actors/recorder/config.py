@@ -33,6 +33,7 @@ class RecordingConfig:
     workdir: Path
     mode: str = "mix"  # "mix" (composite) or "individual" (one remuxed recording per stream)
     stream_types: int = 2  # 0 audio only, 1 video only, 2 both (§5.1)
+    channel_type: int = 0  # 0 communication, 1 live broadcast: what idle means (§2.3)
     width: int = 360
     height: int = 640
     fps: int = 15

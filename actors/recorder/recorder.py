@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
-from cloudrec.actors.channel.channel import Batch
+from cloudrec.actors.channel.channel import Batch, TrackKey
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.layout.compositor import Compositor
 from cloudrec.actors.layout.geometry import CustomRegion, Region, regions, to_pixels
 from cloudrec.actors.recorder.audio import AudioTimeline
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.decoder import TrackDecoder
+from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.mixer import AudioMixer
 from cloudrec.actors.recorder.output import OutputConfig
@@ -40,8 +42,8 @@ class Recorder:
         self.t0_us = t0_us - t0_us % 1000  # whole ms: slice names and sliceStartTime agree
         self.layout = config.layout
         self.members: list[int] = []
-        self.tracks: dict[tuple[int, str], TrackInfo] = {}
-        self.decoders: dict[tuple[int, str], TrackDecoder] = {}
+        self.tracks: dict[TrackKey, TrackInfo] = {}
+        self.decoders: dict[TrackKey, TrackDecoder] = {}
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
         self.mixer = AudioMixer()
@@ -51,7 +53,7 @@ class Recorder:
         self.streams = StreamStates(config.sid, config.generation)
         self.frames_out = 0
         self.started = False
-        self.last_member_us = t0_us
+        self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
 
     def _output_config(self) -> OutputConfig:
         c = self.config
@@ -65,6 +67,7 @@ class Recorder:
     # -- input ---------------------------------------------------------------------------
     def receive(self, batch: Batch) -> None:
         self.members = list(batch.members)
+        self.idle.observe(batch)
         for uid in set(self.pictures) - set(self.members):
             del self.pictures[uid]  # left the channel: the region is released
         self._sync_tracks(batch.tracks)
@@ -80,7 +83,7 @@ class Recorder:
                 self.tracks[key] = track
                 self.decoders[key] = TrackDecoder(track)
 
-    def _drop_track(self, key: tuple[int, str]) -> None:
+    def _drop_track(self, key: TrackKey) -> None:
         self.tracks.pop(key, None)
         self.decoders.pop(key, None)
         uid, kind = key
@@ -108,8 +111,7 @@ class Recorder:
     def render(self, now_us: int) -> None:
         """Produce every output frame and audio block up to `now - jitter`."""
         watermark = now_us - self.config.jitter_ms * 1000
-        if self.members:
-            self.last_member_us = now_us
+        self.idle.tick(now_us)
         if not self.started and watermark >= self.t0_us:
             self._announce_start()
         if self.started and (changed := self.streams.update(self.tracks, now_us // 1000)):
@@ -143,12 +145,16 @@ class Recorder:
         published = (uid, "video") in self.tracks or (uid, "audio") in self.tracks
         return published and self.config.video.wants(uid) and uid != self.config.recorder_uid
 
+    def set_subscription(self, audio: Subscription, video: Subscription) -> None:
+        """Replace the subscription rules; the next `receive` drops and adds tracks by them."""
+        self.config = replace(self.config, audio=audio, video=video)
+
     def set_layout(self, layout: Layout) -> None:
         self.layout = layout
         self.compositor.set_background(layout.background_color)
 
     def idle_for_s(self, now_us: int) -> float:
-        return (now_us - self.last_member_us) / 1_000_000
+        return self.idle.idle_for_s(now_us)
 
     # -- lifecycle -----------------------------------------------------------------------
     def _announce_start(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.session.children import RayChildren
 from cloudrec.actors.session.supervisor import Supervisor
 from cloudrec.events.backends import open_event_log
@@ -35,6 +35,9 @@ class ControllerActor:
 
     def update_layout(self, sid: str, layout: Layout) -> None:
         self.core.update_layout(sid, layout)
+
+    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
+        self.core.update_subscription(sid, audio, video)
 
     def stop(self, sid: str, reason: str = "api") -> str:
         return self.core.stop(sid, reason)

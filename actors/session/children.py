@@ -15,7 +15,7 @@ import ray
 from cloudrec.actors.channel.actor import ChannelActor
 from cloudrec.actors.layout.actor import LayoutActor
 from cloudrec.actors.recorder.actor import RecorderActor
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.uploader.actor import UploaderActor
 from cloudrec.cluster import options
 from cloudrec.events.layout import Layout
@@ -57,8 +57,14 @@ class RayChildren:
     def update_layout(self, actors: SessionActors, layout: Layout) -> None:
         ray.get(actors.layout.update_layout.remote(layout))
 
-    def stop(self, actors: SessionActors, timeout_s: float = 120) -> UploadingStatus:
-        status: UploadingStatus = ray.get(actors.recorder.stop.remote(), timeout=timeout_s)
+    def update_subscription(self, actors: SessionActors, audio: Subscription,
+                            video: Subscription) -> None:
+        ray.get(actors.recorder.update_subscription.remote(audio, video))
+
+    def stop(self, actors: SessionActors, leave_code: int,
+             timeout_s: float = 120) -> UploadingStatus:
+        status: UploadingStatus = ray.get(actors.recorder.stop.remote(leave_code),
+                                          timeout=timeout_s)
         return status
 
     def get_idle_s(self, actors: SessionActors) -> float:

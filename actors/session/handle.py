@@ -6,7 +6,7 @@ from typing import Any
 
 import ray
 
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.events.layout import Layout
 
 
@@ -19,6 +19,9 @@ class ControllerHandle:
 
     def update_layout(self, sid: str, layout: Layout) -> None:
         ray.get(self.actor.update_layout.remote(sid, layout))
+
+    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
+        ray.get(self.actor.update_subscription.remote(sid, audio, video))
 
     def stop(self, sid: str) -> str:
         uploading: str = ray.get(self.actor.stop.remote(sid))

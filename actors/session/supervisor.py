@@ -1,8 +1,8 @@
 """The session supervisor core: the lifecycle of every recording, one sid at a time.
 
-Commands come from the API (start, update_layout, stop); each appends its events and moves the
-child actors through the `children` wrapper. `update()` is the reconcile step, safe to call
-repeatedly: it stops sessions idle longer than their `maxIdleTime`.
+Commands come from the API (start, update_layout, update_subscription, stop); each moves the
+child actors through the `children` wrapper (stop also appends its events). `update()` is the
+reconcile step, safe to call repeatedly: it stops sessions idle longer than their `maxIdleTime`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.events.layout import Layout
 from cloudrec.events.log import EventLog
 from cloudrec.events.recording import (
+    LEAVE_CODE_CLIENT_LEAVE,
+    LEAVE_CODE_NO_USERS,
     RecordingStopped,
     SessionExited,
     StopRequested,
@@ -54,6 +57,11 @@ class Supervisor:
     def update_layout(self, sid: str, layout: Layout) -> None:
         self.children.update_layout(self.sessions[sid], layout)
 
+    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
+        """New rules for a running session (its `SubscriptionUpdated` is already in the log)."""
+        self.configs[sid] = replace(self.configs[sid], audio=audio, video=video)
+        self.children.update_subscription(self.sessions[sid], audio, video)
+
     def stop(self, sid: str, reason: str = "api") -> str:
         """Drain the recorder, wait for uploads, record the end; returns uploadingStatus."""
         actors = self.sessions.pop(sid, None)
@@ -62,7 +70,8 @@ class Supervisor:
         self.events.append([StopRequested(stream_id=sid, at_ms=self.clock_ms(), reason=reason)])
         status: UploadingStatus
         try:
-            status = self.children.stop(actors)
+            leave_code = LEAVE_CODE_NO_USERS if reason == "idle" else LEAVE_CODE_CLIENT_LEAVE
+            status = self.children.stop(actors, leave_code)
         except Exception:
             log.exception("session %s did not stop cleanly", sid)
             status = "unknown"

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.api.errors import ApiError
-from cloudrec.api.requests import StartRequest, UpdateLayoutRequest
+from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
+from cloudrec.events.subscription import UidLists
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
@@ -23,6 +24,7 @@ class FakeController:
         self.log, self.fail = log, fail
         self.configs: list[RecordingConfig] = []
         self.layouts: list[tuple[str, Layout]] = []
+        self.subscriptions: list[tuple[str, Subscription, Subscription]] = []
 
     def start(self, config: RecordingConfig) -> None:
         if self.fail:
@@ -34,14 +36,18 @@ class FakeController:
     def update_layout(self, sid: str, layout: Layout) -> None:
         self.layouts.append((sid, layout))
 
+    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
+        self.subscriptions.append((sid, audio, video))
+
     def stop(self, sid: str) -> str:
         self.log.append([RecordingStopped(stream_id=sid, at_ms=3, uploading_status="uploaded"),
                          SessionExited(stream_id=sid, at_ms=3)])
         return "uploaded"
 
 
-def request(cname: str = "room", uid: str = "9", **transcoding: Any) -> StartRequest:
-    config: dict[str, Any] = {"streamTypes": 2, "subscribeVideoUids": ["1", "2"]}
+def request(cname: str = "room", uid: str = "9", recording: dict[str, Any] | None = None,
+            **transcoding: Any) -> StartRequest:
+    config: dict[str, Any] = recording or {"streamTypes": 2, "subscribeVideoUids": ["1", "2"]}
     if transcoding:
         config["transcodingConfig"] = {"width": 640, "height": 360, "fps": 24, "bitrate": 800,
                                        **transcoding}
@@ -160,3 +166,58 @@ def test_query_waits_for_the_status_runner_which_commits_after_saving(
     assert trail[-2:] == ["save 2", "commit 2"]  # RecordingStarted, RecorderLaunched
     service.query("app", sid, "r1", "mix")
     assert trail[-2:] == ["save 2", "commit 2"]  # nothing new: nothing saved or committed again
+
+
+def update(service: RecordingService, sid: str, stream_subscribe: Any) -> None:
+    body = UpdateRequest.model_validate({"cname": "room", "uid": "9", "clientRequest": {
+        "streamSubscribe": stream_subscribe}})
+    service.update("app", sid, "r1", "mix", body)
+
+
+def test_update_replaces_the_part_it_carries_as_an_event_then_on_the_recorder(
+        service: RecordingService, log: MemoryEventLog) -> None:
+    sid = start(service)  # start: only a video allow-list [1, 2], so no audio
+    controller: FakeController = service.controller  # type: ignore[assignment]
+    assert (controller.configs[0].audio.enabled, controller.configs[0].video.only) == (
+        False, frozenset({1, 2}))
+    update(service, sid, {"audioUidList": {"unsubscribeAudioUids": ["3"]}})
+    _, audio, video = controller.subscriptions[-1]
+    assert audio == Subscription(only=None, never=frozenset({3}), enabled=True)
+    assert video == Subscription(only=frozenset({1, 2}))  # the video part was not carried
+    update(service, sid, {"videoUidList": {"subscribeVideoUids": ["#allstream#"]}})
+    _, audio, video = controller.subscriptions[-1]
+    assert audio.never == frozenset({3}) and video == Subscription()
+    updates = [e for e in log.read_stream(sid) if type(e).__name__ == "SubscriptionUpdated"]
+    assert [(e.audio, e.video) for e in updates] == [  # type: ignore[attr-defined]
+        (UidLists(unsubscribe=("3",)), None), (None, UidLists(subscribe=("#allstream#",)))]
+
+
+@pytest.mark.parametrize("stream_subscribe,reason", [
+    (None, "streamSubscribe"),  # nothing to change
+    ({"audioUidList": {}}, "audioUidList needs"),  # a part without a list
+])
+def test_update_without_lists_is_code_2_and_changes_nothing(
+        service: RecordingService, log: MemoryEventLog, stream_subscribe: Any,
+        reason: str) -> None:
+    sid = start(service)
+    before = len(log.read_stream(sid))
+    with pytest.raises(ApiError) as error:
+        update(service, sid, stream_subscribe)
+    assert error.value.code == 2 and reason in error.value.reason
+    assert len(log.read_stream(sid)) == before
+
+
+def test_update_lists_against_stream_types_are_code_2(service: RecordingService) -> None:
+    audio_only = request(recording={"streamTypes": 0})
+    sid = service.start("app", "room", "9", "r1", "mix", audio_only, None)  # type: ignore[arg-type]
+    with pytest.raises(ApiError) as error:
+        update(service, sid, {"videoUidList": {"subscribeVideoUids": ["1"]}})
+    assert error.value.code == 2 and "streamTypes" in error.value.reason
+
+
+def test_update_of_an_ended_session_is_404(service: RecordingService) -> None:
+    sid = start(service)
+    service.stop("app", sid, "r1", "mix")
+    with pytest.raises(ApiError) as error:
+        update(service, sid, {"audioUidList": {"subscribeAudioUids": ["1"]}})
+    assert error.value.code == 404

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudrec.actors.recorder.config import RecordingConfig
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.session.supervisor import Supervisor
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
@@ -18,6 +18,7 @@ class FakeChildren:
     uploaded: str = "uploaded"
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_idle_probe: bool = False
+    leave_codes: list[int] = field(default_factory=list)
 
     def channel(self, appid: str, cname: str) -> str:
         self.calls.append(("channel", (appid, cname)))
@@ -30,9 +31,13 @@ class FakeChildren:
     def update_layout(self, actors: Any, layout: Layout) -> None:
         self.calls.append(("layout", layout.mixed_video_layout))
 
-    def stop(self, actors: Any) -> str:
+    def stop(self, actors: Any, leave_code: int) -> str:
         self.calls.append(("stop", actors))
+        self.leave_codes.append(leave_code)
         return self.uploaded
+
+    def update_subscription(self, actors: Any, audio: Subscription, video: Subscription) -> None:
+        self.calls.append(("subscription", (actors, audio, video)))
 
     def get_idle_s(self, actors: Any) -> float:
         if self.fail_idle_probe:
@@ -99,8 +104,23 @@ def test_reconcile_stops_only_sessions_idle_past_max_idle_time() -> None:
     supervisor.update()
     assert supervisor.list_sessions() == ["long"]
     assert log.read_stream("short")[0].reason == "idle"  # type: ignore[attr-defined]
+    assert children.leave_codes == [4]  # LEAVE_CODE_NO_USERS, not a client leave
+    assert types(log, "short")[-1] == "SessionExited"
+    assert log.read_stream("short")[-1].exit_status == 0  # type: ignore[attr-defined]
     supervisor.update()  # safe to repeat
     assert supervisor.list_sessions() == ["long"]
+    supervisor.stop("long")
+    assert children.leave_codes == [4, 16]
+
+
+def test_update_subscription_reaches_the_recorder_and_the_relaunch_config() -> None:
+    children = FakeChildren()
+    supervisor = Supervisor(MemoryEventLog(), children, clock_ms=lambda: 1)
+    supervisor.start(config("s1"))
+    audio, video = Subscription(only=frozenset({7})), Subscription(never=frozenset({8}))
+    supervisor.update_subscription("s1", audio, video)
+    assert children.calls[-1] == ("subscription", ("actors:s1", audio, video))
+    assert (supervisor.configs["s1"].audio, supervisor.configs["s1"].video) == (audio, video)
 
 
 def test_a_failing_probe_is_logged_and_the_loop_goes_on() -> None:
