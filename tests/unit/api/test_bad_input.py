@@ -180,3 +180,25 @@ def test_oversized_body_is_refused_by_the_gateway(api, settings):
 
     assert response.status_code == 413
     assert response.json() == {"message": "Request size limit exceeded"}
+
+
+UPDATE_LISTS = {
+    "33 audio uids": {"audioUidList": {"subscribeAudioUids": [str(i) for i in range(1, 34)]}},
+    "empty video list": {"videoUidList": {"subscribeVideoUids": []}},
+    "allow and deny video": {"videoUidList": {"subscribeVideoUids": ["1"],
+                                              "unSubscribeVideoUids": ["2"]}},
+    "uid 0": {"audioUidList": {"unsubscribeAudioUids": ["0"]}},
+    "not a uid": {"audioUidList": {"subscribeAudioUids": ["alice"]}},
+}
+
+
+@pytest.mark.parametrize("lists", UPDATE_LISTS.values(), ids=UPDATE_LISTS.keys())
+def test_update_with_lists_against_the_rules_is_code_2(api, backend, lists):
+    """Tried: every §6/§11 list rule broken once; the recorder's lists stay as they were."""
+    resource_id, sid = api.running()
+    body = {"cname": "room42", "uid": "900001", "clientRequest": {"streamSubscribe": lists}}
+
+    response = api.client.post(api.session_path(resource_id, sid, "update"), json=body)
+
+    assert_error(response, 400, 2, resourceId=resource_id, sid=sid, cname="room42", uid="900001")
+    assert backend.sessions[sid].updates == []
