@@ -52,6 +52,15 @@ class RecordingClient:
             "POST", self._session(resource_id, sid, mode) + "/updateLayout", body)
         return answer
 
+    def update(self, resource_id: str, sid: str, cname: str, uid: str,
+               stream_subscribe: dict[str, Any], mode: str = "mix") -> dict[str, Any]:
+        """`update` with `streamSubscribe` (audioUidList / videoUidList)."""
+        body = {"cname": cname, "uid": uid,
+                "clientRequest": {"streamSubscribe": stream_subscribe}}
+        answer: dict[str, Any] = self._call(
+            "POST", self._session(resource_id, sid, mode) + "/update", body)
+        return answer
+
     def stop(self, resource_id: str, sid: str, cname: str, uid: str,
              mode: str = "mix") -> dict[str, Any]:
         body = {"cname": cname, "uid": uid, "clientRequest": {}}
