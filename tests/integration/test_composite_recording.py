@@ -189,3 +189,18 @@ def test_events_and_callbacks_come_in_order(recorded: dict[str, Any]) -> None:
     assert kinds.index(40) < kinds.index(42) < kinds.index(4) < kinds.index(41)
     assert kinds[-3:] == [41, 31, 11]
     assert all(n["productId"] == 3 and n["sid"] == recorded["outcome"].sid for n in notes)
+
+
+def test_each_users_streams_have_their_own_43_44(recorded: dict[str, Any]) -> None:
+    """Per-user stream state next to the mixed stream "0": the late user starts, the early
+    leaver stops, everyone still there stops when the recording ends."""
+    plan, notes = recorded["plan"], recorded["outcome"].notifications
+    states = [(n["eventType"], n["payload"]["details"]["streamUid"],
+               n["payload"]["details"]["state"]) for n in notes if n["eventType"] in (43, 44)]
+    for uid in plan.users:
+        for kind in (43, 44):
+            assert states.count((kind, str(uid), 0)) == 1, (kind, uid, states)
+            assert states.count((kind, str(uid), 1)) == 1, (kind, uid, states)
+    early_stop = states.index((43, str(plan.early_user), 1))
+    assert early_stop < states.index((43, "0", 1))  # left before the end
+    assert states.index((43, str(plan.late_user), 0)) > states.index((43, "0", 0))
