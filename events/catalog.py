@@ -32,6 +32,7 @@ from cloudrec.events.segment import (
     SliceStarted,
     SliceWritten,
     StreamStateChanged,
+    TrackPlaylistStarted,
 )
 from cloudrec.events.subscription import SubscriptionUpdated
 from cloudrec.events.upload import (
@@ -58,6 +59,7 @@ AnyEvent = Annotated[
     | SliceWritten
     | PlaylistWritten
     | Mp4Written
+    | TrackPlaylistStarted
     | UploaderStarted
     | FileUploaded
     | UploadFailed

@@ -56,3 +56,17 @@ class Mp4Written(Event):
     start_ms: int
     duration_s: float
     size: int
+
+
+class TrackPlaylistStarted(Event):
+    """Individual mode: the playlist of one user's audio or video got its first slice.
+
+    `key` is the playlist's object key, `start_ms` the channel time of the stream's start (its
+    first START tag): the `sliceStartTime` of the file's `query` entry.
+    """
+
+    type: Literal["TrackPlaylistStarted"] = "TrackPlaylistStarted"
+    key: str
+    stream_uid: str
+    track: Literal["audio", "video"]
+    start_ms: int

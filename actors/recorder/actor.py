@@ -12,6 +12,7 @@ import ray
 
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.individual import IndividualRecorder
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
 from cloudrec.events.backends import open_event_log
@@ -43,7 +44,8 @@ class RecorderActor:
             stream_id=config.sid, at_ms=now // 1000, generation=config.generation,
             recorder_uid=config.recorder_uid, node_id=ray.get_runtime_context().get_node_id())])
         self.uploads: list[Any] = []
-        self.core = Recorder(config, self.events, self._deliver, t0_us=now)
+        core = IndividualRecorder if config.mode == "individual" else Recorder
+        self.core = core(config, self.events, self._deliver, t0_us=now)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors = 0

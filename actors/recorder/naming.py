@@ -1,8 +1,9 @@
-"""Object keys of mix-mode output files (recording-api.md §13.1).
+"""Object keys of the output files (recording-api.md §13.1).
 
-`P<sid>_<cname>.m3u8`, `P<sid>_<cname>_<utc17>.ts`, `P<sid>_<cname>_<index>.mp4`, where `P` is the
-joined `fileNamePrefix` plus `/`; after fail-over `n` every new file name starts with `bak<n>_`.
-Slice URIs inside a playlist are the bare file names (`file_name`).
+Mix: `P<sid>_<cname>.m3u8`, `P<sid>_<cname>_<utc17>.ts`, `P<sid>_<cname>_<index>.mp4`;
+individual: `P<sid>_<cname>__uid_s_<uid>__uid_e_<audio|video>.m3u8` and `..._<utc17>.ts`, where `P`
+is the joined `fileNamePrefix` plus `/`; after fail-over `n` every new file name starts with
+`bak<n>_`. Slice URIs inside a playlist are the bare file names (`file_name`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,27 @@ def mp4_name(
     prefix: list[str], sid: str, cname: str, index: int, failover: int | None = None
 ) -> str:
     return _key(prefix, f"{sid}_{cname}_{index}.mp4", failover)
+
+
+def track_playlist_name(
+    prefix: list[str], sid: str, cname: str, uid: int, kind: str, failover: int | None = None
+) -> str:
+    """Individual mode: the playlist of one user's audio or video."""
+    return _key(prefix, f"{_track(sid, cname, uid, kind)}.m3u8", failover)
+
+
+def track_slice_name(
+    prefix: list[str], sid: str, cname: str, uid: int, kind: str, start_ms: int,
+    failover: int | None = None,
+) -> str:
+    """Individual mode: one slice of one user's audio or video, named by its start."""
+    return _key(prefix, f"{_track(sid, cname, uid, kind)}_{utc17(start_ms)}.ts", failover)
+
+
+def _track(sid: str, cname: str, uid: int, kind: str) -> str:
+    if kind not in ("audio", "video"):
+        raise ValueError(f"kind must be audio or video, not {kind!r}")
+    return f"{sid}_{cname}__uid_s_{uid}__uid_e_{kind}"
 
 
 def file_name(key: str) -> str:

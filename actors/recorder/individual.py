@@ -1,0 +1,143 @@
+"""The individual-mode recorder core: every subscribed user's audio and video, each remuxed into
+its own HLS recording (spec §16, §13.1-13.3). No decoding, no Ray here.
+
+The same interface as the composite core (`Recorder`), which the actor shell drives:
+`receive(batch)` follows the channel's tracks (a stream no longer published or wanted is closed,
+a new or republished one is started) and queues its packets; `render(now_us)` reports the
+receiving/not-receiving transitions (43/44) and writes the queued packets into their tracks;
+`finish(now_us)` closes every file. Each track's playlist is announced (`TrackPlaylistStarted`,
+`SliceStarted` per stream) before its first file is recorded; files go through the `FileLedger`
+(event first, then upload) like the composite recorder's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cloudrec.actors.channel.channel import Batch
+from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.idle import IdleClock
+from cloudrec.actors.recorder.ledger import FileLedger
+from cloudrec.actors.recorder.streams import StreamKey, StreamStates
+from cloudrec.actors.recorder.track_output import TS_CODECS, TrackOutput, TrackTarget
+from cloudrec.actors.uploader.uploader import UploadJob
+from cloudrec.events.layout import Layout
+from cloudrec.events.log import EventLog
+from cloudrec.events.segment import SliceStarted, TrackPlaylistStarted
+
+log = logging.getLogger(__name__)
+AUDIO_ONLY, VIDEO_ONLY = 0, 1
+
+
+class IndividualRecorder:
+    def __init__(self, config: RecordingConfig, events: EventLog,
+                 deliver: Callable[[UploadJob], None], t0_us: int) -> None:
+        self.config = config
+        self.events = events
+        self.t0_us = t0_us - t0_us % 1000  # whole ms, as the composite core
+        self.audio, self.video = config.audio, config.video
+        self.members: list[int] = []
+        self.tracks: dict[StreamKey, TrackInfo] = {}
+        self.outputs: dict[StreamKey, TrackOutput] = {}
+        self.queued: list[MediaPacket] = []
+        self.ledger = FileLedger(config, events, deliver)
+        self.streams = StreamStates(config.sid, config.generation)
+        self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
+
+    # -- input ---------------------------------------------------------------------------
+    def receive(self, batch: Batch) -> None:
+        self.members = list(batch.members)
+        self.idle.observe(batch)
+        self._sync_tracks(batch.tracks, batch.packets)
+        self.queued += batch.packets
+
+    def set_subscription(self, audio: Subscription, video: Subscription) -> None:
+        """Replace the allow/deny rules; the next `receive` closes and starts tracks to match."""
+        self.audio, self.video = audio, video
+
+    def set_layout(self, layout: Layout) -> None:
+        """Nothing to lay out: each stream is its own recording."""
+
+    def _sync_tracks(self, tracks: list[TrackInfo], packets: list[MediaPacket]) -> None:
+        """Close streams that ended (after their packets in this batch), start new ones."""
+        current = {(t.uid, t.kind): t for t in tracks if self._wants(t)}
+        for key in set(self.tracks) - set(current):
+            self._drain(key, packets)
+            del self.tracks[key]
+            self.outputs[key].stop()
+        for key, track in current.items():
+            known = self.tracks.get(key)
+            if known is None or known.generation != track.generation:
+                if known is not None:
+                    self._drain(key, packets)
+                self.tracks[key] = track
+                self._output(key).start(track)
+
+    def _drain(self, key: StreamKey, packets: list[MediaPacket]) -> None:
+        """Write what is queued or in hand for a stream about to stop or restart."""
+        mine = [p for p in [*self.queued, *packets] if (p.uid, p.kind) == key]
+        for packet in mine:
+            self._write(packet)
+
+    def _wants(self, track: TrackInfo) -> bool:
+        if track.uid == self.config.recorder_uid or track.codec not in TS_CODECS:
+            return False
+        blocked = VIDEO_ONLY if track.kind == "audio" else AUDIO_ONLY
+        rule = self.audio if track.kind == "audio" else self.video
+        return self.config.stream_types != blocked and rule.wants(track.uid)
+
+    def _output(self, key: StreamKey) -> TrackOutput:
+        if key not in self.outputs:
+            c = self.config
+            target = TrackTarget(workdir=c.workdir, sid=c.sid, cname=c.cname,
+                                 prefix=c.file_prefix, uid=key[0], kind=key[1],
+                                 start_us=self.t0_us, slice_seconds=c.slice_seconds,
+                                 failover=c.generation - 2 if c.generation > 1 else None)
+            self.outputs[key] = TrackOutput(target, self.ledger.on_file)
+        return self.outputs[key]
+
+    # -- output --------------------------------------------------------------------------
+    def render(self, now_us: int) -> None:
+        """Report stream state changes, then write every packet received so far."""
+        self.idle.tick(now_us)
+        if changed := self.streams.update(self.tracks, now_us // 1000):
+            self.events.append(changed)
+        queued, self.queued = self.queued, []
+        for packet in queued:
+            self._write(packet)
+
+    def _write(self, packet: MediaPacket) -> None:
+        key = (packet.uid, packet.kind)
+        if key not in self.tracks:
+            return
+        output = self.outputs[key]
+        first = output.first_start_ms is None
+        started = output.write(packet)
+        if started is not None and first:
+            self._announce(output, started)
+
+    def _announce(self, output: TrackOutput, start_ms: int) -> None:
+        target, c = output.target, self.config
+        uid = str(target.uid)
+        self.events.append([
+            TrackPlaylistStarted(stream_id=c.sid, at_ms=start_ms, generation=c.generation,
+                                 key=target.playlist_key, stream_uid=uid, track=target.kind,
+                                 start_ms=start_ms),
+            SliceStarted(stream_id=c.sid, at_ms=start_ms, generation=c.generation,
+                         start_ms=start_ms, discontinue_ms=start_ms, track_type=target.kind,
+                         stream_uid=uid),
+        ])
+
+    def idle_for_s(self, now_us: int) -> float:
+        return self.idle.idle_for_s(now_us)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def finish(self, now_us: int) -> None:
+        """Write what was received, close every file (last slices, playlists with ENDLIST)."""
+        self.render(now_us)
+        self.ledger.closing = True
+        for output in self.outputs.values():
+            output.close()
+        self.events.append(self.streams.close(now_us // 1000))

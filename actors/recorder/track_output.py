@@ -1,0 +1,231 @@
+"""Individual mode: one user's audio or video, remuxed as published, into TS slices + a playlist.
+
+No decoding and no re-encoding: each packet's bytes go into the current slice as they came (the
+TS muxer only adds its framing: an access-unit delimiter before H.264; raw AAC gets the ADTS
+header a TS needs from its AudioSpecificConfig).
+
+One clock (media-timing.md): TS time = channel time − recording start + `TS_OFFSET`, the same for
+every track of the session, so a player lines a user's audio and video up from the pts alone, and
+the `TIME=` of a START tag is the channel time of the pts that follows it.
+
+Cuts (§13.3): video on the first key frame once a slice holds `slice_seconds`, audio at the first
+packet once it does; both when the stream stops. A stream that comes back more than 15 s later
+starts a new "segment": `#EXT-X-DISCONTINUITY` and a new START tag in the same playlist; one that
+comes back sooner continues its segment (a discontinuity only if its codec or size changed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.container import OutputContainer
+from av.stream import Stream
+
+from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+
+from .files import FileKind, FileWritten, OnFile
+from .hls import TS_OFFSET
+from .naming import file_name, track_playlist_name, track_slice_name
+from .playlist import Playlist
+from .timebase import convert
+
+TS_TIME_BASE = Fraction(1, 90_000)
+MICROSECONDS = Fraction(1, 1_000_000)
+SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
+TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
+DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
+
+
+@dataclass(frozen=True)
+class TrackTarget:
+    """Where one (uid, kind) of a session goes, and the session's common clock."""
+
+    workdir: Path
+    sid: str
+    cname: str
+    prefix: tuple[str, ...]
+    uid: int
+    kind: Kind
+    start_us: int  # recording start on the channel clock: TS time TS_OFFSET
+    slice_seconds: float = 15.0
+    failover: int | None = None
+
+    @property
+    def playlist_key(self) -> str:
+        return track_playlist_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind,
+                                   self.failover)
+
+    def slice_key(self, start_ms: int) -> str:
+        return track_slice_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind,
+                                start_ms, self.failover)
+
+    def path(self, key: str) -> Path:
+        path = self.workdir / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def ts(self, channel_us: int) -> int:
+        """TS timestamp (90 kHz) of a channel time."""
+        return convert(channel_us - self.start_us, MICROSECONDS, TS_TIME_BASE) + convert(
+            TS_OFFSET, Fraction(1), TS_TIME_BASE)
+
+
+class TsSlice:
+    """One open TS file holding one stream, muxed without a codec context."""
+
+    def __init__(self, target: TrackTarget, track: TrackInfo, start_us: int) -> None:
+        self.start_us = self.end_us = start_us
+        self.key = target.slice_key(start_us // 1000)
+        self.path = target.path(self.key)
+        self._container: OutputContainer = av.open(str(self.path), "w", format="mpegts")
+        self._stream = _mux_stream(self._container, track)
+        self._asc = track.extradata if track.codec == "aac" else None
+
+    def write(self, packet: MediaPacket, ts: int, end_us: int) -> None:
+        data = packet.data
+        if self._asc and data[:2] not in (b"\xff\xf1", b"\xff\xf9"):
+            data = adts_header(self._asc, len(data)) + data
+        muxed = av.Packet(data)
+        muxed.pts = muxed.dts = ts
+        muxed.time_base = TS_TIME_BASE
+        muxed.is_keyframe = packet.keyframe
+        muxed.stream = self._stream
+        self._container.mux(muxed)
+        self.end_us = end_us
+
+    def close(self, end_us: int | None = None) -> float:
+        """Close the file; its duration in seconds (to `end_us`, else its last packet's end)."""
+        self._container.close()
+        if end_us is not None:
+            self.end_us = end_us
+        return (self.end_us - self.start_us) / 1_000_000
+
+
+def _mux_stream(container: OutputContainer, track: TrackInfo) -> Stream:
+    if track.kind == "video":
+        stream = container.add_mux_stream(track.codec, width=track.width, height=track.height)
+    else:
+        stream = container.add_mux_stream(track.codec, rate=track.sample_rate or None)
+    stream.time_base = TS_TIME_BASE
+    return stream
+
+
+def adts_header(asc: bytes, payload: int) -> bytes:
+    """The 7-byte ADTS header of a raw AAC frame of `payload` bytes (ISO 14496-3 1.A.2)."""
+    profile = (asc[0] >> 3) - 1
+    rate = ((asc[0] & 0x07) << 1) | (asc[1] >> 7)
+    channels = (asc[1] >> 3) & 0x0F
+    size = payload + 7
+    return bytes([0xFF, 0xF1, (profile & 3) << 6 | rate << 2 | channels >> 2,
+                  (channels & 3) << 6 | size >> 11, (size >> 3) & 0xFF, (size & 7) << 5 | 0x1F,
+                  0xFC])
+
+
+class TrackOutput:
+    """The slices and the playlist of one user's audio or video."""
+
+    def __init__(self, target: TrackTarget, on_file: OnFile) -> None:
+        self.target = target
+        self.playlist = Playlist()
+        self._on_file = on_file
+        self._track: TrackInfo | None = None
+        self._format: tuple[object, ...] | None = None
+        self._slice: TsSlice | None = None
+        self._pending_start = False
+        self._last_us: int | None = None  # channel time of the last packet written
+        self._step_us = DEFAULT_STEP_US[target.kind]
+        self.first_start_ms: int | None = None
+
+    def start(self, track: TrackInfo) -> None:
+        """The stream (re)started: its first usable packet opens a slice."""
+        self.stop()
+        self._track, self._pending_start = track, True
+
+    def stop(self, ended: bool = False) -> None:
+        """The stream stopped (unpublished, unsubscribed): its slice ends with its last packet."""
+        self._track = None
+        self._close_slice(ended=ended)
+
+    def write(self, packet: MediaPacket) -> int | None:
+        """Mux one packet; the START time (UTC ms) if it began a segment, else None."""
+        if not self._accepts(packet):
+            return None
+        at_us = packet.channel_us
+        started = self._begin(at_us) if self._pending_start else None
+        if self._due(packet, at_us):
+            self._close_slice(end_us=at_us)
+        if self._slice is None:
+            assert self._track is not None
+            self._slice = TsSlice(self.target, self._track, at_us)
+        if self._last_us is not None and 0 < at_us - self._last_us < SEGMENT_GAP_US:
+            self._step_us = at_us - self._last_us
+        self._last_us = at_us
+        self._slice.write(packet, self.target.ts(at_us), at_us + self._step_us)
+        return started
+
+    def close(self) -> None:
+        """The recording ends: the last slice, then the playlist with ENDLIST (if it has any)."""
+        had_slice = self._slice is not None
+        self.stop(ended=True)
+        if self.playlist.segments and not had_slice:
+            self._write_playlist(ended=True)
+
+    def _accepts(self, packet: MediaPacket) -> bool:
+        track = self._track
+        if track is None or packet.generation != track.generation:
+            return False
+        if self.target.ts(packet.channel_us) < 0:
+            return False  # long before the recording started
+        if self._last_us is not None and packet.channel_us <= self._last_us:
+            return False  # not after the last one: a TS needs increasing timestamps
+        return not (self._pending_start and self.target.kind == "video" and not packet.keyframe)
+
+    def _begin(self, at_us: int) -> int | None:
+        """Start a stream run at `at_us`: tags for the playlist's next segment."""
+        assert self._track is not None
+        self._pending_start = False
+        track = self._track
+        fmt = (track.codec, track.width, track.height, track.sample_rate, track.channels)
+        new_segment = self._last_us is None or at_us - self._last_us > SEGMENT_GAP_US
+        if self._last_us is not None and (new_segment or fmt != self._format):
+            self.playlist.add_discontinuity()
+        self._format = fmt
+        if not new_segment:
+            return None
+        at_ms = at_us // 1000
+        self.playlist.mark_track_start(self.target.kind.upper(), at_ms)
+        if self.first_start_ms is None:
+            self.first_start_ms = at_ms
+        return at_ms
+
+    def _due(self, packet: MediaPacket, at_us: int) -> bool:
+        if self._slice is None or (self.target.kind == "video" and not packet.keyframe):
+            return False
+        return at_us - self._slice.start_us >= self.target.slice_seconds * 1_000_000
+
+    def _close_slice(self, end_us: int | None = None, ended: bool = False) -> None:
+        if self._slice is None:
+            return
+        done, self._slice = self._slice, None
+        duration = done.close(end_us)
+        index = len(self.playlist.segments)
+        self.playlist.add_segment(file_name(done.key), duration)
+        self._emit("slice", done.path, done.key, done.start_us // 1000, duration, index)
+        self._write_playlist(ended)
+
+    def _write_playlist(self, ended: bool) -> None:
+        key = self.target.playlist_key
+        path = self.target.path(key)
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(self.playlist.render(ended))
+        os.replace(partial, path)  # the uploader never reads a half-written playlist
+        self._emit("playlist", path, key, self.first_start_ms or 0, self.playlist.duration,
+                   len(self.playlist.segments))
+
+    def _emit(self, kind: FileKind, path: Path, key: str, start_ms: int, duration: float,
+              index: int) -> None:
+        self._on_file(FileWritten(kind, path, key, start_ms, duration, index, path.stat().st_size))
