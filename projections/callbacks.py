@@ -172,7 +172,7 @@ def _(event: SliceStarted, state: CallbackState) -> list[Details]:
             {
                 "startUtcMs": event.start_ms,
                 "discontinueUtcMs": event.discontinue_ms,
-                "mixedAllUser": True,
+                "mixedAllUser": event.stream_uid == "0",  # "0": the mix (§15.4)
                 "streamUid": event.stream_uid,
                 "trackType": event.track_type,
             },

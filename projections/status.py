@@ -20,7 +20,7 @@ from cloudrec.events.recording import (
     SessionExited,
     StopRequested,
 )
-from cloudrec.events.segment import Mp4Written, SliceStarted
+from cloudrec.events.segment import Mp4Written, SliceStarted, TrackPlaylistStarted
 from cloudrec.events.upload import FileUploaded, UploaderStarted
 from cloudrec.projections.fence import is_fenced
 
@@ -31,6 +31,16 @@ STOP_REQUESTED, STOPPED, EXITED, FAILED = 6, 7, 8, 20
 @dataclass(frozen=True)
 class Mp4File:
     key: str
+    start_ms: int
+
+
+@dataclass(frozen=True)
+class TrackFile:
+    """Individual mode: the playlist of one user's audio or video."""
+
+    key: str
+    uid: str
+    track: str  # "audio" or "video"
     start_ms: int
 
 
@@ -47,6 +57,7 @@ class StatusView:
     av_file_types: tuple[str, ...] = ("hls",)
     slice_start_time: int = 0
     mp4_files: tuple[Mp4File, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
     uploaded: tuple[str, ...] = ()
     uploading_status: str = "unknown"
     stopped: bool = False
@@ -121,6 +132,14 @@ def _(event: Mp4Written, view: StatusView) -> StatusView:
 
 
 @_apply.register
+def _(event: TrackPlaylistStarted, view: StatusView) -> StatusView:
+    if any(f.key == event.key for f in view.track_files):
+        return view
+    track = TrackFile(event.key, event.stream_uid, event.track, event.start_ms)
+    return replace(view, track_files=(*view.track_files, track))
+
+
+@_apply.register
 def _(event: FileUploaded, view: StatusView) -> StatusView:
     uploaded = view.uploaded if event.key in view.uploaded else (*view.uploaded, event.key)
     return _advance(view, IN_PROGRESS, uploaded=uploaded)
@@ -147,12 +166,15 @@ def _(event: RecordingFailed, view: StatusView) -> StatusView:
 
 
 def is_json_mode(view: StatusView) -> bool:
-    """`["hls","mp4"]` lists files as JSON; `["hls"]` names the playlist as a string (§8)."""
-    return "mp4" in view.av_file_types
+    """Individual mode and `["hls","mp4"]` list files as JSON; `["hls"]` names the playlist (§8)."""
+    return view.mode == "individual" or "mp4" in view.av_file_types
 
 
 def file_list(view: StatusView) -> list[dict[str, Any]]:
-    """The json-mode entries: the playlist first, then each MP4 in the order written."""
+    """The json-mode entries: the playlist first, then each MP4 in the order written; in
+    individual mode one per user's audio or video playlist, in the order they started."""
+    if view.mode == "individual":
+        return [_track_entry(f) for f in view.track_files]
     entries = [_entry(view.playlist, view.slice_start_time)] if view.playlist else []
     return entries + [_entry(f.key, f.start_ms) for f in view.mp4_files]
 
@@ -165,6 +187,18 @@ def _entry(key: str, start_ms: int) -> dict[str, Any]:
         "mixedAllUser": True,
         "isPlayable": True,
         "sliceStartTime": start_ms,
+    }
+
+
+def _track_entry(file: TrackFile) -> dict[str, Any]:
+    """A video-only playlist is not playable on its own (§8); an audio one is."""
+    return {
+        "fileName": file.key,
+        "trackType": file.track,
+        "uid": file.uid,
+        "mixedAllUser": False,
+        "isPlayable": file.track == "audio",
+        "sliceStartTime": file.start_ms,
     }
 
 
