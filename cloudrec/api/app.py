@@ -24,7 +24,7 @@ from cloudrec.api.auth import Gateway
 from cloudrec.api.backend import RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
-from cloudrec.api.mode import check_mix_start, check_mix_update, check_mode
+from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
 from cloudrec.api.requests import (
     AcquireRequest,
     ChannelRequest,
@@ -105,7 +105,7 @@ class Endpoints:
             grant = self.codec.decode(resource_id)
             grant.check_channel(appid, body.cname, body.uid)
             grant.check_fresh(self.settings.clock())
-            check_mix_start(grant, body)
+            check_start(mode, grant, body)
             sid = await run_in_threadpool(self.backend.start, appid, body.cname, body.uid,
                                           resource_id, mode, body, grant)
         return {"resourceId": resource_id, "sid": sid, "cname": body.cname, "uid": body.uid}
@@ -125,7 +125,7 @@ class Endpoints:
             check_mode(mode)
             grant = self.session_grant(appid, resource_id, sid, ids)
             body: UpdateRequest = await self.session_body(request, UpdateRequest, mode, grant)
-            check_mix_update(body)
+            check_update(mode, body)
             await run_in_threadpool(self.backend.update, appid, sid, resource_id, mode, body)
         return {"resourceId": resource_id, "sid": sid}
 
@@ -135,6 +135,7 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             grant = self.session_grant(appid, resource_id, sid, ids)
+            check_update_layout(mode)
             body: UpdateLayoutRequest = await self.session_body(
                 request, UpdateLayoutRequest, mode, grant, INVALID_LAYOUT
             )

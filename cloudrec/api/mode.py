@@ -1,8 +1,8 @@
 """Recording modes and the request combinations each accepts (spec §5 compatibility rules).
 
-Only ``mix`` is served for now; ``individual`` and ``web`` are recognised and answered with
-code 2 "mode not supported yet". The request models stay general so those modes only need
-their own rule function here.
+``mix`` and ``individual`` are served; ``web`` is recognised and answered with code 2 "mode not
+supported yet". The request models stay general: each mode has its own rule function here, and
+`check_start` / `check_update` / `check_update_layout` pick it by the path's mode.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from cloudrec.api.requests import StartRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
 
 MODES = ("individual", "mix", "web")
-SERVED_MODES = ("mix",)
+SERVED_MODES = ("individual", "mix")
 REAL_TIME_SCENE = 0
 
 
@@ -21,6 +21,48 @@ def check_mode(mode: str) -> None:
         raise ApiError(2, "mode must be one of individual, mix, web")
     if mode not in SERVED_MODES:
         raise ApiError(2, "mode not supported yet")
+
+
+def check_start(mode: str, grant: ResourceGrant, request: StartRequest) -> None:
+    """The combination rules of the path's mode (after `check_mode`)."""
+    if mode == "individual":
+        check_individual_start(grant, request)
+    else:
+        check_mix_start(grant, request)
+
+
+def check_update(mode: str, request: UpdateRequest) -> None:
+    check_mix_update(request)  # the same rules: streamSubscribe only, no web-mode parts
+
+
+def check_update_layout(mode: str) -> None:
+    """`updateLayout` is mix only (§7): there is no layout to update in individual mode."""
+    if mode != "mix":
+        raise ApiError(2, "updateLayout is mix-mode only")
+
+
+def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:
+    """What an individual recording may carry (§5, §5.1, §5.2, §16)."""
+    options = request.client_request
+    recording = options.recording_config
+    if grant.scene != REAL_TIME_SCENE:
+        raise ApiError(2, "individual mode with postponed transcoding is not supported yet")
+    if recording is None:
+        raise ApiError(2, "clientRequest.recordingConfig is required")
+    if recording.subscribe_uid_group is None:
+        raise ApiError(2, "recordingConfig.subscribeUidGroup is required in individual mode")
+    if recording.audio_profile is not None or recording.transcoding_config is not None:
+        raise ApiError(2, "audioProfile and transcodingConfig are mix-mode only")
+    if options.recording_file_config.mp4:
+        raise ApiError(2, "avFileType mp4 is mix- and web-mode only")
+    if recording.stream_mode not in (None, "default"):
+        raise ApiError(2, "recordingConfig.streamMode standard and original are not supported yet")
+    if options.snapshot_config is not None:
+        raise ApiError(2, "snapshotConfig is not supported yet")
+    if options.extension_service_config is not None or options.transcode_options is not None:
+        raise ApiError(2, "extension services and transcodeOptions are not supported yet")
+    if (options.apps_collection or {}).get("combinationPolicy", "default") != "default":
+        raise ApiError(2, "postponed transcoding is not supported yet")
 
 
 def check_mix_start(grant: ResourceGrant, request: StartRequest) -> None:

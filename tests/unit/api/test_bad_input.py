@@ -141,7 +141,7 @@ def test_start_without_transcoding_config_uses_the_defaults(api, backend):
         (360, 640, 15, 500, 0, "#000000")
 
 
-@pytest.mark.parametrize("mode", ["individual", "web", "bogus"])
+@pytest.mark.parametrize("mode", ["web", "bogus"])
 def test_modes_other_than_mix_are_code_2(api, mode):
     resource_id = api.acquire().json()["resourceId"]
 

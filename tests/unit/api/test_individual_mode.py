@@ -1,0 +1,70 @@
+"""`mode/individual` (spec §5 compatibility rules, §5.1, §5.2, §7, §16): what start accepts,
+what it refuses with code 2, and updateLayout refused (mix only). Error shape as §10."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .test_bad_input import assert_error
+
+IDS = {"cname": "room42", "uid": "900001"}
+
+
+def individual_body(**recording: Any) -> dict[str, Any]:
+    config = {"channelType": 0, "streamTypes": 2, "subscribeUidGroup": 0, **recording}
+    config = {k: v for k, v in config.items() if v is not None}
+    return {"cname": "room42", "uid": "900001",
+            "clientRequest": {"recordingConfig": config,
+                              "storageConfig": {"vendor": 1, "region": 0, "bucket": "b",
+                                                "accessKey": "k", "secretKey": "s"}}}
+
+
+def start(api, body: dict[str, Any]) -> tuple[str, Any]:
+    resource_id = api.acquire().json()["resourceId"]
+    return resource_id, api.start(resource_id, body, mode="individual")
+
+
+def test_individual_start_is_accepted(api, backend):
+    _, response = start(api, individual_body(subscribeAudioUids=["1001"],
+                                             subscribeVideoUids=["#allstream#"]))
+    assert response.status_code == 200, response.text
+    assert response.json()["sid"] in backend.sessions
+
+
+@pytest.mark.parametrize("change", [
+    {"subscribeUidGroup": None},  # required in individual mode
+    {"audioProfile": 1},
+    {"transcodingConfig": {"width": 640, "height": 360, "fps": 15, "bitrate": 500}},
+    {"streamMode": "standard"},
+])
+def test_refused_recording_config_is_code_2(api, change):
+    resource_id, response = start(api, individual_body(**change))
+    assert_error(response, 400, 2, resourceId=resource_id, **IDS)
+
+
+@pytest.mark.parametrize("part", [
+    {"recordingFileConfig": {"avFileType": ["hls", "mp4"]}},  # mp4: mix and web only
+    {"snapshotConfig": {"captureInterval": 5, "fileType": ["jpg"]}},  # not supported yet
+])
+def test_refused_parts_are_code_2(api, part):
+    body = individual_body()
+    body["clientRequest"].update(part)
+    resource_id, response = start(api, body)
+    assert_error(response, 400, 2, resourceId=resource_id, **IDS)
+
+
+def test_update_layout_in_individual_mode_is_code_2(api):
+    resource_id, response = start(api, individual_body())
+    sid = response.json()["sid"]
+    url = api.session_path(resource_id, sid, "updateLayout").replace("/mode/mix/",
+                                                                     "/mode/individual/")
+    response = api.client.post(url, json={**IDS, "clientRequest": {"mixedVideoLayout": 1}})
+    assert_error(response, 400, 2, resourceId=resource_id, sid=sid, **IDS)
+
+
+def test_a_mix_body_in_individual_mode_is_code_2(api):
+    resource_id = api.acquire().json()["resourceId"]
+    response = api.start(resource_id, mode="individual")  # transcodingConfig, audioProfile
+    assert_error(response, 400, 2, resourceId=resource_id, **IDS)
