@@ -2,7 +2,8 @@
 
 Folded from the session's stream before generation n+1 launches: the slices so far (to rewrite
 the same playlist with a discontinuity at each cut), where the next slice starts, the layout,
-the files written locally but never confirmed by storage, and whether a stop was already requested.
+the subscription lists as `update` left them, the files written locally but never confirmed by
+storage, and whether a stop was already requested.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from cloudrec.events.recording import (
     StopRequested,
 )
 from cloudrec.events.segment import Mp4Written, PlaylistWritten, SliceWritten
+from cloudrec.events.subscription import SubscriptionUpdated
 from cloudrec.events.upload import FileKind, FileUploaded
+from cloudrec.projections import subscription
 from cloudrec.projections.fence import is_fenced
+from cloudrec.projections.subscription import SubscriptionView
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RecoveryView:
     next_slice_index: int = 0
     layout: Layout = Layout()
     layout_updated: bool = False
+    lists: SubscriptionView = SubscriptionView(sid="")
     pending: tuple[PendingFile, ...] = ()
     stopped: bool = False
 
@@ -94,7 +99,13 @@ def _apply(event: Event, view: RecoveryView) -> RecoveryView:
 @_apply.register
 def _(event: RecordingStarted, view: RecoveryView) -> RecoveryView:
     layout = view.layout if view.layout_updated else layout_from_config(event.config)
-    return replace(view, playlist=event.playlist, config=event.config, layout=layout)
+    return replace(view, playlist=event.playlist, config=event.config, layout=layout,
+                   lists=subscription.apply(view.lists, event))
+
+
+@_apply.register
+def _(event: SubscriptionUpdated, view: RecoveryView) -> RecoveryView:
+    return replace(view, lists=subscription.apply(view.lists, event))
 
 
 @_apply.register

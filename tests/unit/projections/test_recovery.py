@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cloudrec.events.layout import Layout, LayoutRegion
+from cloudrec.events.subscription import SubscriptionUpdated, UidLists
 from cloudrec.projections import recovery
 from cloudrec.projections.recovery import PendingFile
 
@@ -88,6 +89,18 @@ def test_layout_defaults_then_start_config_then_latest_update() -> None:
     )  # fmt: skip
     updated = recovery.fold([s.started(CUSTOM), s.layout(1), s.layout(2)])
     assert updated.layout == Layout(mixed_video_layout=2)
+
+
+def test_subscription_lists_as_the_last_update_left_them() -> None:
+    s = SessionEvents()
+    started = s.started({"recordingConfig": {"streamTypes": 2, "subscribeAudioUids": ["1"]}})
+    update = SubscriptionUpdated(stream_id=started.stream_id, at_ms=T0 + 5,
+                                 video=UidLists(unsubscribe=("2",)))
+
+    view = recovery.fold([started, s.launched(1), update])
+
+    assert view.lists.audio == UidLists(subscribe=("1",))
+    assert view.lists.video == UidLists(unsubscribe=("2",))
 
 
 def test_initial_view_is_empty() -> None:
