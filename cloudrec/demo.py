@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import av
@@ -69,7 +70,7 @@ def report(runtime: Runtime, outcome: scenario.Outcome, demo_plan: scenario.Scen
     for note in outcome.notifications:
         details = note["payload"]["details"]
         print(f"  {note['payload']['sequence']:3d}  eventType {note['eventType']:3d}"
-              f"  {details['msgName']}")
+              f"  {details['msgName']}{_gist(details)}")
     print("\nfiles:")
     if runtime.settings.storage_url.startswith("s3://"):
         report_bucket(runtime, outcome, demo_plan)
@@ -95,3 +96,10 @@ def report_bucket(runtime: Runtime, outcome: scenario.Outcome,
                           Credentials(demo_plan.access_key, demo_plan.secret_key))
     for key, size in sorted(reader.sizes(f"{'/'.join(demo_plan.prefix)}/{outcome.sid}").items()):
         print(f"  s3://{demo_plan.bucket}/{key}  {size} bytes")
+
+
+def _gist(details: dict[str, Any]) -> str:
+    """The fields that tell notifications of one type apart (whose stream, which state)."""
+    keys = ("streamUid", "state", "leaveCode", "exitStatus")
+    shown = [f"{key}={details[key]}" for key in keys if key in details]
+    return f"  ({', '.join(shown)})" if shown else ""
