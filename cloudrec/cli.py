@@ -1,4 +1,4 @@
-"""The `cloudrec` command: demo, serve, publish, events."""
+"""The `cloudrec` command: demo, serve, publish, events, merge, convert."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from cloudrec.events.backends import DEFAULT_EVENTS
 from cloudrec.runtime import DEFAULT_BACKUP, DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
+from cloudrec.tools.options import add_commands as add_tool_commands
 
 SERVE_HELP = """\
 Customers are HTTP Basic credential pairs bound to app ids, given as
@@ -81,12 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="start at the first event instead of the log's end")
     events.add_argument("--no-follow", action="store_true", help="stop at the log's end")
     events.add_argument("--out", type=Path, default=None, help="schema: write it to this file")
+    add_tool_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"demo": _demo, "serve": _serve, "publish": _publish, "events": _events}
+    handler = {"demo": _demo, "serve": _serve, "publish": _publish, "events": _events,
+               "merge": _merge, "convert": _convert}
     try:
         return handler[args.command](args)
     except KeyboardInterrupt:
@@ -158,6 +161,18 @@ def _events(args: argparse.Namespace) -> int:
     finally:
         log.close()
     return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from cloudrec.tools.merge import main as merge
+
+    return merge(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from cloudrec.tools.convert import main as convert
+
+    return convert(args)
 
 
 if __name__ == "__main__":
