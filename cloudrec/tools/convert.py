@@ -121,7 +121,7 @@ class Copier:
         packets = [p for p in container.demux(inputs)
                    if p.dts is not None and p.size and p.stream.type in self._streams]
         if packets:
-            self._rebase(min(_seconds(p, p.dts or 0) for p in packets), piece)
+            self._rebase(min(_seconds(p, p.pts or p.dts or 0) for p in packets), piece)
             for packet in packets:
                 self._mux(packet)
 

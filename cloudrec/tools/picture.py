@@ -8,6 +8,7 @@ size, keeping their aspect ratio (black bars where it differs).
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -34,7 +35,7 @@ class PictureTrack:
         self._tick = 0  # next tick to encode
 
     def add(self, frame: VideoFrame, at: float) -> None:
-        self._show_until(round(at * self._fps))
+        self._show_until(math.floor(at * self._fps + 0.5))
         self._held = fit(frame, self._size)
 
     def finish(self, duration: float) -> None:
