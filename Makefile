@@ -54,6 +54,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	command -v ffmpeg >/dev/null || (apt-get update -qq && apt-get install -y -qq ffmpeg)
 	$(BIN)/python bench/composite.py
+	$(BIN)/python bench/individual.py
 
 clean:
 	rm -rf $(VENV) .cloudrec recordings bench/out

@@ -34,7 +34,7 @@ from .playlist import Playlist
 from .timebase import convert
 
 TS_TIME_BASE = Fraction(1, 90_000)
-MICROSECONDS = Fraction(1, 1_000_000)
+OFFSET_TICKS = convert(TS_OFFSET, Fraction(1), TS_TIME_BASE)
 SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
 TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
 DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
@@ -69,9 +69,12 @@ class TrackTarget:
         return path
 
     def ts(self, channel_us: int) -> int:
-        """TS timestamp (90 kHz) of a channel time."""
-        return convert(channel_us - self.start_us, MICROSECONDS, TS_TIME_BASE) + convert(
-            TS_OFFSET, Fraction(1), TS_TIME_BASE)
+        """TS timestamp (90 kHz) of a channel time: `convert` from µs, in integers (this runs
+        twice per packet, and `Fraction` arithmetic was most of the core's CPU time)."""
+        ticks, rest = divmod(9 * (channel_us - self.start_us), 100)  # µs * 90000 / 10**6
+        if rest > 50 or (rest == 50 and ticks % 2):  # round half to even, as `convert`
+            ticks += 1
+        return ticks + OFFSET_TICKS
 
 
 class TsSlice:

@@ -281,3 +281,13 @@ def test_set_layout_is_a_no_op(tmp_path: Path, kind: str) -> None:
     run = record(tmp_path, users=1, seconds=1.0)
     run.recorder.set_layout(Layout(mixed_video_layout=1))
     assert run.recorder.idle_for_s(T0 + 1_000_000) == 0.0
+
+
+def test_ts_time_is_convert_in_integers() -> None:
+    from cloudrec.actors.recorder.timebase import MILLISECONDS, convert
+    from cloudrec.actors.recorder.track_output import TrackTarget
+
+    target = TrackTarget(Path(), SID, "room", (), 1, "audio", T0)
+    for delta in (0, 1, 5, 6, 50, 150, 62_029_250, -7, -2_000_000, 123_456_789):
+        expected = convert(Fraction(delta, 1000), MILLISECONDS, Fraction(1, 90_000)) + 900_000
+        assert target.ts(T0 + delta) == expected, delta
