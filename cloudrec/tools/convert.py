@@ -21,7 +21,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from .report import Progress, complain
-from .slices import channels, frames, opened
+from .slices import channels, frames, has_audio, opened
 from .sound import AudioEncoder
 from .tracks import Slice, ToolError, read_slices, require_present
 
@@ -41,15 +41,23 @@ def main(args: argparse.Namespace) -> int:
 
 
 def convert(source: Path, target: str, out: Path | None = None) -> list[Path]:
-    """Convert `source` (a playlist or a folder of playlists); returns the files written."""
-    jobs = [(playlist, read_slices(playlist, strict=False), _destination(playlist, source, target,
-                                                                         out))
+    """Convert `source` (a playlist or a folder of playlists); returns the files written.
+
+    In a folder, playlists without slices, or without audio for MP3/M4A, are skipped.
+    """
+    jobs = [(read_slices(playlist, strict=False), _destination(playlist, source, target, out))
             for playlist in _playlists(source)]
-    require_present(piece for _, pieces, _ in jobs for piece in pieces)
-    progress = Progress("convert", sum(p.duration for _, pieces, _ in jobs for p in pieces))
-    for _, pieces, destination in jobs:
+    require_present(piece for pieces, _ in jobs for piece in pieces)
+    if source.is_dir():
+        jobs = [(pieces, path) for pieces, path in jobs if _convertible(pieces, target)]
+    progress = Progress("convert", sum(p.duration for pieces, _ in jobs for p in pieces))
+    for pieces, destination in jobs:
         write(pieces, target, destination, progress)
-    return [destination for _, _, destination in jobs]
+    return [destination for _, destination in jobs]
+
+
+def _convertible(pieces: list[Slice], target: str) -> bool:
+    return bool(pieces) and (target == "mp4" or has_audio(pieces[0]))
 
 
 def _playlists(source: Path) -> list[Path]:

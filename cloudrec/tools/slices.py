@@ -69,3 +69,8 @@ def picture_size(piece: Slice) -> tuple[int, int]:
 def channels(piece: Slice) -> int:
     with opened(piece) as container:
         return int(_audio(container, piece).codec_context.layout.nb_channels)
+
+
+def has_audio(piece: Slice) -> bool:
+    with opened(piece) as container:
+        return bool(container.streams.audio)

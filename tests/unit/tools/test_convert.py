@@ -89,8 +89,8 @@ def test_audio_formats_decode_to_the_tone(playlist: Path, target: str, codec: st
     assert len(samples) / RATE == pytest.approx(SECONDS, abs=0.1)
 
 
-def test_a_folder_converts_every_playlist(playlist: Path, tmp_path: Path):
-    record(playlist.parent, 7, [Run(T0, 4.0)], video=False)  # an individual Opus playlist
+def test_a_folder_converts_every_playlist_with_audio(playlist: Path, tmp_path: Path):
+    record(playlist.parent, 7, [Run(T0, 4.0)])  # individual Opus and H.264 playlists
     outputs = convert(playlist.parent, "m4a", tmp_path / "out")
     assert sorted(p.name for p in outputs) == sorted(
         [playlist.with_suffix(".m4a").name, prefix(playlist.parent, 7, "audio").name + ".m4a"])
