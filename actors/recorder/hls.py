@@ -20,6 +20,22 @@ from .playlist import Playlist
 from .segment import mux
 
 TS_OFFSET = Fraction(10)  # seconds
+TS_PACKET = 188
+NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)  # PID 0x1FFF: ignored by demuxers
+PROBE_BYTES = 12 * TS_PACKET  # FFmpeg only recognises a TS of at least 10 * 204 bytes by content
+
+
+def pad_for_probing(path: os.PathLike[str] | str) -> None:
+    """Append null packets to a TS too short to be recognised as TS by its content.
+
+    A slice of one or two frames (a stop right after a cut) is a valid TS, but FFmpeg's probe
+    needs ten packets' worth of bytes before it says "MPEG-TS"; a player opening the slice on
+    its own would fail. Null packets are TS stuffing: every demuxer skips them.
+    """
+    size = os.path.getsize(path)
+    if size < PROBE_BYTES:
+        with open(path, "ab") as file:
+            file.write(NULL_PACKET * -(-(PROBE_BYTES - size) // TS_PACKET))
 
 
 class SliceWriter:
@@ -61,6 +77,7 @@ class SliceWriter:
         assert self._container is not None
         self._container.close()
         self._container = None
+        pad_for_probing(self._config.path(self._key))
         duration = float(end - self._start)
         self.playlist.add_segment(file_name(self._key), duration)
         self._emit("slice", self._key, self._config.utc_ms(self._start), duration, self._index)

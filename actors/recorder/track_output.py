@@ -28,7 +28,7 @@ from av.stream import Stream
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 from .files import FileKind, FileWritten, OnFile
-from .hls import TS_OFFSET
+from .hls import TS_OFFSET, pad_for_probing
 from .naming import file_name, track_playlist_name, track_slice_name
 from .playlist import Playlist
 from .timebase import convert
@@ -103,6 +103,7 @@ class TsSlice:
     def close(self, end_us: int | None = None) -> float:
         """Close the file; its duration in seconds (to `end_us`, else its last packet's end)."""
         self._container.close()
+        pad_for_probing(self.path)
         if end_us is not None:
             self.end_us = end_us
         return (self.end_us - self.start_us) / 1_000_000
