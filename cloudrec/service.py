@@ -78,12 +78,14 @@ class RecordingService:
             view: StatusView = self.status_runner.view(sid)
             return view
 
-    def _live(self, appid: str, sid: str, resource_id: str) -> StatusView:
+    def _live(self, appid: str, sid: str, resource_id: str, mode: str) -> StatusView:
         view = self.view(sid)
         if not view.appid or view.ended:
             raise ApiError(404, "failed to find worker")
         if view.appid != appid or view.resource_id != resource_id:
             raise ApiError(1003, "appid or sid does not match the resourceId")
+        if view.mode and view.mode != mode:
+            raise ApiError(2, f"this recording was started in {view.mode} mode, not {mode}")
         return view
 
     # -- commands ------------------------------------------------------------------------
@@ -127,7 +129,9 @@ class RecordingService:
 
     def _started(self, config: RecordingConfig, resource_id: str, mode: str,
                  request: StartRequest) -> RecordingStarted:
-        playlist = playlist_name(list(config.file_prefix), config.sid, config.cname)
+        playlist = ""  # individual mode: one playlist per user's stream, named as they start
+        if mode != "individual":
+            playlist = playlist_name(list(config.file_prefix), config.sid, config.cname)
         return RecordingStarted(
             stream_id=config.sid, at_ms=self.clock_ms(), appid=config.appid,
             cname=config.cname, uid=str(config.recorder_uid), resource_id=resource_id,
@@ -136,13 +140,13 @@ class RecordingService:
             playlist=playlist)
 
     def query(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
-        return status.server_response(self._live(appid, sid, resource_id))
+        return status.server_response(self._live(appid, sid, resource_id, mode))
 
     def update(self, appid: str, sid: str, resource_id: str, mode: str,
                request: UpdateRequest) -> None:
         """`streamSubscribe`: replace the lists of the media it carries, as an event, then on
         the running recorder."""
-        self._live(appid, sid, resource_id)
+        self._live(appid, sid, resource_id, mode)
         change = request.client_request.stream_subscribe
         if change is None or (change.audio_uid_list is None and change.video_uid_list is None):
             raise ApiError(2, "clientRequest.streamSubscribe needs audioUidList or videoUidList")
@@ -158,11 +162,11 @@ class RecordingService:
 
     def update_layout(self, appid: str, sid: str, resource_id: str,
                       request: UpdateLayoutRequest) -> None:
-        self._live(appid, sid, resource_id)
+        self._live(appid, sid, resource_id, "mix")  # updateLayout is mix-only (§7)
         self.controller.update_layout(sid, layout_of(request.client_request))
 
     def stop(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
-        view = self._live(appid, sid, resource_id)
+        view = self._live(appid, sid, resource_id, mode)
         if view.stopped:
             raise ApiError(49, "this recording was already stopped")
         self.controller.stop(sid)

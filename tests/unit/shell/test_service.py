@@ -221,3 +221,14 @@ def test_update_of_an_ended_session_is_404(service: RecordingService) -> None:
     with pytest.raises(ApiError) as error:
         update(service, sid, {"audioUidList": {"subscribeAudioUids": ["1"]}})
     assert error.value.code == 404
+
+
+def test_calls_in_another_mode_than_the_start_are_code_2(service: RecordingService) -> None:
+    """Tried: query/stop of a mix recording under mode/individual; the recording goes on."""
+    sid = start(service)
+    for call in (lambda: service.query("app", sid, "r1", "individual"),
+                 lambda: service.stop("app", sid, "r1", "individual")):
+        with pytest.raises(ApiError) as error:
+            call()
+        assert error.value.code == 2 and "mix mode" in error.value.reason
+    assert service.query("app", sid, "r1", "mix")["status"] >= 1
