@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
+from inputs import write_ts  # bench/, run as scripts
 
 from cloudrec.actors.channel.channel import Channel
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
-from cloudrec.actors.channel.synthetic import SyntheticPublisher, synthetic_publishers
+from cloudrec.actors.channel.synthetic import synthetic_publishers
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput
 from cloudrec.actors.recorder.recorder import Recorder
@@ -83,25 +84,9 @@ def make_inputs(seconds: float) -> Inputs:
     publishers = synthetic_publishers(USERS, width=IN_WIDTH, height=IN_HEIGHT, fps=FPS)
     tracks = [track for p in publishers for track in p.tracks()]
     per_user = [p.packets_until(seconds) for p in publishers]
-    files = [write_ts(p, packets) for p, packets in zip(publishers, per_user, strict=True)]
+    files = [write_ts(p, packets, OUT) for p, packets in zip(publishers, per_user, strict=True)]
     packets = sorted((m for ps in per_user for m in ps), key=lambda m: m.seconds)
     return Inputs(tracks, packets, files)
-
-
-def write_ts(publisher: SyntheticPublisher, packets: list[MediaPacket]) -> Path:
-    """The publisher's packets, as they are, in an MPEG-TS file for the ffmpeg baseline."""
-    path = OUT / f"input_{publisher.uid}.ts"
-    with av.open(str(path), "w", format="mpegts") as container:
-        video = container.add_stream("h264", rate=FPS)
-        video.width, video.height = publisher.width, publisher.height
-        audio = container.add_stream("libopus", rate=publisher.sample_rate, layout="mono")
-        for media in packets:
-            packet = av.Packet(media.data)
-            packet.pts = packet.dts = media.pts
-            packet.time_base = media.time_base
-            packet.stream = video if media.kind == "video" else audio
-            container.mux(packet)
-    return path
 
 
 # -- (a) full pipeline --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import av
+from inputs import write_ts  # bench/, run as scripts
 
 from cloudrec.actors.channel.channel import Batch, Channel
 from cloudrec.actors.channel.packet import MediaPacket
@@ -69,7 +69,7 @@ class Result:
 def make_inputs(users: int, seconds: float) -> tuple[list[Batch], list[Path]]:
     publishers = synthetic_publishers(users, first_uid=1001, width=WIDTH, height=HEIGHT, fps=FPS)
     per_user = [p.packets_until(seconds) for p in publishers]
-    files = [write_ts(p, packets) for p, packets in zip(publishers, per_user, strict=True)]
+    files = [write_ts(p, packets, OUT) for p, packets in zip(publishers, per_user, strict=True)]
     return channel_batches(publishers, per_user, seconds), files
 
 
@@ -93,22 +93,6 @@ def channel_batches(publishers: list[SyntheticPublisher], per_user: list[list[Me
         index = due
         batches.append(channel.pull("bench", max_packets=1_000_000))
     return batches
-
-
-def write_ts(publisher: SyntheticPublisher, packets: list[MediaPacket]) -> Path:
-    """The publisher's packets, as they are, in an MPEG-TS file for the ffmpeg baseline."""
-    path = OUT / f"input_{publisher.uid}.ts"
-    with av.open(str(path), "w", format="mpegts") as container:
-        video = container.add_stream("h264", rate=FPS)
-        video.width, video.height = publisher.width, publisher.height
-        audio = container.add_stream("libopus", rate=publisher.sample_rate, layout="mono")
-        for media in packets:
-            packet = av.Packet(media.data)
-            packet.pts = packet.dts = media.pts
-            packet.time_base = media.time_base
-            packet.stream = video if media.kind == "video" else audio
-            container.mux(packet)
-    return path
 
 
 # -- the two runs -------------------------------------------------------------------------------
