@@ -23,9 +23,14 @@ PY
 }
 
 mkdir -p "$STATE"
-if answers 2>/dev/null && [ -f "$STATE/credentials.json" ]; then
-    echo "s3: a server already answers on $ENDPOINT"
-    exit 0
+if answers 2>/dev/null; then
+    if [ -f "$STATE/credentials.json" ]; then
+        echo "s3: a server already answers on $ENDPOINT"
+        exit 0
+    fi
+    echo "s3: another server holds $ENDPOINT and its keys are not in $STATE;" \
+         "stop it (its checkout's make s3-down) or choose another S3_PORT" >&2
+    exit 1
 fi
 echo "s3: starting moto_server on $ENDPOINT (log: $STATE/server.log)"
 INITIAL_NO_AUTH_ACTION_COUNT="$FREE_REQUESTS" nohup "$(dirname "$PYTHON")/moto_server" \
