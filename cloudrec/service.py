@@ -170,7 +170,10 @@ class RecordingService:
         if view.stopped:
             raise ApiError(49, "this recording was already stopped")
         self.controller.stop(sid)
-        return status.stop_response(self.view(sid))
+        stopped = self.view(sid)
+        if not stopped.heard_users:  # the session is over all the same (§9)
+            raise ApiError(435, "nothing recorded: no user published in the channel")
+        return status.stop_response(stopped)
 
 
 def _lists(part: Any, lists_of: Callable[[Any], UidLists | None], medium: str,

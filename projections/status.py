@@ -20,7 +20,12 @@ from cloudrec.events.recording import (
     SessionExited,
     StopRequested,
 )
-from cloudrec.events.segment import Mp4Written, SliceStarted, TrackPlaylistStarted
+from cloudrec.events.segment import (
+    Mp4Written,
+    SliceStarted,
+    StreamStateChanged,
+    TrackPlaylistStarted,
+)
 from cloudrec.events.upload import FileUploaded, UploaderStarted
 from cloudrec.projections.fence import is_fenced
 
@@ -62,6 +67,7 @@ class StatusView:
     uploading_status: str = "unknown"
     stopped: bool = False
     ended: bool = False
+    heard_users: bool = False  # a user's stream was received: something was recorded (435)
     generation: int = 0
 
 
@@ -122,6 +128,13 @@ def _(event: SliceStarted, view: StatusView) -> StatusView:
     if view.slice_start_time:
         return view
     return replace(view, slice_start_time=event.start_ms)
+
+
+@_apply.register
+def _(event: StreamStateChanged, view: StatusView) -> StatusView:
+    if view.heard_users or event.stream_uid == "0" or event.state != 0:
+        return view
+    return replace(view, heard_users=True)
 
 
 @_apply.register

@@ -62,10 +62,11 @@ class SessionEvents:
     def uploader(self) -> UploaderStarted:
         return UploaderStarted(**self._env(), storage="file:///data")
 
-    def stream(self, track: str, state: int = 0, generation: int = 1) -> StreamStateChanged:
+    def stream(self, track: str, state: int = 0, generation: int = 1,
+               uid: str = "0") -> StreamStateChanged:
         env = self._env(generation)
         return StreamStateChanged(
-            **env, track=track, stream_uid="0", state=state, utc_ms=env["at_ms"]
+            **env, track=track, stream_uid=uid, state=state, utc_ms=env["at_ms"]
         )
 
     def slice_started(self, generation: int = 1, discontinue_ms: int | None = None) -> Event:

@@ -140,3 +140,12 @@ def test_unrelated_events_are_ignored() -> None:
 
     assert status.apply(view, joined) == view
     assert status.apply(view, s.layout(1)) == view
+
+
+def test_something_was_recorded_once_a_users_stream_was_received() -> None:
+    s = SessionEvents()
+    only_the_mix = [s.started(), s.launched(), s.stream("audio"), s.stream("video")]
+    assert not status.fold(only_the_mix).heard_users  # stop will answer 435
+    stopped_at_once = [*only_the_mix, s.stream("audio", uid="7", state=1)]
+    assert not status.fold(stopped_at_once).heard_users
+    assert status.fold([*only_the_mix, s.stream("video", uid="7")]).heard_users

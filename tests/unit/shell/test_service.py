@@ -13,6 +13,7 @@ from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateReque
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
+from cloudrec.events.segment import StreamStateChanged
 from cloudrec.events.subscription import UidLists
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
@@ -20,8 +21,8 @@ from cloudrec.service import RecordingService
 
 
 class FakeController:
-    def __init__(self, log: MemoryEventLog, fail: bool = False) -> None:
-        self.log, self.fail = log, fail
+    def __init__(self, log: MemoryEventLog, fail: bool = False, silent: bool = False) -> None:
+        self.log, self.fail, self.silent = log, fail, silent
         self.configs: list[RecordingConfig] = []
         self.layouts: list[tuple[str, Layout]] = []
         self.subscriptions: list[tuple[str, Subscription, Subscription]] = []
@@ -32,6 +33,10 @@ class FakeController:
         self.configs.append(config)
         self.log.append([RecorderLaunched(stream_id=config.sid, at_ms=2, generation=1,
                                           recorder_uid=config.recorder_uid)])
+        if not self.silent:  # a user publishes in the channel
+            self.log.append([StreamStateChanged(stream_id=config.sid, at_ms=2, generation=1,
+                                                track="audio", stream_uid="7", state=0,
+                                                utc_ms=2)])
 
     def update_layout(self, sid: str, layout: Layout) -> None:
         self.layouts.append((sid, layout))
@@ -163,9 +168,9 @@ def test_query_waits_for_the_status_runner_which_commits_after_saving(
     sid = start(service)
     answer = service.query("app", sid, "r1", "mix")  # right after start: the view has it
     assert answer["fileList"] == f"rec/x1/{sid}_room.m3u8"
-    assert trail[-2:] == ["save 2", "commit 2"]  # RecordingStarted, RecorderLaunched
+    assert trail[-2:] == ["save 3", "commit 3"]  # started, launched, a user heard
     service.query("app", sid, "r1", "mix")
-    assert trail[-2:] == ["save 2", "commit 2"]  # nothing new: nothing saved or committed again
+    assert trail[-2:] == ["save 3", "commit 3"]  # nothing new: nothing saved or committed again
 
 
 def update(service: RecordingService, sid: str, stream_subscribe: Any) -> None:
@@ -232,3 +237,16 @@ def test_calls_in_another_mode_than_the_start_are_code_2(service: RecordingServi
             call()
         assert error.value.code == 2 and "mix mode" in error.value.reason
     assert service.query("app", sid, "r1", "mix")["status"] >= 1
+
+
+def test_stop_of_a_channel_where_nobody_published_is_435_and_still_ends(
+        log: MemoryEventLog, tmp_path: Path) -> None:
+    service = RecordingService(log, FakeController(log, silent=True), tmp_path,  # type: ignore[arg-type]
+                               clock_ms=lambda: 1)
+    sid = start(service)
+    with pytest.raises(ApiError) as error:
+        service.stop("app", sid, "r1", "mix")
+    assert (error.value.code, error.value.http_status) == (435, 206)
+    with pytest.raises(ApiError) as again:
+        service.query("app", sid, "r1", "mix")
+    assert again.value.code == 404
