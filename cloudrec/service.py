@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,9 @@ class RecordingService:
             self.by_resource[resource_id] = sid
         config = recording_config(sid, appid, request, self.workdir, self.slice_seconds,
                                   destination, mode)
+        if grant is not None:  # spec decision 6: the session ends when its API window closes
+            config = replace(config, expires_at_ms=self.clock_ms()
+                             + grant.resource_expired_hour * 3_600_000)
         self.events.append([self._started(config, resource_id, mode, request)])
         try:
             self.controller.start(config)

@@ -45,6 +45,7 @@ class RecordingConfig:
     audio: Subscription = field(default_factory=Subscription)
     video: Subscription = field(default_factory=Subscription)
     max_idle_s: int = 30
+    expires_at_ms: int | None = None  # start + resourceExpiredHour: stopped as by `stop` then
     slice_seconds: float = 15.0
     jitter_ms: int = 300
     max_users: int = 17

@@ -2,7 +2,8 @@
 
 Commands come from the API (start, update_layout, update_subscription, stop); each moves the
 child actors through the `children` wrapper (stop also appends its events). `update()` is the
-reconcile step, safe to call repeatedly: it stops sessions idle longer than their `maxIdleTime`.
+reconcile step, safe to call repeatedly: it stops sessions idle longer than their `maxIdleTime`
+and sessions whose `resourceExpiredHour` has passed.
 """
 
 from __future__ import annotations
@@ -84,13 +85,19 @@ class Supervisor:
         return status
 
     def update(self) -> None:
-        """Reconcile: stop every session whose channel has been empty past maxIdleTime."""
+        """Reconcile: stop every session past its resourceExpiredHour, or whose channel has
+        been idle past its maxIdleTime."""
         for sid, actors in list(self.sessions.items()):
             try:
-                if self.children.get_idle_s(actors) > self.configs[sid].max_idle_s:
+                if self._expired(self.configs[sid]):
+                    self.stop(sid, reason="expired")
+                elif self.children.get_idle_s(actors) > self.configs[sid].max_idle_s:
                     self.stop(sid, reason="idle")
             except Exception:
                 log.exception("reconcile of session %s failed", sid)
+
+    def _expired(self, config: RecordingConfig) -> bool:
+        return config.expires_at_ms is not None and self.clock_ms() >= config.expires_at_ms
 
     def list_sessions(self) -> list[str]:
         return list(self.sessions)

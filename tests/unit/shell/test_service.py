@@ -10,6 +10,7 @@ import pytest
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
+from cloudrec.api.resource import ResourceGrant
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
@@ -250,3 +251,10 @@ def test_stop_of_a_channel_where_nobody_published_is_435_and_still_ends(
     with pytest.raises(ApiError) as again:
         service.query("app", sid, "r1", "mix")
     assert again.value.code == 404
+
+
+def test_the_session_is_given_its_resource_expired_hour(service: RecordingService) -> None:
+    grant = ResourceGrant("app", "room", "9", 0, "", 2, 0.0, "00")
+    service.start("app", "room", "9", "r1", "mix", request(), grant)
+    controller: FakeController = service.controller  # type: ignore[assignment]
+    assert controller.configs[0].expires_at_ms == 1 + 2 * 3_600_000  # clock 1 + 2 h

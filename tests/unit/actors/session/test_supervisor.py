@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,20 @@ def test_reconcile_stops_only_sessions_idle_past_max_idle_time() -> None:
     assert supervisor.list_sessions() == ["long"]
     supervisor.stop("long")
     assert children.leave_codes == [4, 16]
+
+
+def test_reconcile_stops_a_session_once_its_resource_expired_hour_passed() -> None:
+    now = [1_000]
+    log, children = MemoryEventLog(), FakeChildren(idle_s=0)
+    supervisor = Supervisor(log, children, clock_ms=lambda: now[0])
+    supervisor.start(replace(config("s1"), expires_at_ms=5_000))
+    supervisor.update()
+    assert supervisor.list_sessions() == ["s1"]
+    now[0] = 5_000
+    supervisor.update()
+    assert supervisor.list_sessions() == []
+    assert log.read_stream("s1")[0].reason == "expired"  # type: ignore[attr-defined]
+    assert children.leave_codes == [16] and types(log, "s1")[-1] == "SessionExited"
 
 
 def test_update_subscription_reaches_the_recorder_and_the_relaunch_config() -> None:
