@@ -38,6 +38,7 @@ OFFSET_TICKS = convert(TS_OFFSET, Fraction(1), TS_TIME_BASE)
 SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
 TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
 DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
+FORCED_CUT_US, FORCED_CUT_BYTES = 330_000_000, 50 * 1024 * 1024  # §13.3: 5.5 min or 50 MB
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class TsSlice:
         self._container: OutputContainer = av.open(str(self.path), "w", format="mpegts")
         self._stream = _mux_stream(self._container, track)
         self._asc = track.extradata if track.codec == "aac" else None
-
+        self.size = 0  # payload bytes written so far
     def write(self, packet: MediaPacket, ts: int, end_us: int) -> None:
         data = packet.data
         if self._asc and data[:2] not in (b"\xff\xf1", b"\xff\xf9"):
@@ -98,6 +99,7 @@ class TsSlice:
         muxed.is_keyframe = packet.keyframe
         muxed.stream = self._stream
         self._container.mux(muxed)
+        self.size += len(data)
         self.end_us = end_us
 
     def close(self, end_us: int | None = None) -> float:
@@ -207,9 +209,14 @@ class TrackOutput:
         return at_ms
 
     def _due(self, packet: MediaPacket, at_us: int) -> bool:
-        if self._slice is None or (self.target.kind == "video" and not packet.keyframe):
+        if self._slice is None:
             return False
-        return at_us - self._slice.start_us >= self.target.slice_seconds * 1_000_000
+        length_us = at_us - self._slice.start_us
+        if length_us >= FORCED_CUT_US or self._slice.size >= FORCED_CUT_BYTES:
+            return True  # §13.3: H.264 is cut at 5.5 min or 50 MB even without a key frame
+        if self.target.kind == "video" and not packet.keyframe:
+            return False
+        return length_us >= self.target.slice_seconds * 1_000_000
 
     def _close_slice(self, end_us: int | None = None, ended: bool = False) -> None:
         if self._slice is None:

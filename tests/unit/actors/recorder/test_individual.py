@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,10 +21,11 @@ import pytest
 from cloudrec.actors.channel.channel import Channel
 from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import SyntheticPublisher, publisher_colors
+from cloudrec.actors.recorder import track_output
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.individual import IndividualRecorder
 from cloudrec.actors.recorder.timebase import utc17
-from cloudrec.actors.recorder.track_output import adts_header
+from cloudrec.actors.recorder.track_output import TrackOutput, TrackTarget, adts_header
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.segment import SliceStarted, StreamStateChanged, TrackPlaylistStarted
@@ -291,3 +292,27 @@ def test_ts_time_is_convert_in_integers() -> None:
     for delta in (0, 1, 5, 6, 50, 150, 62_029_250, -7, -2_000_000, 123_456_789):
         expected = convert(Fraction(delta, 1000), MILLISECONDS, Fraction(1, 90_000)) + 900_000
         assert target.ts(T0 + delta) == expected, delta
+
+
+def test_h264_without_key_frames_is_still_cut_at_the_forced_length(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """§13.3: a cut at 5.5 min (here shortened to 1 s) even when no key frame comes."""
+    monkeypatch.setattr(track_output, "FORCED_CUT_US", 1_000_000)
+    source = SyntheticPublisher(1, (255, 0, 0), 440.0, gop_seconds=60.0)
+    video = next(t for t in source.tracks() if t.kind == "video")
+    t0 = 1_800_000_000_000_000
+    written: list = []
+    output = TrackOutput(TrackTarget(workdir=tmp_path, sid="s" * 32, cname="room", prefix=(),
+                                     uid=1, kind="video", start_us=t0), written.append)
+    output.start(video)
+    for packet in source.packets_until(3.0):
+        if packet.kind == "video":
+            output.write(replace(packet, channel_us=t0 + round(packet.seconds * 1e6)))
+    output.close()
+    slices = [w for w in written if w.kind == "slice"]
+    assert [round(s.duration_s, 1) for s in slices] == [1.0, 1.0, 1.0]
+    keyframes = []
+    for s in slices:
+        with av.open(str(s.path)) as container:
+            keyframes.append([p.is_keyframe for p in container.demux(video=0) if p.size][0])
+    assert keyframes == [True, False, False]  # the later slices start without a key frame
