@@ -108,7 +108,9 @@ def test_real_service_refuses_reuse_foreign_and_unknown(client_for: Any,
             alice.start(alice.acquire("refusals", "42"), "refusals", "42", START)
         assert twice.value.body["code"] == 53
     finally:
-        alice.stop(resource, sid, "refusals", "42")
+        with pytest.raises(ApiCallFailed) as empty:  # nobody published in "refusals"
+            alice.stop(resource, sid, "refusals", "42")
+    assert empty.value.status == 206 and empty.value.body["code"] == 435  # §9, §10
     with pytest.raises(ApiCallFailed) as ended:  # after stop the session is gone
         alice.query(resource, sid)
     assert ended.value.status == 404
