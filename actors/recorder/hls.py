@@ -22,6 +22,7 @@ from .segment import mux
 TS_OFFSET = Fraction(10)  # seconds
 TS_PACKET = 188
 NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)  # PID 0x1FFF: ignored by demuxers
+MIN_LAST_SLICE = Fraction(1)  # seconds: a shorter tail stays in the slice before it
 PROBE_BYTES = 12 * TS_PACKET  # FFmpeg only recognises a TS of at least 10 * 204 bytes by content
 
 
@@ -51,12 +52,15 @@ class SliceWriter:
             config.prefix, config.sid, config.cname, None if continuing else config.failover
         )
         self._index = len(self.playlist.segments)
+        self.ends_at: Fraction | None = None  # recording time of the end, once it is known
         self._start = Fraction(0)
         self._key = ""
         self._container: av.container.OutputContainer | None = None
         self._streams: dict[str, Stream] = {}
 
     def wants_cut(self, at: Fraction) -> bool:
+        if self.ends_at is not None and self.ends_at - at < MIN_LAST_SLICE:
+            return False  # the recording ends within the next second: no tiny last slice
         return at - self._start >= Fraction(self._config.slice_seconds)
 
     def open(self, start: Fraction) -> None:

@@ -136,6 +136,8 @@ class IndividualRecorder:
     # -- lifecycle -----------------------------------------------------------------------
     def finish(self, now_us: int) -> None:
         """Write what was received, close every file (last slices, playlists with ENDLIST)."""
+        for output in self.outputs.values():
+            output.ends_at_us = now_us
         self.render(now_us)
         self.ledger.closing = True
         for output in self.outputs.values():

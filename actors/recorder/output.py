@@ -46,6 +46,10 @@ class RecordingOutput:
         """A stream started at UTC `ms`: tag the next slice (§13.2)."""
         self._slices.playlist.mark_track_start(track_type, ms)
 
+    def end_at(self, t_ms: float) -> None:
+        """The recording ends at channel time `t_ms`: no slice is begun in its last second."""
+        self._slices.ends_at = Fraction(t_ms - self.config.start_ms) / 1000
+
     def push_video(self, frame: av.VideoFrame, t_ms: float) -> None:
         """Encode a canvas frame for channel time `t_ms`; frames not after the last are dropped."""
         pts = self._pts(t_ms, VIDEO_TIME_BASE)

@@ -175,6 +175,7 @@ class Recorder:
     def finish(self, now_us: int) -> None:
         """Render what is due, close every file (final slice, ENDLIST, MP4)."""
         self.mixer.fade_out_until(self.audio.sample_at(now_us), len(self.audio.fade))
+        self.output.end_at(now_us / 1000)
         self.render(now_us + self.config.jitter_ms * 1000)
         self.output.drain()  # files finished before closing are reported as before it
         self.ledger.closing = True

@@ -42,6 +42,9 @@ class ThreadedOutput:
     def mark_track_start(self, track_type: str, ms: int) -> None:
         self._submit(self._output.mark_track_start, track_type, ms)
 
+    def end_at(self, t_ms: float) -> None:
+        self._submit(self._output.end_at, t_ms)
+
     def push_video(self, frame: av.VideoFrame, t_ms: float) -> None:
         """Queue `frame` for encoding; the caller must not touch it afterwards."""
         self._submit(self._output.push_video, frame, t_ms)

@@ -38,6 +38,7 @@ OFFSET_TICKS = convert(TS_OFFSET, Fraction(1), TS_TIME_BASE)
 SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
 TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
 DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
+MIN_LAST_SLICE_US = 1_000_000  # a shorter tail stays in the slice before it
 FORCED_CUT_US, FORCED_CUT_BYTES = 330_000_000, 50 * 1024 * 1024  # §13.3: 5.5 min or 50 MB
 
 
@@ -145,6 +146,7 @@ class TrackOutput:
         self._last_us: int | None = None  # channel time of the last packet written
         self._step_us = DEFAULT_STEP_US[target.kind]
         self.first_start_ms: int | None = None
+        self.ends_at_us: int | None = None  # channel time the recording ends, once known
 
     def start(self, track: TrackInfo) -> None:
         """The stream (re)started: its first usable packet opens a slice."""
@@ -216,6 +218,8 @@ class TrackOutput:
             return True  # §13.3: H.264 is cut at 5.5 min or 50 MB even without a key frame
         if self.target.kind == "video" and not packet.keyframe:
             return False
+        if self.ends_at_us is not None and self.ends_at_us - at_us < MIN_LAST_SLICE_US:
+            return False  # the recording ends within the next second: no tiny last slice
         return length_us >= self.target.slice_seconds * 1_000_000
 
     def _close_slice(self, end_us: int | None = None, ended: bool = False) -> None:

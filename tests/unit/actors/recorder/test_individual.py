@@ -316,3 +316,23 @@ def test_h264_without_key_frames_is_still_cut_at_the_forced_length(
         with av.open(str(s.path)) as container:
             keyframes.append([p.is_keyframe for p in container.demux(video=0) if p.size][0])
     assert keyframes == [True, False, False]  # the later slices start without a key frame
+
+
+@pytest.mark.parametrize("end_known,durations", [(False, [1.0, 1.0, 0.2]), (True, [1.0, 1.2])])
+def test_a_track_ending_just_after_a_cut_leaves_no_tiny_last_slice(
+        tmp_path: Path, end_known: bool, durations: list[float]) -> None:
+    source = SyntheticPublisher(1, (255, 0, 0), 440.0, gop_seconds=1.0)
+    video = next(t for t in source.tracks() if t.kind == "video")
+    t0 = 1_800_000_000_000_000
+    written: list = []
+    output = TrackOutput(TrackTarget(workdir=tmp_path, sid="s" * 32, cname="room", prefix=(),
+                                     uid=1, kind="video", start_us=t0, slice_seconds=1.0),
+                         written.append)
+    output.start(video)
+    if end_known:  # what the individual core sets when it finishes
+        output.ends_at_us = t0 + 2_200_000
+    for packet in source.packets_until(2.2):
+        if packet.kind == "video":
+            output.write(replace(packet, channel_us=t0 + round(packet.seconds * 1e6)))
+    output.close()
+    assert [round(w.duration_s, 1) for w in written if w.kind == "slice"] == durations

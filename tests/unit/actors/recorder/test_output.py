@@ -221,3 +221,15 @@ def test_failover_writes_bak_files_and_continues_the_playlist(tmp_path):
 def test_failover_without_previous_playlist_starts_a_bak_playlist(tmp_path):
     files = record(config(tmp_path, failover=1, av_file_types=("hls",)), T0, 0.5)
     assert files[-1].key == f"rec/room42/bak1_{SID}_room42.m3u8"
+
+
+@pytest.mark.parametrize("end_known,durations", [(False, [3.0, 3.0, 0.2]), (True, [3.0, 3.2])])
+def test_a_recording_ending_just_after_a_cut_leaves_no_tiny_last_slice(
+        tmp_path: Path, end_known: bool, durations: list[float]) -> None:
+    files: list = []
+    output = RecordingOutput(config(tmp_path, av_file_types=("hls",)), files.append)
+    if end_known:  # what the recorder says when it finishes: the end, 0.2 s after the 6 s cut
+        output.end_at(T0 + 6200)
+    feed(output, T0, 6.2)
+    output.close()
+    assert [round(f.duration_s, 1) for f in files if f.kind == "slice"] == durations
