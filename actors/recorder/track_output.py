@@ -16,12 +16,15 @@ comes back sooner continues its segment (a discontinuity only if its codec or si
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from av.container import OutputContainer
 from av.stream import Stream
 
@@ -115,10 +118,34 @@ class TsSlice:
 def _mux_stream(container: OutputContainer, track: TrackInfo) -> Stream:
     if track.kind == "video":
         stream = container.add_mux_stream(track.codec, width=track.width, height=track.height)
+    elif track.codec == "opus" and track.channels in (1, 2):
+        template = _opus_template(track.sample_rate or 48_000, track.channels)
+        stream = container.add_stream_from_template(template, opaque=True)
     else:
         stream = container.add_mux_stream(track.codec, rate=track.sample_rate or None)
     stream.time_base = TS_TIME_BASE
     return stream
+
+
+@functools.cache
+def _opus_template(sample_rate: int, channels: int) -> Stream:
+    """An Opus stream that knows its channel count, for the TS muxer's Opus descriptor.
+
+    A bare mux stream has no channel layout, so the TS would say nothing and players would
+    decode mono as stereo; PyAV copies the layout only from a stream it has read. So: one
+    silent Opus frame in an in-memory Ogg file, read back (kept open for the process's life).
+    """
+    layout = "mono" if channels == 1 else "stereo"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg") as ogg:
+        encoder = ogg.add_stream("libopus", rate=sample_rate, layout=layout)
+        silence = av.AudioFrame.from_ndarray(np.zeros((1, 960 * channels), np.int16),
+                                             format="s16", layout=layout)
+        silence.sample_rate, silence.pts = sample_rate, 0
+        for packet in [*encoder.encode(silence), *encoder.encode(None)]:
+            ogg.mux(packet)
+    buffer.seek(0)
+    return av.open(buffer).streams.audio[0]
 
 
 def adts_header(asc: bytes, payload: int) -> bytes:

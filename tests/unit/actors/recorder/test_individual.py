@@ -336,3 +336,16 @@ def test_a_track_ending_just_after_a_cut_leaves_no_tiny_last_slice(
             output.write(replace(packet, channel_us=t0 + round(packet.seconds * 1e6)))
     output.close()
     assert [round(w.duration_s, 1) for w in written if w.kind == "slice"] == durations
+
+
+def test_mono_opus_is_mono_in_the_ts(tmp_path: Path) -> None:
+    """The TS's Opus descriptor carries the channel count: players decode one channel."""
+    run = record(tmp_path, users=1, seconds=2.5, stream_types=0)
+    slices = [path for key, path in run.files("slice").items() if "uid_e_audio" in key]
+    assert slices
+    for path in slices:
+        with av.open(str(path)) as container:
+            context = container.streams.audio[0].codec_context
+            assert (context.name, context.channels) == ("opus", 1)
+            frames = list(container.decode(audio=0))
+            assert frames and frames[0].layout.name == "mono"
