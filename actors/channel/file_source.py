@@ -106,7 +106,8 @@ class FileSource:
         kind: Kind = stream.type
         pts = packet.pts if packet.pts is not None else time
         media = MediaPacket(
-            self.uid, kind, bytes(packet), pts, stream.time_base, packet.is_keyframe
+            self.uid, kind, bytes(packet), pts, stream.time_base, packet.is_keyframe,
+            dts=packet.dts if packet.dts is not None and packet.dts < pts else None,
         )
         return float(time * stream.time_base), media
 

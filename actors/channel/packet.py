@@ -43,7 +43,16 @@ class MediaPacket:
     keyframe: bool = False
     channel_us: int = 0  # set by the channel when the packet arrives
     generation: int = 0  # TrackInfo.generation this packet belongs to
+    dts: int | None = None  # decode time in `time_base` when it precedes pts (B-frames)
 
     @property
     def seconds(self) -> float:
         return float(self.pts * self.time_base)
+
+    @property
+    def decode_us(self) -> int:
+        """The channel time at which this packet is decoded: `channel_us`, earlier by the
+        pts - dts reordering delay of B-frames."""
+        if self.dts is None or self.dts >= self.pts:
+            return self.channel_us
+        return self.channel_us - round((self.pts - self.dts) * self.time_base * 1_000_000)

@@ -45,7 +45,7 @@ class TrackDecoder:
             self.offset_us = packet.channel_us - pts_us
         av_packet = av.Packet(packet.data)
         av_packet.pts = packet.pts
-        av_packet.dts = packet.pts
+        av_packet.dts = packet.dts if packet.dts is not None else packet.pts
         av_packet.time_base = packet.time_base
         try:
             frames = self.context.decode(av_packet)

@@ -93,18 +93,18 @@ class TsSlice:
         self._stream = _mux_stream(self._container, track)
         self._asc = track.extradata if track.codec == "aac" else None
         self.size = 0  # payload bytes written so far
-    def write(self, packet: MediaPacket, ts: int, end_us: int) -> None:
+    def write(self, packet: MediaPacket, ts: int, dts: int, end_us: int) -> None:
         data = packet.data
         if self._asc and data[:2] not in (b"\xff\xf1", b"\xff\xf9"):
             data = adts_header(self._asc, len(data)) + data
         muxed = av.Packet(data)
-        muxed.pts = muxed.dts = ts
+        muxed.pts, muxed.dts = ts, dts
         muxed.time_base = TS_TIME_BASE
         muxed.is_keyframe = packet.keyframe
         muxed.stream = self._stream
         self._container.mux(muxed)
         self.size += len(data)
-        self.end_us = end_us
+        self.end_us = max(self.end_us, end_us)  # B-frames come after the frames they precede
 
     def close(self, end_us: int | None = None) -> float:
         """Close the file; its duration in seconds (to `end_us`, else its last packet's end)."""
@@ -170,7 +170,7 @@ class TrackOutput:
         self._format: tuple[object, ...] | None = None
         self._slice: TsSlice | None = None
         self._pending_start = False
-        self._last_us: int | None = None  # channel time of the last packet written
+        self._last_us: int | None = None  # channel (decode) time of the last packet written
         self._step_us = DEFAULT_STEP_US[target.kind]
         self.first_start_ms: int | None = None
         self.ends_at_us: int | None = None  # channel time the recording ends, once known
@@ -189,17 +189,18 @@ class TrackOutput:
         """Mux one packet; the START time (UTC ms) if it began a segment, else None."""
         if not self._accepts(packet):
             return None
-        at_us = packet.channel_us
+        at_us, decode_us = packet.channel_us, packet.decode_us
         started = self._begin(at_us) if self._pending_start else None
         if self._due(packet, at_us):
             self._close_slice(end_us=at_us)
         if self._slice is None:
             assert self._track is not None
             self._slice = TsSlice(self.target, self._track, at_us)
-        if self._last_us is not None and 0 < at_us - self._last_us < SEGMENT_GAP_US:
-            self._step_us = at_us - self._last_us
-        self._last_us = at_us
-        self._slice.write(packet, self.target.ts(at_us), at_us + self._step_us)
+        if self._last_us is not None and 0 < decode_us - self._last_us < SEGMENT_GAP_US:
+            self._step_us = decode_us - self._last_us
+        self._last_us = decode_us
+        self._slice.write(packet, self.target.ts(at_us), self.target.ts(decode_us),
+                          at_us + self._step_us)
         return started
 
     def close(self) -> None:
@@ -213,10 +214,10 @@ class TrackOutput:
         track = self._track
         if track is None or packet.generation != track.generation:
             return False
-        if self.target.ts(packet.channel_us) < 0:
+        if self.target.ts(packet.decode_us) < 0:
             return False  # long before the recording started
-        if self._last_us is not None and packet.channel_us <= self._last_us:
-            return False  # not after the last one: a TS needs increasing timestamps
+        if self._last_us is not None and packet.decode_us <= self._last_us:
+            return False  # not after the last one: a TS needs increasing decode times
         return not (self._pending_start and self.target.kind == "video" and not packet.keyframe)
 
     def _begin(self, at_us: int) -> int | None:

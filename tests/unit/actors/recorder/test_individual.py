@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from cloudrec.actors.channel.channel import Channel
+from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import SyntheticPublisher, publisher_colors
 from cloudrec.actors.recorder import track_output
@@ -349,3 +350,49 @@ def test_mono_opus_is_mono_in_the_ts(tmp_path: Path) -> None:
             assert (context.name, context.channels) == ("opus", 1)
             frames = list(container.decode(audio=0))
             assert frames and frames[0].layout.name == "mono"
+
+
+def b_frame_clip(path: Path, frames: int = 45) -> None:
+    """An MP4 whose H.264 has B-frames (decode order differs from presentation order)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.codec_context.max_b_frames = 2
+        stream.codec_context.options = {"x264-params": "bframes=2:b-adapt=0:keyint=15"}
+        for i in range(frames):
+            image = np.full((96, 160, 3), (i * 5) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 15)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def test_b_frames_from_a_file_are_remuxed_whole_with_their_decode_times(tmp_path: Path) -> None:
+    b_frame_clip(tmp_path / "clip.mp4")
+    clock = {"now": T0}
+    channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
+    channel.subscribe("rec")
+    source = FileSource(str(tmp_path / "clip.mp4"), uid=5)
+    for track in source.tracks():
+        channel.publish(track)
+    config = RecordingConfig(sid=SID, appid="app", cname="room", recorder_uid=99, generation=1,
+                             workdir=tmp_path / "out", mode="individual", slice_seconds=60.0)
+    jobs: list[UploadJob] = []
+    recorder = IndividualRecorder(config, MemoryEventLog(), jobs.append, t0_us=T0)
+    sent = []
+    for step in range(1, 41):
+        clock["now"] = T0 + step * 100_000
+        packets = source.packets_until(step / 10)
+        sent += packets
+        channel.push(packets)
+        recorder.receive(channel.pull("rec"))
+        recorder.render(clock["now"])
+    recorder.finish(clock["now"])
+    assert any(p.dts is not None for p in sent)  # the clip really reorders frames
+    slices = [job.path for job in jobs if job.kind == "slice"]
+    with av.open(str(slices[0])) as container:
+        muxed = [p for p in container.demux(video=0) if p.size]
+        assert [payload(bytes(p)) for p in muxed] == [p.data for p in sent]
+        assert any(p.dts < p.pts for p in muxed)
+        container.seek(0)
+        assert len(list(container.decode(video=0))) == 45
