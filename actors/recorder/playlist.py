@@ -48,6 +48,12 @@ class Playlist:
         self._tags.append(f"#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE={track_type},"
                           f"TIME={utc17(ms)}")
 
+    def mark_rotation(self, width: int, height: int, rotate: int, ms: int) -> None:
+        """Tag the next segment with the picture size (and counter-clockwise rotation) that
+        starts at UTC `ms`: a stream's first, and after every size change (§13.2)."""
+        self._tags.append(f"#EXT-X-AGORA-ROTATE:WIDTH={width},HEIGHT={height},ROTATE={rotate},"
+                          f"TIME={utc17(ms)}")
+
     def add_segment(self, uri: str, duration: float) -> Segment:
         segment = Segment(uri, duration, self._discontinuity, self._tags)
         self.segments.append(segment)

@@ -229,6 +229,9 @@ class TrackOutput:
         new_segment = self._last_us is None or at_us - self._last_us > SEGMENT_GAP_US
         if self._last_us is not None and (new_segment or fmt != self._format):
             self.playlist.add_discontinuity()
+        resized = self._format is None or fmt[1:3] != self._format[1:3]
+        if track.kind == "video" and track.width and resized:  # the stream's first size, or new
+            self.playlist.mark_rotation(track.width, track.height, 0, at_us // 1000)
         self._format = fmt
         if not new_segment:
             return None

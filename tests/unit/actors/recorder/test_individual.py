@@ -396,3 +396,14 @@ def test_b_frames_from_a_file_are_remuxed_whole_with_their_decode_times(tmp_path
         assert any(p.dts < p.pts for p in muxed)
         container.seek(0)
         assert len(list(container.decode(video=0))) == 45
+
+
+def test_video_playlists_say_the_picture_size_before_the_start(tmp_path: Path) -> None:
+    run = record(tmp_path, users=1, seconds=2.5, stream_types=1)
+    playlist = next(path for key, path in run.files("playlist").items() if "video" in key)
+    tags = [line for line in playlist.read_text().splitlines() if "AGORA" in line]
+    rotate = re.fullmatch(r"#EXT-X-AGORA-ROTATE:WIDTH=160,HEIGHT=90,ROTATE=0,TIME=(\d{17})",
+                          tags[0])
+    start = re.fullmatch(r"#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE=VIDEO,TIME=(\d{17})",
+                         tags[1])
+    assert rotate and start and rotate[1] == start[1] and len(tags) == 2

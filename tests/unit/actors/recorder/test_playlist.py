@@ -97,3 +97,12 @@ def test_unknown_track_type_is_refused():
 def test_segment_without_extinf_is_refused():
     with pytest.raises(ValueError):
         Playlist.parse("#EXTM3U\na.ts\n")
+
+
+def test_rotate_tag_is_written_and_parsed_back() -> None:
+    playlist = Playlist()
+    playlist.mark_rotation(640, 480, 0, 1568969502485)  # 2019-09-20 08:51:42.485 UTC
+    playlist.add_segment("a.ts", 6.332)
+    text = playlist.render(ended=True)
+    assert "#EXT-X-AGORA-ROTATE:WIDTH=640,HEIGHT=480,ROTATE=0,TIME=20190920085142485\n" in text
+    assert Playlist.parse(text).render(ended=True) == text
