@@ -59,9 +59,13 @@ class Supervisor:
         self.children.update_layout(self.sessions[sid], layout)
 
     def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
-        """New rules for a running session (its `SubscriptionUpdated` is already in the log)."""
-        self.configs[sid] = replace(self.configs[sid], audio=audio, video=video)
-        self.children.update_subscription(self.sessions[sid], audio, video)
+        """New rules for a running session (its `SubscriptionUpdated` is already in the log);
+        nothing to do for one that ended in between (idle, expired)."""
+        actors, config = self.sessions.get(sid), self.configs.get(sid)
+        if actors is None or config is None:
+            return
+        self.configs[sid] = replace(config, audio=audio, video=video)
+        self.children.update_subscription(actors, audio, video)
 
     def stop(self, sid: str, reason: str = "api") -> str:
         """Drain the recorder, wait for uploads, record the end; returns uploadingStatus."""

@@ -135,6 +135,9 @@ def test_update_subscription_reaches_the_recorder_and_the_relaunch_config() -> N
     supervisor.update_subscription("s1", audio, video)
     assert children.calls[-1] == ("subscription", ("actors:s1", audio, video))
     assert (supervisor.configs["s1"].audio, supervisor.configs["s1"].video) == (audio, video)
+    supervisor.stop("s1")
+    supervisor.update_subscription("s1", audio, video)  # ended in between: nothing happens
+    assert children.calls[-1][0] == "release"
 
 
 def test_a_failing_probe_is_logged_and_the_loop_goes_on() -> None:
