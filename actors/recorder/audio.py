@@ -21,7 +21,7 @@ TrackKey = tuple[int, int]  # (uid, track generation)
 
 class AudioTimeline:
     def __init__(self, mixer: AudioMixer, t0_us: int, resync_ms: int = 60,
-                 fade_ms: int = 10) -> None:
+                 fade_ms: int = 20) -> None:
         self.mixer = mixer
         self.t0_us = t0_us
         self.resync = resync_ms * RATE // 1000

@@ -6,13 +6,14 @@ its absolute sample position on the mix timeline (derived from channel time) wit
 `AudioMixer.add`, and pulls fixed-size output frames with `pop_until`.
 
 Headroom rule: the mix is a plain sum and is never hard-clipped. A `Limiter` keeps every
-output sample at or below `CEILING` (-1 dBFS): the margin a lossy encoder needs, since AAC
-reconstructs a full-scale signal with overshoot. Its gain moves smoothly: it starts turning
-down one frame (`frame_size` samples, ~21 ms at 48 kHz) before a loud frame when that frame is
-already mixed, drops at once only when it is not, and recovers over `RELEASE_FRAMES` frames, so
-the waveform keeps its shape and no gain step becomes an audible click. Audio that arrives
-after part of it was already emitted fades in over `FADE_IN` samples instead of starting
-mid-wave.
+output sample at or below `CEILING` (-3 dBFS): the margin a lossy encoder needs, since AAC at
+~48 kbit/s reconstructs a loud signal with overshoot (at -1 dBFS it took decoded peaks past
+full scale where a user's audio started or stopped). Its gain moves smoothly: it starts
+turning down one frame (`frame_size` samples, ~21 ms at 48 kHz) before a loud frame when that
+frame is already mixed, drops at once only when it is not, and recovers over `RELEASE_FRAMES`
+frames, so the waveform keeps its shape and no gain step becomes an audible click. Audio whose
+head is dropped (it arrived after that part was emitted, or it overlaps the user's previous
+chunk) fades in over `FADE_IN` samples instead of starting mid-wave.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 LAYOUTS = {1: "mono", 2: "stereo"}
 
 
-CEILING = 10 ** (-1 / 20)  # -1 dBFS
+CEILING = 10 ** (-3 / 20)  # -3 dBFS
 RELEASE_FRAMES = 12  # ~0.25 s from full attenuation back to unity gain
 FADE_IN = 240  # 5 ms at 48 kHz
 
@@ -117,7 +118,7 @@ class AudioMixer:
         start = max(start_sample, self._head, previous_end)
         self._ends[uid] = max(self._ends.get(uid, 0), start_sample + len(samples))
         chunk = np.asarray(samples, dtype=np.float32).reshape(-1)[start - start_sample :]
-        if len(chunk) and start == self._head > max(start_sample, previous_end):  # head too late
+        if len(chunk) and start > start_sample:  # its head came too late or overlapped: no step
             chunk = chunk.copy()
             ramp = min(FADE_IN, len(chunk))
             chunk[:ramp] *= np.linspace(0.0, 1.0, ramp, dtype=np.float32)
