@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,9 +40,21 @@ class OutputConfig:
         return self.start_ms + convert(at, Fraction(1), MILLISECONDS)
 
     def path(self, key: str) -> Path:
-        path = self.workdir / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return local_path(self.workdir, key)
+
+
+def local_path(workdir: Path, key: str) -> Path:
+    """Where the object `key` is written locally, its folders made."""
+    path = workdir / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write `text` to `path` in one step: the uploader never reads a half-written playlist."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import av
 from av.packet import Packet
 from av.stream import Stream
 
-from .files import FileWritten, OnFile, OutputConfig
+from .files import FileWritten, OnFile, OutputConfig, replace_text
 from .naming import file_name, playlist_name, slice_name
 from .playlist import Playlist
 from .segment import mux
@@ -89,10 +89,7 @@ class SliceWriter:
         self.write_playlist(ended=last)
 
     def write_playlist(self, ended: bool) -> None:
-        path = self._config.path(self._playlist_key)
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(self.playlist.render(ended))
-        os.replace(partial, path)  # the uploader never reads a half-written playlist
+        replace_text(self._config.path(self._playlist_key), self.playlist.render(ended))
         segments = len(self.playlist.segments)
         self._emit("playlist", self._playlist_key, self._config.start_ms,
                    self.playlist.duration, segments)

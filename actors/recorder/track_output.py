@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,8 +29,8 @@ from av.stream import Stream
 
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
-from .files import FileKind, FileWritten, OnFile
-from .hls import TS_OFFSET, pad_for_probing
+from .files import FileKind, FileWritten, OnFile, local_path, replace_text
+from .hls import MIN_LAST_SLICE, TS_OFFSET, pad_for_probing
 from .naming import file_name, track_playlist_name, track_slice_name
 from .playlist import Playlist
 from .timebase import convert
@@ -41,7 +40,7 @@ OFFSET_TICKS = convert(TS_OFFSET, Fraction(1), TS_TIME_BASE)
 SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
 TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
 DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
-MIN_LAST_SLICE_US = 1_000_000  # a shorter tail stays in the slice before it
+MIN_LAST_SLICE_US = convert(MIN_LAST_SLICE, Fraction(1), Fraction(1, 1_000_000))
 FORCED_CUT_US, FORCED_CUT_BYTES = 330_000_000, 50 * 1024 * 1024  # §13.3: 5.5 min or 50 MB
 
 
@@ -69,9 +68,7 @@ class TrackTarget:
                                 start_ms, self.failover)
 
     def path(self, key: str) -> Path:
-        path = self.workdir / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return local_path(self.workdir, key)
 
     def ts(self, channel_us: int) -> int:
         """TS timestamp (90 kHz) of a channel time: `convert` from µs, in integers (this runs
@@ -93,6 +90,7 @@ class TsSlice:
         self._stream = _mux_stream(self._container, track)
         self._asc = track.extradata if track.codec == "aac" else None
         self.size = 0  # payload bytes written so far
+
     def write(self, packet: MediaPacket, ts: int, dts: int, end_us: int) -> None:
         data = packet.data
         if self._asc and data[:2] not in (b"\xff\xf1", b"\xff\xf9"):
@@ -266,9 +264,7 @@ class TrackOutput:
     def _write_playlist(self, ended: bool) -> None:
         key = self.target.playlist_key
         path = self.target.path(key)
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(self.playlist.render(ended))
-        os.replace(partial, path)  # the uploader never reads a half-written playlist
+        replace_text(path, self.playlist.render(ended))
         self._emit("playlist", path, key, self.first_start_ms or 0, self.playlist.duration,
                    len(self.playlist.segments))
 
