@@ -31,6 +31,8 @@ from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.segment import SliceStarted, StreamStateChanged, TrackPlaylistStarted
 
+from .live import synthetic_channel
+
 T0 = 1_800_000_000_000_000  # µs
 SID = "s" * 32
 AUD = b"\x00\x00\x00\x01\x09\xf0"  # the access-unit delimiter a TS muxer puts before H.264
@@ -55,15 +57,7 @@ Step = Callable[[Channel, IndividualRecorder, int], None]
 def record(tmp_path: Path, users: int = 2, seconds: float = 5.0, stream_types: int = 2,
            slice_seconds: float = 2.0, at: dict[int, Step] | None = None) -> Run:
     """Record `users` synthetic publishers for `seconds`; `at[step]` acts before step's batch."""
-    clock = {"now": T0}
-    channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
-    channel.subscribe("rec")
-    looks = publisher_colors(users)
-    sources = [SyntheticPublisher(i + 1, looks[i][0], looks[i][1], width=160, height=90)
-               for i in range(users)]
-    for source in sources:
-        for track in source.tracks():
-            channel.publish(track)
+    clock, channel, sources = synthetic_channel(users, T0)
     config = RecordingConfig(sid=SID, appid="app", cname="room", recorder_uid=99, generation=1,
                              workdir=tmp_path, mode="individual", stream_types=stream_types,
                              file_prefix=("rec", "room"), slice_seconds=slice_seconds)

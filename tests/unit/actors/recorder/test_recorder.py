@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from cloudrec.actors.channel.channel import Channel
-from cloudrec.actors.channel.synthetic import SyntheticPublisher, publisher_colors
+from cloudrec.actors.channel.synthetic import publisher_colors
 from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.layout import Layout, LayoutRegion
 from cloudrec.events.memory import MemoryEventLog
+
+from .live import synthetic_channel
 
 T0 = 1_800_000_000_000_000  # µs
 
@@ -29,15 +31,7 @@ def record(tmp_path: Path, users: int, layout: Layout, seconds: float = 2.0,
            video: Subscription | None = None,
            at_second: Callable[[Channel], None] | None = None,
            ) -> tuple[np.ndarray, list[UploadJob], Recorder]:
-    clock = {"now": T0}
-    channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
-    channel.subscribe("rec")
-    looks = publisher_colors(users)
-    sources = [SyntheticPublisher(i + 1, looks[i][0], looks[i][1], width=160, height=90)
-               for i in range(users)]
-    for source in sources:
-        for track in source.tracks():
-            channel.publish(track)
+    clock, channel, sources = synthetic_channel(users, T0)
     jobs: list[UploadJob] = []
     config = RecordingConfig(sid="s" * 32, appid="app", cname="room", recorder_uid=99,
                              generation=1, workdir=tmp_path, layout=layout,
