@@ -53,8 +53,8 @@ class ChannelActor:
     def push(self, packets: list[MediaPacket]) -> int:
         return self.core.push(packets)
 
-    def subscribe(self, subscriber_id: str) -> None:
-        self.core.subscribe(subscriber_id)
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
+        self.core.subscribe(subscriber_id, replay_from_us)
 
     def unsubscribe(self, subscriber_id: str) -> None:
         self.core.unsubscribe(subscriber_id)

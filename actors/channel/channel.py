@@ -5,6 +5,9 @@ shared/spec/media-timing.md) and copies it into every subscriber's bounded buffe
 (recorders) `pull` a `Batch`: packets, the current tracks and members, and the membership and
 track changes since their previous pull. No clock is read here: every command takes `now_us`
 or falls back to the clock the channel was built with.
+
+The channel also keeps a short history of each live track, so that a subscriber replacing a dead
+one (a recorder failover) can `subscribe` with `replay_from_us` and start from recent packets.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 ChangeType = Literal["joined", "left", "published", "unpublished"]
 TrackKey = tuple[int, Kind]
+Arrival = tuple[int, MediaPacket]  # (channel-wide arrival number, stamped packet)
 
 
 def wall_clock_us() -> int:
@@ -30,6 +34,27 @@ def wall_clock_us() -> int:
 def to_us(pts: int, time_base: Fraction) -> int:
     """A timestamp in its time base as whole microseconds."""
     return round(pts * time_base * 1_000_000)
+
+
+def replay_track(arrivals: list[Arrival], from_us: int) -> list[Arrival]:
+    """What of one track's history a replay from `from_us` hands on: audio from `from_us`,
+    video from a key frame so that it decodes (see `video_replay_start`)."""
+    if arrivals and arrivals[0][1].kind == "audio":
+        return [arrival for arrival in arrivals if arrival[1].channel_us >= from_us]
+    return arrivals[video_replay_start(arrivals, from_us):]
+
+
+def video_replay_start(arrivals: list[Arrival], from_us: int) -> int:
+    """Index of the last key frame at or before `from_us`, else of the first key frame after it,
+    else (no key frame kept) of the first packet from `from_us`."""
+    keys = [i for i, (_, packet) in enumerate(arrivals) if packet.keyframe]
+    before = [i for i in keys if arrivals[i][1].channel_us <= from_us]
+    after = [i for i in keys if arrivals[i][1].channel_us > from_us]
+    starts = before[-1:] or after[:1]
+    if starts:
+        return starts[0]
+    late = (i for i, (_, packet) in enumerate(arrivals) if packet.channel_us >= from_us)
+    return next(late, len(arrivals))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +88,28 @@ class _Subscriber:
 
 
 class Channel:
-    """Members, tracks, per-track offsets and bounded per-subscriber buffers."""
+    """Members, tracks, per-track offsets and history, bounded per-subscriber buffers."""
 
     def __init__(
         self,
         clock: Callable[[], int] = wall_clock_us,
         buffer_packets: int = 10_000,
         share_publisher_offset: bool = False,
+        history_us: int = 10_000_000,
+        history_packets: int = 5_000,
     ) -> None:
         self._clock = clock
         self._buffer_packets = buffer_packets
         self._share_publisher_offset = share_publisher_offset
+        self._history_us = history_us
+        self._history_packets = history_packets
         self._members: dict[int, int] = {}  # uid -> joined channel_us, in join order
         self._tracks: dict[TrackKey, TrackInfo] = {}
         self._generations: dict[TrackKey, int] = {}
         self._offsets: dict[TrackKey, int] = {}
         self._subscribers: dict[str, _Subscriber] = {}
+        self._history: dict[TrackKey, deque[Arrival]] = {}  # of the current generations only
+        self._arrivals = 0  # packets kept so far: orders history across tracks
         self.rejected = 0  # packets of tracks that were not published
 
     # -- membership ---------------------------------------------------------------------------
@@ -114,6 +145,7 @@ class Channel:
         published = replace(track, generation=generation)
         self._tracks[key] = published
         self._offsets.pop(key, None)
+        self._history.pop(key, None)
         self._record(Change("published", track.uid, now, track.kind, generation))
         return published
 
@@ -122,6 +154,7 @@ class Channel:
         if track is None:
             return
         self._offsets.pop((uid, kind), None)
+        self._history.pop((uid, kind), None)
         self._record(Change("unpublished", uid, self._now(now_us), kind, track.generation))
 
     def list_tracks(self) -> list[TrackInfo]:
@@ -139,6 +172,7 @@ class Channel:
                 self.rejected += 1
                 continue
             kept += 1
+            self._remember(stamped)
             for subscriber in self._subscribers.values():
                 self._enqueue(subscriber, stamped)
         return kept
@@ -161,6 +195,21 @@ class Channel:
             return self._offsets.get(other, own_offset)
         return own_offset
 
+    def _remember(self, packet: MediaPacket) -> None:
+        """Append to the track's history; keep `history_us` behind its newest packet."""
+        self._arrivals += 1
+        key = (packet.uid, packet.kind)
+        history = self._history.setdefault(key, deque(maxlen=self._history_packets))
+        history.append((self._arrivals, packet))
+        while history[0][1].channel_us < packet.channel_us - self._history_us:
+            history.popleft()
+
+    def _replay(self, from_us: int) -> list[MediaPacket]:
+        """Every current track's history from `from_us` (`replay_track`), in arrival order."""
+        arrivals = [arrival for history in self._history.values()
+                    for arrival in replay_track(list(history), from_us)]
+        return [packet for _, packet in sorted(arrivals, key=lambda arrival: arrival[0])]
+
     def _enqueue(self, subscriber: _Subscriber, packet: MediaPacket) -> None:
         if len(subscriber.packets) >= self._buffer_packets:
             subscriber.packets.popleft()
@@ -170,10 +219,21 @@ class Channel:
 
     # -- subscribers --------------------------------------------------------------------------
 
-    def subscribe(self, subscriber_id: str) -> None:
-        """Start buffering for a subscriber; idempotent. Its first pull carries a snapshot."""
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
+        """Start buffering for a subscriber; idempotent. Its first pull carries a snapshot.
+
+        With `replay_from_us` its buffer is (re)filled from the history kept since that channel
+        time, so a subscriber taking over from a dead one continues without a media gap; an
+        existing subscriber's buffer is replaced, its pending changes are kept.
+        """
         if subscriber_id not in self._subscribers:
             self._subscribers[subscriber_id] = _Subscriber(deque())
+        if replay_from_us is None:
+            return
+        subscriber = self._subscribers[subscriber_id]
+        subscriber.packets.clear()
+        for packet in self._replay(replay_from_us):
+            self._enqueue(subscriber, packet)
 
     def unsubscribe(self, subscriber_id: str) -> None:
         self._subscribers.pop(subscriber_id, None)

@@ -31,8 +31,8 @@ class ChannelHandle:
         kept: int = ray.get(self.actor.push.remote(packets))
         return kept
 
-    def subscribe(self, subscriber_id: str) -> None:
-        ray.get(self.actor.subscribe.remote(subscriber_id))
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
+        ray.get(self.actor.subscribe.remote(subscriber_id, replay_from_us))
 
     def unsubscribe(self, subscriber_id: str) -> None:
         ray.get(self.actor.unsubscribe.remote(subscriber_id))

@@ -1,4 +1,5 @@
-"""Channel core: fan-out, per-track offsets, generations, leave, bounded buffers, changes."""
+"""Channel core: fan-out, per-track offsets, generations, leave, bounded buffers, changes,
+history and replay."""
 
 from fractions import Fraction
 
@@ -19,8 +20,9 @@ def audio(uid: int) -> TrackInfo:
     return TrackInfo(uid=uid, kind="audio", codec="opus", time_base=AUDIO_TB, sample_rate=48000)
 
 
-def vpacket(uid: int, pts: int) -> MediaPacket:
-    return MediaPacket(uid=uid, kind="video", data=b"v", pts=pts, time_base=VIDEO_TB)
+def vpacket(uid: int, pts: int, keyframe: bool = False) -> MediaPacket:
+    return MediaPacket(uid=uid, kind="video", data=b"v", pts=pts, time_base=VIDEO_TB,
+                       keyframe=keyframe)
 
 
 def apacket(uid: int, pts: int) -> MediaPacket:
@@ -164,3 +166,123 @@ def test_unsubscribed_subscriber_stops_buffering(channel: Channel) -> None:
     channel.push([vpacket(1, 0)], now_us=0)
     with pytest.raises(KeyError):
         channel.pull("rec")
+
+
+# -- history and replay ---------------------------------------------------------------------------
+# Every track's first packet is pushed at now_us=0 with pts 0, so its channel_us is its media time.
+
+
+def audio_at(uid: int, us: int) -> MediaPacket:
+    return apacket(uid, us * 48 // 1000)
+
+
+def video_at(uid: int, us: int, keyframe: bool = False) -> MediaPacket:
+    return vpacket(uid, us * 9 // 100, keyframe)
+
+
+def stamps(packets: list[MediaPacket]) -> list[tuple[int, str, int]]:
+    return [(p.uid, p.kind, p.channel_us) for p in packets]
+
+
+def replayed(channel: Channel, from_us: int, name: str = "new") -> list[tuple[int, str, int]]:
+    channel.subscribe(name, replay_from_us=from_us)
+    return stamps(channel.pull(name).packets)
+
+
+def test_history_keeps_history_us_behind_the_newest_packet() -> None:
+    channel = Channel(clock=lambda: 0, history_us=1_000_000)
+    channel.publish(audio(1))
+    channel.push([audio_at(1, us) for us in range(0, 2_000_001, 500_000)], now_us=0)
+    assert replayed(channel, 0) == [(1, "audio", 1_000_000), (1, "audio", 1_500_000),
+                                    (1, "audio", 2_000_000)]
+
+
+def test_history_keeps_at_most_history_packets_per_track() -> None:
+    channel = Channel(clock=lambda: 0, history_packets=3)
+    channel.publish(audio(1))
+    channel.publish(video(2))
+    channel.push([audio_at(1, us) for us in range(0, 100_000, 20_000)], now_us=0)
+    channel.push([video_at(2, 0, keyframe=True)], now_us=0)
+    assert replayed(channel, 0) == [(1, "audio", 40_000), (1, "audio", 60_000),
+                                    (1, "audio", 80_000), (2, "video", 0)]
+
+
+def test_audio_replay_starts_at_replay_from_us() -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.publish(audio(1))
+    channel.push([audio_at(1, us) for us in range(0, 200_000, 20_000)], now_us=0)
+    assert replayed(channel, 130_000) == [(1, "audio", 140_000), (1, "audio", 160_000),
+                                          (1, "audio", 180_000)]
+
+
+@pytest.mark.parametrize(
+    ("keyframes", "from_us", "expected"),
+    [
+        ({0, 300_000, 600_000}, 450_000, [300_000, 400_000, 500_000, 600_000, 700_000]),
+        ({0, 300_000, 600_000}, 300_000, [300_000, 400_000, 500_000, 600_000, 700_000]),
+        ({600_000}, 450_000, [600_000, 700_000]),  # no key frame before: the first one after
+        (set(), 450_000, [500_000, 600_000, 700_000]),  # no key frame at all: from from_us
+    ],
+)
+def test_video_replay_starts_at_a_key_frame(keyframes: set[int], from_us: int,
+                                            expected: list[int]) -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.publish(video(1))
+    channel.push([video_at(1, us, us in keyframes) for us in range(0, 800_000, 100_000)],
+                 now_us=0)
+    assert replayed(channel, from_us) == [(1, "video", us) for us in expected]
+
+
+def test_replay_keeps_arrival_order_across_tracks() -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.publish(video(1))
+    channel.publish(audio(2))
+    channel.push([video_at(1, 0, keyframe=True)], now_us=0)
+    channel.push([audio_at(2, 0)], now_us=500_000)  # audio's offset: 0.5 s
+    channel.push([video_at(1, 1_000_000)], now_us=500_000)  # arrives early: stamped 1 s
+    channel.push([audio_at(2, 100_000)], now_us=600_000)  # stamped 0.6 s, arrives after it
+    assert replayed(channel, 0) == [(1, "video", 0), (2, "audio", 500_000),
+                                    (1, "video", 1_000_000), (2, "audio", 600_000)]
+
+
+def test_subscribe_without_replay_leaves_an_existing_subscriber_untouched(
+    channel: Channel,
+) -> None:
+    channel.publish(audio(1))
+    channel.push([apacket(1, 0), apacket(1, 960)], now_us=0)
+    channel.subscribe("rec")
+    assert [p.pts for p in channel.pull("rec").packets] == [0, 960]
+
+
+def test_replay_replaces_an_existing_subscribers_buffer() -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.subscribe("rec")
+    channel.publish(audio(1))
+    channel.push([audio_at(1, us) for us in range(0, 100_000, 20_000)], now_us=0)
+    assert replayed(channel, 60_000, name="rec") == [(1, "audio", 60_000), (1, "audio", 80_000)]
+
+
+def test_unpublish_drops_the_tracks_history() -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.publish(video(1))
+    channel.publish(audio(1))
+    channel.push([video_at(1, 0, keyframe=True), audio_at(1, 0)], now_us=0)
+    channel.unpublish(1, "audio")
+    assert replayed(channel, 0, name="one") == [(1, "video", 0)]
+    channel.publish(audio(1))
+    channel.push([audio_at(1, 0)], now_us=2_000_000)  # the new generation starts its own history
+    assert replayed(channel, 0, name="two") == [(1, "video", 0), (1, "audio", 2_000_000)]
+
+
+def test_replaying_subscriber_then_receives_live_packets() -> None:
+    channel = Channel(clock=lambda: 0)
+    channel.publish(video(1))
+    channel.publish(audio(2))
+    channel.push([video_at(1, 0, keyframe=True), audio_at(2, 0), video_at(1, 40_000)], now_us=0)
+    channel.subscribe("new", replay_from_us=40_000)
+    channel.push([audio_at(2, 20_000), video_at(1, 80_000)], now_us=80_000)
+    batch = channel.pull("new")
+    assert stamps(batch.packets) == [(1, "video", 0), (1, "video", 40_000),
+                                     (2, "audio", 20_000), (1, "video", 80_000)]
+    assert batch.members == [1, 2]
+    assert [(t.uid, t.kind) for t in batch.tracks] == [(1, "video"), (2, "audio")]
