@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.config import rules as rules
 from cloudrec.actors.uploader.destination import Credentials, Destination
 from cloudrec.actors.uploader.endpoints import UnreachableStorage, resolve
 from cloudrec.api.errors import ApiError
@@ -18,29 +19,11 @@ from cloudrec.events.layout import Layout
 from cloudrec.events.subscription import UidLists
 from cloudrec.projections.recovery import layout_from_config
 
-ALL = "#allstream#"
-AUDIO_ONLY, VIDEO_ONLY = 0, 1
-
 
 def layout_of(layout: ApiLayout) -> Layout:
     """The event-side layout of an updateLayout body / transcodingConfig."""
     fields = layout.model_dump(mode="json", by_alias=True, exclude_none=True)
     return layout_from_config({"recordingConfig": {"transcodingConfig": fields}})
-
-
-def _rule(lists: UidLists | None, enabled: bool) -> Subscription:
-    allow, deny = (lists.subscribe, lists.unsubscribe) if lists else (None, None)
-    only = None if allow is None or ALL in allow else frozenset(int(u) for u in allow)
-    return Subscription(only=only, never=frozenset(int(u) for u in deny or ()), enabled=enabled)
-
-
-def rules(stream_types: int, audio: UidLists | None,
-          video: UidLists | None) -> tuple[Subscription, Subscription]:
-    """Audio and video rules from each medium's lists (None: none given). No list at all
-    subscribes to everything; only an audio list means no video, and vice versa (§5.1)."""
-    audio_on = stream_types != VIDEO_ONLY and (audio is not None or video is None)
-    video_on = stream_types != AUDIO_ONLY and (video is not None or audio is None)
-    return _rule(audio, audio_on), _rule(video, video_on)
 
 
 def audio_lists(config: AudioSubscription) -> UidLists | None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
+
 from cloudrec.actors.session.actor import ControllerActor
 from cloudrec.actors.session.handle import ControllerHandle
 from cloudrec.cluster import options
@@ -75,6 +77,7 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
     connect(settings.ray_address)
     controller = options.remote(ControllerActor, options.controller_options()).remote(
         events_url, storage_url)
+    ray.get(controller.ready.remote())  # sessions recovered, a warm recorder waiting
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
                                settings.slice_seconds, storage=settings.storage_plan(),

@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.naming import playlist_name
 from cloudrec.actors.session.handle import ControllerHandle
+from cloudrec.actors.session.session import Rejected
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
@@ -27,18 +29,12 @@ from cloudrec.config import (
     audio_lists,
     layout_of,
     recording_config,
-    rules,
     video_lists,
 )
 from cloudrec.events.log import EventLog
-from cloudrec.events.recording import (
-    RecordingFailed,
-    RecordingStarted,
-    SessionExited,
-    StartRepeated,
-)
-from cloudrec.events.subscription import SubscriptionUpdated, UidLists
-from cloudrec.projections import status, subscription
+from cloudrec.events.recording import RecordingStarted
+from cloudrec.events.subscription import UidLists
+from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.projections.status import StatusView
 
@@ -58,18 +54,7 @@ class RecordingService:
         self.storage = storage or StoragePlan()
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
         self.status_runner = status_runner or ProjectionRunner(events, status, MemoryViewStore())
-        self.by_resource: dict[str, str] = {}
         self.lock = threading.RLock()
-        self._index()
-
-    def _index(self) -> None:
-        """Rebuild resource → sid from the log (a restarted API still refuses reuse)."""
-        position = 0
-        while batch := self.events.read_all(after=position, limit=5000):
-            position = batch[-1][0]
-            for _, event in batch:
-                if isinstance(event, RecordingStarted):
-                    self.by_resource[event.resource_id] = event.stream_id
 
     # -- reads ---------------------------------------------------------------------------
     def view(self, sid: str) -> StatusView:
@@ -92,44 +77,18 @@ class RecordingService:
     # -- commands ------------------------------------------------------------------------
     def start(self, appid: str, cname: str, uid: str, resource_id: str, mode: str,
               request: StartRequest, grant: ResourceGrant) -> str:
+        """Validated here, decided and appended by the supervisor: answers once the start is
+        in the log (the recorder is launched from there)."""
         destination = self.storage.destination(request.client_request.storage_config)
-        with self.lock:
-            if resource_id in self.by_resource:
-                self._repeated(self.by_resource[resource_id])
-            if self._running(appid, cname, uid):
-                raise ApiError(53, "a recorder with this appid, cname and uid is already running")
-            sid = uuid.uuid4().hex
-            self.by_resource[resource_id] = sid
+        sid = uuid.uuid4().hex
         config = recording_config(sid, appid, request, self.workdir, self.slice_seconds,
                                   destination, mode)
         if grant is not None:  # spec decision 6: the session ends when its API window closes
             config = replace(config, expires_at_ms=self.clock_ms()
                              + grant.resource_expired_hour * 3_600_000)
-        self.events.append([self._started(config, resource_id, mode, request)])
-        try:
-            self.controller.start(config)
-        except Exception as error:  # "200 then die": the failure is in the events, query 404s
-            log.exception("session %s could not start", sid)
-            self._died(sid, str(error))
+        with _answer():
+            self.controller.start(config, self._started(config, resource_id, mode, request))
         return sid
-
-    def _died(self, sid: str, reason: str) -> None:
-        at = self.clock_ms()
-        self.events.append([
-            RecordingFailed(stream_id=sid, at_ms=at, module=2, error_code=52,
-                            message=f"recorder did not start: {reason[:200]}"),
-            SessionExited(stream_id=sid, at_ms=at, exit_status=1)])
-
-    def _repeated(self, sid: str) -> None:
-        self.events.append([StartRepeated(stream_id=sid, at_ms=self.clock_ms())])
-        raise ApiError(7, "recording is already running for this resourceId", sid=sid)
-
-    def _running(self, appid: str, cname: str, uid: str) -> bool:
-        for sid in self.by_resource.values():
-            view = self.view(sid)
-            if (view.appid, view.cname, view.uid) == (appid, cname, uid) and not view.ended:
-                return True
-        return False
 
     def _started(self, config: RecordingConfig, resource_id: str, mode: str,
                  request: StartRequest) -> RecordingStarted:
@@ -148,45 +107,48 @@ class RecordingService:
 
     def update(self, appid: str, sid: str, resource_id: str, mode: str,
                request: UpdateRequest) -> None:
-        """`streamSubscribe`: replace the lists of the media it carries, as an event, then on
-        the running recorder."""
+        """`streamSubscribe`: replace the lists of the media it carries."""
         self._live(appid, sid, resource_id, mode)
         change = request.client_request.stream_subscribe
         if change is None or (change.audio_uid_list is None and change.video_uid_list is None):
             raise ApiError(2, "clientRequest.streamSubscribe needs audioUidList or videoUidList")
-        current = subscription.fold(self.events.read_stream(sid), sid)
-        event = SubscriptionUpdated(
-            stream_id=sid, at_ms=self.clock_ms(),
-            audio=_lists(change.audio_uid_list, audio_lists, "audio", current.stream_types != 1),
-            video=_lists(change.video_uid_list, video_lists, "video", current.stream_types != 0))
-        self.events.append([event])
-        updated = subscription.apply(current, event)
-        self.controller.update_subscription(sid, *rules(updated.stream_types, updated.audio,
-                                                        updated.video))
+        with _answer(sid):
+            self.controller.update_subscription(
+                sid, _lists(change.audio_uid_list, audio_lists, "audio"),
+                _lists(change.video_uid_list, video_lists, "video"))
 
     def update_layout(self, appid: str, sid: str, resource_id: str,
                       request: UpdateLayoutRequest) -> None:
         self._live(appid, sid, resource_id, "mix")  # updateLayout is mix-only (§7)
-        self.controller.update_layout(sid, layout_of(request.client_request))
+        with _answer(sid):
+            self.controller.update_layout(sid, layout_of(request.client_request))
 
     def stop(self, appid: str, sid: str, resource_id: str, mode: str) -> dict[str, Any]:
         view = self._live(appid, sid, resource_id, mode)
         if view.stopped:
             raise ApiError(49, "this recording was already stopped")
-        self.controller.stop(sid)
+        with _answer(sid):
+            self.controller.stop(sid)
         stopped = self.view(sid)
         if not stopped.heard_users:  # the session is over all the same (§9)
             raise ApiError(435, "nothing recorded: no user published in the channel")
         return status.stop_response(stopped)
 
 
-def _lists(part: Any, lists_of: Callable[[Any], UidLists | None], medium: str,
-           allowed: bool) -> UidLists | None:
+@contextmanager
+def _answer(sid: str | None = None) -> Iterator[None]:
+    """The supervisor's refusals as the API's errors."""
+    try:
+        yield
+    except Rejected as rejected:
+        raise ApiError(rejected.code, rejected.reason, sid=rejected.sid or sid) from None
+
+
+def _lists(part: Any, lists_of: Callable[[Any], UidLists | None],
+           medium: str) -> UidLists | None:
     """One medium's new lists, or None when the update does not carry that medium."""
     if part is None:
         return None
-    if not allowed:
-        raise ApiError(2, f"{medium} subscription lists are not allowed with this streamTypes")
     lists = lists_of(part)
     if lists is None:
         raise ApiError(2, f"{medium}UidList needs a subscribe or an unSubscribe list")

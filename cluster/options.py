@@ -1,9 +1,14 @@
 """Every Ray actor option in one place: names, namespace, lifetime, restarts, resources.
 
-Only the controller is detached. Channels, recorders, layout controllers and uploaders are
-created by the controller, owned by it, and die with it. Names derive from ids. Actors reserve
-no CPU (`num_cpus=0`): they are I/O- or media-bound loops, and a 2-core laptop must fit a whole
-recording; real capacity is governed by the controller, not by Ray's CPU accounting.
+The controller is detached, and so are the actors a controller restart must not take with it:
+channels (publishers keep publishing into them) and uploaders (they hold the customer's keys and
+the backlog, which no event may carry). Recorders and layout controllers are owned by the
+controller and die with it; their state is in the log, and a restarted controller fails each
+recording over to a new recorder generation. Recorders are started before they are needed (warm
+spares, so `start` has one recording within about a second) and so carry no session name. Names
+derive from ids. Actors reserve no CPU (`num_cpus=0`): they are I/O- or media-bound loops, and a
+2-core laptop must fit a whole recording; real capacity is governed by the controller, not by
+Ray's CPU accounting.
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ def controller_options() -> dict[str, Any]:
 
 def channel_options(appid: str, cname: str) -> dict[str, Any]:
     return {"name": f"channel-{_safe(appid)}-{_safe(cname)}", "namespace": NAMESPACE,
-            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 16}
+            "lifetime": "detached", "get_if_exists": True, "num_cpus": 0, "max_concurrency": 16}
 
 
-def recorder_options(sid: str, generation: int) -> dict[str, Any]:
-    return {"name": f"recorder-{sid}-{generation}", "namespace": NAMESPACE, "num_cpus": 0,
-            "max_concurrency": 4, "max_restarts": 0}
+def recorder_options() -> dict[str, Any]:
+    """A warm spare: it learns its session (and generation) at `begin`."""
+    return {"namespace": NAMESPACE, "num_cpus": 0, "max_concurrency": 4, "max_restarts": 0}
 
 
 def layout_options(sid: str) -> dict[str, Any]:
@@ -41,9 +46,14 @@ def layout_options(sid: str) -> dict[str, Any]:
             "max_restarts": 3, "max_task_retries": 3}
 
 
+def uploader_name(sid: str) -> str:
+    return f"uploader-{sid}"
+
+
 def uploader_options(sid: str) -> dict[str, Any]:
-    return {"name": f"uploader-{sid}", "namespace": NAMESPACE, "num_cpus": 0,
-            "max_concurrency": 1, "max_restarts": 3, "max_task_retries": 3}
+    return {"name": uploader_name(sid), "namespace": NAMESPACE, "lifetime": "detached",
+            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 1, "max_restarts": 3,
+            "max_task_retries": 3}
 
 
 def publisher_options(appid: str, cname: str, uid: int) -> dict[str, Any]:

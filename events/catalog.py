@@ -20,13 +20,17 @@ from cloudrec.events.recording import (
     RecorderLaunched,
     RecorderLeft,
     RecordingFailed,
+    RecordingPlanned,
     RecordingStarted,
     RecordingStopped,
     SessionExited,
     StartRepeated,
     StopRequested,
+    upcast_recorder_failed_v1,
 )
 from cloudrec.events.segment import (
+    FileDropped,
+    FileSalvaged,
     Mp4Written,
     PlaylistWritten,
     SliceStarted,
@@ -46,6 +50,7 @@ from cloudrec.events.upload import (
 
 AnyEvent = Annotated[
     RecordingStarted
+    | RecordingPlanned
     | StartRepeated
     | RecorderLaunched
     | RecorderFailed
@@ -59,6 +64,8 @@ AnyEvent = Annotated[
     | SliceWritten
     | PlaylistWritten
     | Mp4Written
+    | FileSalvaged
+    | FileDropped
     | TrackPlaylistStarted
     | UploaderStarted
     | FileUploaded
@@ -79,6 +86,7 @@ EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("FileUploaded", 1): upcast_file_uploaded_v1,
+    ("RecorderFailed", 1): upcast_recorder_failed_v1,
 }
 
 

@@ -7,6 +7,8 @@ the log, so "hand the file to the uploader" still comes after "the file was writ
 
 What changes for the caller: `append` returns the events as given (versions are assigned when
 they reach the log), and `Fenced` is raised by the first `append` after the log refused one.
+Once fenced, queued actions are skipped: they depended on appends the log refused (a zombie
+recorder must not hand the uploader a file whose event is not in the log).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from cloudrec.events.envelope import Event
 from cloudrec.events.log import EventLog, Fenced
 
 log = logging.getLogger(__name__)
-Item = Sequence[Event] | Callable[[], None] | None
+Item = Sequence[Event] | Callable[[], None] | threading.Event | None
 
 
 class Outbox:
@@ -45,7 +47,7 @@ class Outbox:
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until everything queued so far is in the log; False on timeout."""
         done = threading.Event()
-        self.then(done.set)
+        self._queue.put(done)  # set even when fenced: a barrier, not an action
         return done.wait(timeout_s)
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
@@ -63,9 +65,12 @@ class Outbox:
 
     def _write(self) -> None:
         while (item := self._queue.get()) is not None:
-            if callable(item):
-                self._run(item)
-            else:
+            if isinstance(item, threading.Event):
+                item.set()
+            elif callable(item):
+                if self.fenced is None:
+                    self._run(item)
+            elif self.fenced is None:
                 self._append(item)
 
     def _append(self, events: Sequence[Event]) -> None:

@@ -24,6 +24,16 @@ class RecordingStarted(Event):
     playlist: str  # object key of the m3u8
 
 
+class RecordingPlanned(Event):
+    """What every recorder generation of the session is asked to do: the secret-free recording
+    config (`plan`), so a restarted controller can launch the next generation from the log.
+    `storage` describes the customer's bucket without keys ("" = the server's file storage)."""
+
+    type: Literal["RecordingPlanned"] = "RecordingPlanned"
+    plan: dict[str, Any]
+    storage: str = ""
+
+
 class StartRepeated(Event):
     """`start` was called again with a resourceId already in use (code 7)."""
 
@@ -39,16 +49,28 @@ class RecorderLaunched(Event):
 
 
 class RecorderFailed(Event):
-    """A recorder generation died; a later generation takes over."""
+    """A recorder generation died (or stopped answering); a later generation takes over.
+
+    Written by the supervisor stamped with the NEXT generation, so the log fences the failed
+    one (a zombie) off at once, before its successor has joined. `new_uid` is the uid the next
+    generation joins with (0 when no generation follows: the session ends).
+    """
 
     type: Literal["RecorderFailed"] = "RecorderFailed"
+    schema_version: int = 2
     failed_generation: int
     reason: str
+    new_uid: int = 0
+
+
+def upcast_recorder_failed_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no `new_uid`."""
+    return dict(payload, schema_version=2, new_uid=0)
 
 
 class StopRequested(Event):
     type: Literal["StopRequested"] = "StopRequested"
-    reason: str = "api"  # "api", "idle", "expired"
+    reason: str = "api"  # "api", "idle", "expired", "failed" (recorder lost too often)
 
 
 LEAVE_CODE_NO_USERS = 4  # idle past maxIdleTime (spec §15.4 event 41)

@@ -40,6 +40,31 @@ class SliceWritten(Event):
     size: int
 
 
+class FileSalvaged(Event):
+    """A file a failed generation left half-written was completed from what it had written
+    (by the generation after it): a `SliceWritten` of the failed generation, in effect."""
+
+    type: Literal["FileSalvaged"] = "FileSalvaged"
+    key: str
+    kind: Literal["slice", "mp4"]
+    from_generation: int
+    index: int
+    start_ms: int
+    duration_s: float
+    size: int
+
+
+class FileDropped(Event):
+    """A file a failed generation left half-written could not be completed; its media is
+    recorded again from the channel's history where that still reaches back."""
+
+    type: Literal["FileDropped"] = "FileDropped"
+    key: str
+    kind: Literal["slice", "mp4"]
+    from_generation: int
+    reason: str
+
+
 class PlaylistWritten(Event):
     """The m3u8 was rewritten with `segments` slices (`ended` once ENDLIST is in it)."""
 

@@ -23,7 +23,15 @@ from cloudrec.events.recording import (
     RecordingStarted,
     StopRequested,
 )
-from cloudrec.events.segment import Mp4Written, PlaylistWritten, SliceWritten
+from cloudrec.events.segment import (
+    FileDropped,
+    FileSalvaged,
+    Mp4Written,
+    PlaylistWritten,
+    SliceStarted,
+    SliceWritten,
+    StreamStateChanged,
+)
 from cloudrec.events.subscription import SubscriptionUpdated
 from cloudrec.events.upload import FileKind, FileUploaded
 from cloudrec.projections import subscription
@@ -60,6 +68,10 @@ class RecoveryView:
     lists: SubscriptionView = SubscriptionView(sid="")
     pending: tuple[PendingFile, ...] = ()
     stopped: bool = False
+    origin_ms: int = 0  # channel time of the recording's first slice: TS/MP4 time 0
+    next_mp4_index: int = 0
+    known: frozenset[str] = frozenset()  # files some generation finished, salvaged or dropped
+    receiving: frozenset[tuple[str, str]] = frozenset()  # (uid, track) of users' live streams
 
     @property
     def failovers(self) -> int:
@@ -115,7 +127,23 @@ def _(event: RecorderLaunched, view: RecoveryView) -> RecoveryView:
 
 @_apply.register
 def _(event: RecorderFailed, view: RecoveryView) -> RecoveryView:
-    return replace(view, failed_generations=view.failed_generations | {event.failed_generation})
+    """Stamped with the next generation: from here on, the failed one is fenced off."""
+    return replace(view, failed_generations=view.failed_generations | {event.failed_generation},
+                   generation=max(view.generation, event.generation))
+
+
+@_apply.register
+def _(event: SliceStarted, view: RecoveryView) -> RecoveryView:
+    return view if view.origin_ms else replace(view, origin_ms=event.start_ms)
+
+
+@_apply.register
+def _(event: StreamStateChanged, view: RecoveryView) -> RecoveryView:
+    if event.stream_uid == "0":
+        return view
+    key = (event.stream_uid, event.track)
+    receiving = view.receiving | {key} if event.state == 0 else view.receiving - {key}
+    return replace(view, receiving=receiving)
 
 
 @_apply.register
@@ -125,13 +153,41 @@ def _(event: LayoutUpdated, view: RecoveryView) -> RecoveryView:
 
 @_apply.register
 def _(event: SliceWritten, view: RecoveryView) -> RecoveryView:
-    if any(s.key == event.key for s in view.segments):
+    return _slice(view, event.key, event.index, event.start_ms, event.duration_s,
+                  event.generation)
+
+
+@_apply.register
+def _(event: FileSalvaged, view: RecoveryView) -> RecoveryView:
+    """Completed by the generation after the one that wrote it: that one's slice or part."""
+    if event.kind == "mp4":
+        return _mp4(view, event.key, event.index)
+    return _slice(view, event.key, event.index, event.start_ms, event.duration_s,
+                  event.from_generation)
+
+
+@_apply.register
+def _(event: FileDropped, view: RecoveryView) -> RecoveryView:
+    return replace(view, known=view.known | {event.key})
+
+
+def _slice(view: RecoveryView, key: str, index: int, start_ms: int, duration_s: float,
+           generation: int) -> RecoveryView:
+    if key in view.known:
         return view
-    cut = not view.segments or view.segments[-1].generation != event.generation
-    segment = Segment(event.key, event.start_ms, event.duration_s, event.generation, cut)
-    index = max(view.next_slice_index, event.index + 1)
-    view = replace(view, segments=(*view.segments, segment), next_slice_index=index)
-    return _written(view, event.key, "slice")
+    cut = not view.segments or view.segments[-1].generation != generation
+    segment = Segment(key, start_ms, duration_s, generation, cut)
+    view = replace(view, segments=(*view.segments, segment), known=view.known | {key},
+                   next_slice_index=max(view.next_slice_index, index + 1))
+    return _written(view, key, "slice")
+
+
+def _mp4(view: RecoveryView, key: str, index: int) -> RecoveryView:
+    if key in view.known:
+        return view
+    view = replace(view, known=view.known | {key},
+                   next_mp4_index=max(view.next_mp4_index, index + 1))
+    return _written(view, key, "mp4")
 
 
 @_apply.register
@@ -141,7 +197,7 @@ def _(event: PlaylistWritten, view: RecoveryView) -> RecoveryView:
 
 @_apply.register
 def _(event: Mp4Written, view: RecoveryView) -> RecoveryView:
-    return _written(view, event.key, "mp4")
+    return _mp4(view, event.key, event.index)
 
 
 @_apply.register

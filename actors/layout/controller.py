@@ -1,18 +1,13 @@
 """The layout controller core: the session's current layout and its revisions.
 
-`update_layout` is a command: (current layout, request) -> LayoutUpdated event. Full
-replacement semantics (spec §7): omitted fields revert to defaults, so the request already is
-the whole new layout. Recorders poll `get_layout(known_revision)` and redraw from the next frame.
+The `updateLayout` command is decided by the session (`actors/session/session.py`): full
+replacement semantics (spec §7), omitted fields revert to defaults, so the request already is
+the whole new layout. `get_layout(known_revision)` answers whoever asks what is in force.
 """
 
 from __future__ import annotations
 
-from cloudrec.events.envelope import Event
-from cloudrec.events.layout import Layout, LayoutUpdated
-
-
-def update_layout(sid: str, layout: Layout, at_ms: int) -> list[Event]:
-    return [LayoutUpdated(stream_id=sid, at_ms=at_ms, layout=layout)]
+from cloudrec.events.layout import Layout
 
 
 class LayoutController:

@@ -1,4 +1,12 @@
-"""Ray shell of a recorder generation: a loop thread pulling channel batches into the core."""
+"""Ray shell of a recorder generation: a loop thread pulling channel batches into the core.
+
+A recorder process is started before it is needed (a warm spare: PyAV, numpy and the cores are
+imported) and `begin` hands it a session. Generation n+1 of a session folds the `recovery`
+projection from the log, settles what generation n left half-written, and continues where the
+last good slice ended (`resume`). Layout and subscription changes are pushed to it by the
+supervisor once their event is in the log. The supervisor watches it with `ping`; once the log
+has fenced it off (a newer generation owns the session), it stops by itself.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +14,20 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from cloudrec.actors.channel.handle import ChannelHandle
+from cloudrec.actors.recorder import resume
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.individual import IndividualRecorder
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
 from cloudrec.events.backends import open_event_log
+from cloudrec.events.layout import Layout
 from cloudrec.events.outbox import Outbox
 from cloudrec.events.recording import (
     LEAVE_CODE_CLIENT_LEAVE,
@@ -23,8 +35,10 @@ from cloudrec.events.recording import (
     RecorderLeft,
     UploadingStatus,
 )
+from cloudrec.projections import recovery
 
 log = logging.getLogger(__name__)
+HISTORY_MS = 20_000  # how far back a channel keeps packets (ChannelActor's history)
 
 
 def _now_us() -> int:
@@ -32,51 +46,100 @@ def _now_us() -> int:
 
 
 class RecorderActor:
-    def __init__(self, config: RecordingConfig, channel: Any, layout: Any, uploader: Any,
-                 events_url: str, tick_s: float = 0.1) -> None:
-        self.config, self.layout, self.uploader, self.tick_s = config, layout, uploader, tick_s
-        self.events = Outbox(open_event_log(events_url))  # media never waits on the log
-        self.channel = ChannelHandle(channel)
-        self.subscriber = f"recorder-{config.sid}-{config.generation}"
-        self.channel.subscribe(self.subscriber)
-        now = _now_us()
-        self.events.append([RecorderLaunched(
-            stream_id=config.sid, at_ms=now // 1000, generation=config.generation,
-            recorder_uid=config.recorder_uid, node_id=ray.get_runtime_context().get_node_id())])
-        self.uploads: list[Any] = []
-        core = IndividualRecorder if config.mode == "individual" else Recorder
-        self.core = core(config, self.events, self._deliver, t0_us=now)
+    def __init__(self, tick_s: float = 0.1) -> None:
+        self.tick_s = tick_s
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors = 0
+        self.uploads: list[Any] = []
+        self.generation = 0
+
+    def ready(self) -> int:
+        """A warm spare answers once its process has imported everything: its pid."""
+        return os.getpid()
+
+    def begin(self, config: RecordingConfig, channel: Any, uploader: Any,
+              events_url: str) -> int:
+        """Join the session as generation `config.generation`; returns the pid once joined."""
+        self.config, self.uploader = config, uploader
+        self.generation = config.generation
+        self.events = Outbox(open_event_log(events_url))  # media never waits on the log
+        session_dir = config.workdir
+        self.config = config = replace(config, workdir=resume.generation_dir(
+            session_dir, config.generation))
+        now = _now_us()
+        plan = self._recover(session_dir, now) if config.generation > 1 else None
+        t0 = plan.t0_ms * 1000 if plan else now
+        self.channel = ChannelHandle(channel)
+        self.subscriber = f"recorder-{config.sid}-{config.generation}"
+        self.channel.subscribe(self.subscriber, t0 if plan else None)
+        self.events.append([RecorderLaunched(
+            stream_id=config.sid, at_ms=now // 1000, generation=config.generation,
+            recorder_uid=config.recorder_uid, node_id=ray.get_runtime_context().get_node_id())])
+        core = IndividualRecorder if config.mode == "individual" else Recorder
+        self.core = core(config, self.events, self._deliver, t0_us=t0, resume=plan)
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
+        return os.getpid()
+
+    def _recover(self, session_dir: Path, now_us: int) -> resume.Resume:
+        """Fold the log, settle the files generation n left, hand unconfirmed ones over again."""
+        c = self.config
+        view = recovery.fold(self.events.read_stream(c.sid), c.sid)
+        settled = resume.settle(view, resume.leftovers(view, session_dir, c.generation),
+                                c.sid, c.generation, now_us // 1000)
+        if settled:
+            self.events.append(settled)
+        for event in settled:
+            view = recovery.apply(view, event)
+        for pending in view.pending:
+            path = resume.local_file(session_dir, pending.key, c.generation)
+            if pending.kind != "playlist" and path is not None:
+                self._deliver(UploadJob(sid=c.sid, generation=c.generation, key=pending.key,
+                                        path=path, kind=pending.kind))
+        plan = resume.plan(view, now_us // 1000, HISTORY_MS)
+        log.warning("recorder %s generation %d: %s", c.sid, c.generation, resume.describe(plan))
+        return plan
 
     def _deliver(self, job: UploadJob) -> None:
         """Hand the file over once its event is in the log (the outbox keeps that order)."""
         self.events.then(lambda: self.uploads.append(self.uploader.upload.remote(job)))
 
     def _loop(self) -> None:
-        revision = 0
         while not self.stopping.is_set():
             began = time.monotonic()
+            if self.events.fenced is not None:
+                log.warning("recorder %s: fenced off (%s); stopping", self.subscriber,
+                            self.events.fenced)
+                self.stopping.set()
+                break
             try:
-                revision = self._step(revision)
+                self._step()
             except Exception:  # one bad step must not end the recording
                 self.errors += 1
                 log.exception("recorder %s step failed", self.subscriber)
             self.stopping.wait(max(0.0, self.tick_s - (time.monotonic() - began)))
 
-    def _step(self, revision: int) -> int:
-        batch = self.channel.pull(self.subscriber)
-        latest = ray.get(self.layout.get_layout.remote(revision))
+    def _step(self) -> None:
+        """Pull and render. A recorder that cannot pull (its channel forgot it: a newer
+        generation owns the session) still renders its clock, as a paused process that
+        resumes does, and finds out from the log that it was fenced off."""
+        batch, failed = None, None
+        try:
+            batch = self.channel.pull(self.subscriber)
+        except Exception as error:
+            failed = error
         with self.lock:
-            if latest is not None:
-                revision = latest[0]
-                self.core.set_layout(latest[1])
-            self.core.receive(batch)
+            if batch is not None:
+                self.core.receive(batch)
             self.core.render(_now_us())
-        return revision
+        if failed is not None:
+            raise failed
+
+    def set_layout(self, layout: Layout) -> None:
+        """`updateLayout`, pushed once its `LayoutUpdated` is in the log: from the next frame."""
+        with self.lock:
+            self.core.set_layout(layout)
 
     def update_subscription(self, audio: Subscription, video: Subscription) -> None:
         """`update`: the new lists take effect from the next channel batch."""
@@ -98,6 +161,14 @@ class RecorderActor:
                                          leave_code=leave_code)])
         self.events.flush()  # in the log before the supervisor records the stop
         return uploaded
+
+    def ping(self) -> tuple[int, float]:
+        """The supervisor's heartbeat: the generation this process records (0 once fenced
+        off) and how long its channel has been idle."""
+        outbox: Outbox | None = getattr(self, "events", None)
+        if outbox is None or outbox.fenced or not hasattr(self, "core"):
+            return 0, 0.0
+        return self.generation, self.core.idle_for_s(_now_us())
 
     def get_pid(self) -> int:
         return os.getpid()

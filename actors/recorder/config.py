@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from cloudrec.actors.uploader.destination import Destination
 from cloudrec.events.layout import Layout
+from cloudrec.events.subscription import UidLists
+
+ALL = "#allstream#"
+AUDIO_ONLY, VIDEO_ONLY = 0, 1
 
 
 @dataclass(frozen=True)
@@ -51,3 +57,48 @@ class RecordingConfig:
     max_users: int = 17
     # the customer's bucket and keys: for the uploader only (None = the server's file storage)
     storage: Destination | None = field(default=None, repr=False, compare=False)
+
+
+def to_plan(config: RecordingConfig) -> dict[str, Any]:
+    """The config as JSON data for the log (`RecordingPlanned`), without the storage keys."""
+    plan = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "storage"}
+    plan.update(workdir=str(config.workdir), av_file_types=list(config.av_file_types),
+                file_prefix=list(config.file_prefix), layout=config.layout.model_dump(),
+                audio=_rule_data(config.audio), video=_rule_data(config.video))
+    return plan
+
+
+def from_plan(plan: Mapping[str, Any]) -> RecordingConfig:
+    """The config `to_plan` wrote (storage None: the uploader holds it)."""
+    known = {f.name for f in fields(RecordingConfig)}
+    values = {k: v for k, v in plan.items() if k in known}
+    values.update(workdir=Path(plan["workdir"]), av_file_types=tuple(plan["av_file_types"]),
+                  file_prefix=tuple(plan["file_prefix"]), layout=Layout(**plan["layout"]),
+                  audio=_rule(plan["audio"]), video=_rule(plan["video"]))
+    return RecordingConfig(**values)
+
+
+def _rule_data(rule: Subscription) -> dict[str, Any]:
+    only = None if rule.only is None else sorted(rule.only)
+    return {"only": only, "never": sorted(rule.never), "enabled": rule.enabled}
+
+
+def _rule(data: Mapping[str, Any]) -> Subscription:
+    only = data.get("only")
+    return Subscription(only=None if only is None else frozenset(only),
+                        never=frozenset(data.get("never", ())), enabled=data.get("enabled", True))
+
+
+def _lists_rule(lists: UidLists | None, enabled: bool) -> Subscription:
+    allow, deny = (lists.subscribe, lists.unsubscribe) if lists else (None, None)
+    only = None if allow is None or ALL in allow else frozenset(int(u) for u in allow)
+    return Subscription(only=only, never=frozenset(int(u) for u in deny or ()), enabled=enabled)
+
+
+def rules(stream_types: int, audio: UidLists | None,
+          video: UidLists | None) -> tuple[Subscription, Subscription]:
+    """Audio and video rules from each medium's lists (None: none given). No list at all
+    subscribes to everything; only an audio list means no video, and vice versa (§5.1)."""
+    audio_on = stream_types != VIDEO_ONLY and (audio is not None or video is None)
+    video_on = stream_types != AUDIO_ONLY and (video is not None or audio is None)
+    return _lists_rule(audio, audio_on), _lists_rule(video, video_on)

@@ -32,6 +32,7 @@ class OutputConfig:
     slice_seconds: float = 15.0
     failover: int | None = None  # n of `bak<n>_` after the n-th fail-over
     continue_playlist: str | None = None  # text of the playlist to continue after a fail-over
+    mp4_first_index: int = 0  # a later generation numbers its MP4 parts on
     mp4_max_seconds: float = 2 * 3600.0
     mp4_max_bytes: int = 2 * 1024**3
 

@@ -20,6 +20,7 @@ from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
+from cloudrec.actors.recorder.resume import Resume
 from cloudrec.actors.recorder.streams import StreamKey, StreamStates
 from cloudrec.actors.recorder.track_output import TS_CODECS, TrackOutput, TrackTarget
 from cloudrec.actors.uploader.uploader import UploadJob
@@ -33,10 +34,13 @@ AUDIO_ONLY, VIDEO_ONLY = 0, 1
 
 class IndividualRecorder:
     def __init__(self, config: RecordingConfig, events: EventLog,
-                 deliver: Callable[[UploadJob], None], t0_us: int) -> None:
+                 deliver: Callable[[UploadJob], None], t0_us: int,
+                 resume: Resume | None = None) -> None:
         self.config = config
         self.events = events
         self.t0_us = t0_us - t0_us % 1000  # whole ms, as the composite core
+        # after a failover the TS clock stays the recording's; new playlists are bak<n>_ ones
+        self.origin_us = resume.origin_ms * 1000 if resume else self.t0_us
         self.audio, self.video = config.audio, config.video
         self.members: list[int] = []
         self.tracks: dict[StreamKey, TrackInfo] = {}
@@ -93,7 +97,7 @@ class IndividualRecorder:
             c = self.config
             target = TrackTarget(workdir=c.workdir, sid=c.sid, cname=c.cname,
                                  prefix=c.file_prefix, uid=key[0], kind=key[1],
-                                 start_us=self.t0_us, slice_seconds=c.slice_seconds,
+                                 start_us=self.origin_us, slice_seconds=c.slice_seconds,
                                  failover=c.generation - 2 if c.generation > 1 else None)
             self.outputs[key] = TrackOutput(target, self.ledger.on_file)
         return self.outputs[key]

@@ -23,7 +23,7 @@ class Mp4Writer:
         self._config = config
         self._templates = templates
         self._on_file = on_file
-        self._index = -1
+        self._index = config.mp4_first_index - 1
         self._start = Fraction(0)
         self._bytes = 0
         self._key = ""

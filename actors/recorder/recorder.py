@@ -23,6 +23,7 @@ from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.mixer import AudioMixer
 from cloudrec.actors.recorder.output import OutputConfig
+from cloudrec.actors.recorder.resume import Resume
 from cloudrec.actors.recorder.sink import ThreadedOutput
 from cloudrec.actors.recorder.streams import StreamStates
 from cloudrec.actors.recorder.video import PictureBuffer
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 
 class Recorder:
     def __init__(self, config: RecordingConfig, events: EventLog,
-                 deliver: Callable[[UploadJob], None], t0_us: int) -> None:
+                 deliver: Callable[[UploadJob], None], t0_us: int,
+                 resume: Resume | None = None) -> None:
         self.config = config
         self.events = events
+        self.resume = resume  # a later generation continues the recording (failover)
         self.t0_us = t0_us - t0_us % 1000  # whole ms: slice names and sliceStartTime agree
         self.layout = config.layout
         self.members: list[int] = []
@@ -51,6 +54,8 @@ class Recorder:
         self.ledger = FileLedger(config, events, deliver)
         self.output = ThreadedOutput(self._output_config(), self.ledger.on_file)
         self.streams = StreamStates(config.sid, config.generation)
+        if resume is not None:  # streams reported by the generation before: no repeated 43/44
+            self.streams.receiving = {(uid, kind) for uid, kind in resume.receiving}  # type: ignore[misc]
         self.frames_out = 0
         self.started = False
         self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
@@ -62,7 +67,9 @@ class Recorder:
                             fps=c.fps, bitrate_kbps=c.bitrate_kbps, audio_profile=c.audio_profile,
                             av_file_types=tuple(c.av_file_types), slice_seconds=c.slice_seconds,
                             failover=c.generation - 2 if c.generation > 1 else None,
-                            start_ms=self.t0_us // 1000)
+                            start_ms=self.resume.origin_ms if self.resume else self.t0_us // 1000,
+                            continue_playlist=self.resume.playlist if self.resume else None,
+                            mp4_first_index=self.resume.next_mp4_index if self.resume else 0)
 
     # -- input ---------------------------------------------------------------------------
     def receive(self, batch: Batch) -> None:
@@ -163,6 +170,11 @@ class Recorder:
         self.output.mark_track_start("AUDIO", t0_ms)
         self.output.mark_track_start("VIDEO", t0_ms)
         sid, generation = self.config.sid, self.config.generation
+        if self.resume is not None:  # 42 again after the recovery (§14): where the cut is
+            self.events.append([SliceStarted(
+                stream_id=sid, at_ms=t0_ms, generation=generation, start_ms=t0_ms,
+                discontinue_ms=self.resume.discontinue_ms)])
+            return
         self.events.append([
             StreamStateChanged(stream_id=sid, at_ms=t0_ms, generation=generation, track="audio",
                                stream_uid="0", state=0, utc_ms=t0_ms),

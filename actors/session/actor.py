@@ -1,28 +1,54 @@
-"""Ray shell of the controller: the one detached, named actor that supervises sessions."""
+"""Ray shell of the controller: the one detached, named actor that supervises sessions.
+
+On every start (the first, or a restart by Ray after its process died) it rebuilds its
+sessions from the log (`Supervisor.recover`), then runs the reconcile loop. Commands that the
+session's state refuses come back as a `(code, reason, sid)` answer, not as an exception, so
+the caller gets the API's error without Ray's wrapping.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from typing import Any
 
-from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.session.children import RayChildren
+from cloudrec.actors.session.session import Rejected
 from cloudrec.actors.session.supervisor import Supervisor
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.layout import Layout
+from cloudrec.events.recording import RecordingStarted
+from cloudrec.events.subscription import UidLists
+
+log = logging.getLogger(__name__)
+Refusal = tuple[int, str, str] | None
 
 
 class ControllerActor:
-    def __init__(self, events_url: str, storage_url: str, reconcile_s: float = 1.0) -> None:
+    def __init__(self, events_url: str, storage_url: str, reconcile_s: float = 0.2) -> None:
         self.settings = {"events_url": events_url, "storage_url": storage_url}
-        self.core = Supervisor(open_event_log(events_url), RayChildren(events_url, storage_url))
+        self.children = RayChildren(events_url, storage_url)
+        self.core = Supervisor(open_event_log(events_url), self.children)
+        self.recovered = threading.Event()
         self.stopping = threading.Event()
         self.reconcile_s = reconcile_s
         threading.Thread(target=self._control_loop, daemon=True).start()
 
     def _control_loop(self) -> None:
+        try:
+            if sids := self.core.recover():
+                log.warning("controller: recovered %d unfinished sessions", len(sids))
+        finally:
+            self.recovered.set()
         while not self.stopping.wait(self.reconcile_s):
             self.core.update()
+
+    def ready(self, warm_timeout_s: float = 60.0) -> bool:
+        """Once the sessions are recovered and a warm recorder waits (or the timeout passed)."""
+        self.recovered.wait(warm_timeout_s)
+        return self.children.wait_warm(warm_timeout_s)
 
     def get_settings(self) -> dict[str, str]:
         return self.settings
@@ -30,17 +56,40 @@ class ControllerActor:
     def get_channel(self, appid: str, cname: str) -> Any:
         return self.core.get_channel(appid, cname)
 
-    def start(self, config: RecordingConfig) -> None:
-        self.core.start(config)
+    def start(self, config: RecordingConfig, started: RecordingStarted) -> Refusal:
+        return _refusal(self.core.start, config, started)
 
-    def update_layout(self, sid: str, layout: Layout) -> None:
-        self.core.update_layout(sid, layout)
+    def update_layout(self, sid: str, layout: Layout) -> Refusal:
+        return _refusal(self.core.update_layout, sid, layout)
 
-    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
-        self.core.update_subscription(sid, audio, video)
+    def update_subscription(self, sid: str, audio: UidLists | None,
+                            video: UidLists | None) -> Refusal:
+        return _refusal(self.core.update_subscription, sid, audio, video)
 
-    def stop(self, sid: str, reason: str = "api") -> str:
-        return self.core.stop(sid, reason)
+    def stop(self, sid: str, reason: str = "api") -> tuple[str, Refusal]:
+        try:
+            return self.core.stop(sid, reason), None
+        except Rejected as rejected:
+            return "unknown", (rejected.code, rejected.reason, rejected.sid)
 
     def list_sessions(self) -> list[str]:
         return self.core.list_sessions()
+
+    def describe(self, sid: str) -> dict[str, int]:
+        """The running generation of a session and its recorder's pid (0 while launching):
+        for inspection, benchmarks and fault-injection tests."""
+        run = self.core.running.get(sid)
+        if run is None or run.recorder is None:
+            return {"generation": 0, "pid": 0}
+        return {"generation": run.generation, "pid": self.children.pid(run.recorder)}
+
+    def get_pid(self) -> int:
+        return os.getpid()
+
+
+def _refusal(command: Any, *args: Any) -> Refusal:
+    try:
+        command(*args)
+    except Rejected as rejected:
+        return rejected.code, rejected.reason, rejected.sid
+    return None

@@ -1,84 +1,207 @@
-"""The one wrapper through which the supervisor creates and calls its child actors.
+"""The one wrapper through which the supervisor creates, calls and watches its child actors.
 
 Supervisor logic is tested with a fake of this class; only here do Ray calls about children
-happen (spec style rule 11).
+happen (style rule 11). Recorders come from a pool of warm spares, so a session has a recorder
+recording about a second after `start`. Each running recorder is pinged on every reconcile
+step: an answer carries its idle time; an error means the actor died; no answer for longer than
+the heartbeat timeout means it is hung (or paused, or cut off).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
+from ray.exceptions import RayActorError
 
 from cloudrec.actors.channel.actor import ChannelActor
 from cloudrec.actors.layout.actor import LayoutActor
 from cloudrec.actors.recorder.actor import RecorderActor
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.uploader.actor import UploaderActor
+from cloudrec.actors.uploader.uploader import Outcome, UploadJob
 from cloudrec.cluster import options
 from cloudrec.events.layout import Layout
 from cloudrec.events.recording import UploadingStatus
 
+log = logging.getLogger(__name__)
+WARM_RECORDERS = int(os.environ.get("CLOUDREC_WARM_RECORDERS", "1"))
+
 
 @dataclass
-class SessionActors:
-    recorder: Any
-    layout: Any
-    uploader: Any
+class Watch:
+    """Pings of one recorder: the one in flight, when it was sent, the last answer."""
+
+    ref: Any = None
+    last_answer: float = field(default_factory=time.monotonic)
+    idle_s: float = 0.0
+    dead: bool = False
+
+
+class RecorderPool:
+    """Warm recorder processes: each has imported everything and waits for `begin`."""
+
+    def __init__(self, size: int = WARM_RECORDERS) -> None:
+        self.size = size
+        self.spares: list[tuple[Any, Any]] = []  # (actor, its ready() ref)
+        self.lock = threading.Lock()
+        self.fill()
+
+    def fill(self) -> None:
+        with self.lock:
+            while len(self.spares) < self.size:
+                actor = options.remote(RecorderActor, options.recorder_options()).remote()
+                self.spares.append((actor, actor.ready.remote()))
+
+    def take(self) -> Any:
+        with self.lock:
+            taken = self.spares.pop(0) if self.spares else None
+        if taken is None:
+            actor = options.remote(RecorderActor, options.recorder_options()).remote()
+            taken = (actor, actor.ready.remote())
+        self.fill()
+        return taken[0]
+
+    def wait_warm(self, timeout_s: float) -> bool:
+        with self.lock:
+            refs = [ref for _, ref in self.spares]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        return len(ready) == len(refs)
 
 
 class RayChildren:
-    def __init__(self, events_url: str, storage_url: str) -> None:
+    def __init__(self, events_url: str, storage_url: str, warm: int = WARM_RECORDERS) -> None:
         self.events_url = events_url
         self.storage_url = storage_url
+        self.pool = RecorderPool(warm)
+        self.watches: dict[str, Watch] = {}
         self.retiring: dict[Any, Any] = {}  # retire() ref -> uploader handle, kept alive
         self.lock = threading.Lock()
 
+    # -- creating --------------------------------------------------------------------------
     def channel(self, appid: str, cname: str) -> Any:
         cls = options.remote(ChannelActor, options.channel_options(appid, cname))
         return cls.remote(appid, cname, self.events_url)
 
-    def launch(self, config: RecordingConfig, channel: Any) -> SessionActors:
-        """The storage keys go to the uploader only; a store refusing at start is reported by
-        the uploader (error event) and the recording goes on, keeping its files locally."""
+    def uploader(self, config: RecordingConfig) -> Any:
+        """The session's uploader (the one that survived a controller restart, if any). The
+        storage keys go to it only; a store refusing at start is reported by it (error event)
+        and the recording goes on, keeping its files locally."""
         uploader = options.remote(UploaderActor, options.uploader_options(config.sid)).remote(
             self.storage_url, self.events_url, config.storage, config.sid)
-        ray.get(uploader.announce.remote(config.sid, config.generation))
-        layout = options.remote(LayoutActor, options.layout_options(config.sid)).remote(
-            config.sid, config.layout, self.events_url)
-        recorder = options.remote(
-            RecorderActor, options.recorder_options(config.sid, config.generation)
-        ).remote(replace(config, storage=None), channel, layout, uploader, self.events_url)
-        ray.get(recorder.get_pid.remote())  # constructed: joined the channel, launched
-        return SessionActors(recorder, layout, uploader)
+        uploader.announce.remote(config.sid, 0)
+        return uploader
 
-    def update_layout(self, actors: SessionActors, layout: Layout) -> None:
-        ray.get(actors.layout.update_layout.remote(layout))
+    def find_uploader(self, sid: str) -> Any:
+        try:
+            return ray.get_actor(options.uploader_name(sid), namespace=options.NAMESPACE)
+        except ValueError:
+            return None
 
-    def update_subscription(self, actors: SessionActors, audio: Subscription,
-                            video: Subscription) -> None:
-        ray.get(actors.recorder.update_subscription.remote(audio, video))
+    def layout(self, sid: str, layout: Layout) -> Any:
+        return options.remote(LayoutActor, options.layout_options(sid)).remote(
+            sid, layout, self.events_url)
 
-    def stop(self, actors: SessionActors, leave_code: int,
-             timeout_s: float = 120) -> UploadingStatus:
-        status: UploadingStatus = ray.get(actors.recorder.stop.remote(leave_code),
-                                          timeout=timeout_s)
+    def recorder(self, config: RecordingConfig, channel: Any, uploader: Any,
+                 timeout_s: float) -> Any:
+        """A warm recorder begins generation `config.generation`; raises unless it joined
+        within `timeout_s`."""
+        recorder = self.pool.take()
+        try:
+            ray.get(recorder.begin.remote(_secret_free(config), channel, uploader,
+                                          self.events_url), timeout=timeout_s)
+        except Exception:
+            ray.kill(recorder, no_restart=True)
+            raise
+        self.watches[_id(recorder)] = Watch()
+        return recorder
+
+    def wait_warm(self, timeout_s: float) -> bool:
+        return self.pool.wait_warm(timeout_s)
+
+    # -- commands to running actors --------------------------------------------------------
+    def push_layout(self, layout_actor: Any, recorder: Any, layout: Layout) -> None:
+        if layout_actor is not None:
+            layout_actor.update_layout.remote(layout)
+        if recorder is not None:
+            recorder.set_layout.remote(layout)
+
+    def push_subscription(self, recorder: Any, audio: Subscription, video: Subscription) -> None:
+        recorder.update_subscription.remote(audio, video)
+
+    def fence_uploader(self, uploader: Any, generation: int) -> None:
+        ray.get(uploader.fence_below.remote(generation), timeout=30)
+
+    def upload(self, uploader: Any, job: UploadJob) -> Outcome:
+        outcome: Outcome = ray.get(uploader.upload.remote(job))
+        return outcome
+
+    def stop(self, recorder: Any, leave_code: int, timeout_s: float = 120) -> UploadingStatus:
+        status: UploadingStatus = ray.get(recorder.stop.remote(leave_code), timeout=timeout_s)
         return status
 
-    def get_idle_s(self, actors: SessionActors) -> float:
-        idle: float = ray.get(actors.recorder.get_idle_s.remote(), timeout=10)
-        return idle
+    # -- watching --------------------------------------------------------------------------
+    def health(self, recorder: Any, timeout_s: float) -> str:
+        """"alive", "dead" (the actor died) or "unresponsive" (no answer for `timeout_s`)."""
+        watch = self.watches.setdefault(_id(recorder), Watch())
+        if watch.ref is not None and ray.wait([watch.ref], timeout=0)[0]:
+            try:
+                watch.idle_s = ray.get(watch.ref)[1]
+            except RayActorError:
+                watch.dead = True
+            except Exception:  # it answered, with an error of its own: alive
+                log.exception("ping of recorder failed")
+            watch.last_answer = time.monotonic()
+            watch.ref = None
+        if watch.dead:
+            return "dead"
+        if watch.ref is None:
+            watch.ref = recorder.ping.remote()
+        return "alive" if time.monotonic() - watch.last_answer <= timeout_s else "unresponsive"
 
-    def release(self, actors: SessionActors) -> None:
+    def pid(self, recorder: Any) -> int:
+        """The recorder's process id; 0 when it does not answer (dead or hung)."""
+        try:
+            pid: int = ray.get(recorder.get_pid.remote(), timeout=2)
+        except Exception:
+            return 0
+        return pid
+
+    def idle_s(self, recorder: Any) -> float:
+        return self.watches.get(_id(recorder), Watch()).idle_s
+
+    # -- ending ----------------------------------------------------------------------------
+    def abandon(self, channel: Any, sid: str, generation: int) -> None:
+        """A lost generation's channel buffer is dropped (its process may still run: the log
+        fences it off, and it is killed when the session is released)."""
+        if channel is not None:
+            channel.unsubscribe.remote(f"recorder-{sid}-{generation}")
+
+    def release(self, recorder: Any, layout: Any, uploader: Any, zombies: list[Any]) -> None:
         """The uploader lives on until its backup reached the customer's storage (it is ended
         by a later release once its `retire()` returned)."""
-        for actor in (actors.recorder, actors.layout):
-            ray.kill(actor, no_restart=True)
+        for actor in (recorder, layout, *zombies):
+            if actor is not None:
+                self.watches.pop(_id(actor), None)
+                ray.kill(actor, no_restart=True)
         with self.lock:  # the controller calls from several threads
-            self.retiring[actors.uploader.retire.remote()] = actors.uploader
+            if uploader is not None:
+                self.retiring[uploader.retire.remote()] = uploader
             done, _ = ray.wait(list(self.retiring), num_returns=len(self.retiring), timeout=0)
             retired = [self.retiring.pop(ref) for ref in done]
-        for uploader in retired:
-            ray.kill(uploader, no_restart=True)
+        for actor in retired:
+            ray.kill(actor, no_restart=True)
+
+
+def _id(actor: Any) -> str:
+    return str(actor._actor_id.hex())
+
+
+def _secret_free(config: RecordingConfig) -> RecordingConfig:
+    """What a recorder sees: never the storage keys."""
+    return replace(config, storage=None)

@@ -1,31 +1,43 @@
-"""The session supervisor core: the lifecycle of every recording, one sid at a time.
+"""The session supervisor: the one write side of every recording, and its reconcile loop.
 
-Commands come from the API (start, update_layout, update_subscription, stop); each moves the
-child actors through the `children` wrapper (stop also appends its events). `update()` is the
-reconcile step, safe to call repeatedly: it stops sessions idle longer than their `maxIdleTime`
-and sessions whose `resourceExpiredHour` has passed.
+A command (start, update_subscription, update_layout, stop) folds the session's stream, lets
+`session` decide, appends what it decided, then moves the actors: launch a recorder generation
+(in the background: `start` answers once its events are in the log), push a change to the
+running recorder, or drain it. `update()` reconciles: a recorder that died or stopped answering
+is failed over to generation n+1 (at most 3 times), one that did not join in time ends its
+session, idle and expired sessions are stopped. `recover()` rebuilds every unfinished session
+from the log when the controller (re)starts. What is held here is actual state only (handles,
+futures); the truth is the log.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder import resume
+from cloudrec.actors.recorder.config import RecordingConfig, from_plan, rules, to_plan
+from cloudrec.actors.session import session
+from cloudrec.actors.session.session import Rejected, SessionState
+from cloudrec.actors.uploader.uploader import uploading_status
+from cloudrec.events.envelope import Event
 from cloudrec.events.layout import Layout
 from cloudrec.events.log import EventLog
 from cloudrec.events.recording import (
     LEAVE_CODE_CLIENT_LEAVE,
     LEAVE_CODE_NO_USERS,
-    RecordingStopped,
+    RecordingStarted,
     SessionExited,
-    StopRequested,
     UploadingStatus,
 )
+from cloudrec.events.subscription import UidLists
+from cloudrec.projections import recovery
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +46,58 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Supervisor:
-    def __init__(self, events: EventLog, children: Any,
-                 clock_ms: Callable[[], int] = _now_ms) -> None:
-        self.events, self.children, self.clock_ms = events, children, clock_ms
-        self.channels: dict[tuple[str, str], Any] = {}
-        self.sessions: dict[str, Any] = {}
-        self.configs: dict[str, RecordingConfig] = {}
-        self.lock = threading.Lock()
+def random_uid() -> int:
+    """A recorder's uid after a failover (§14: a new random uid)."""
+    return random.randint(100_000_000, 2**31 - 1)
 
+
+@dataclass
+class Timing:
+    start_timeout_s: float = 30.0  # a generation that has not joined by then: code 52
+    heartbeat_timeout_s: float = 1.0  # no answer to pings for this long: the recorder is lost
+    idle_probe_s: float = 1.0  # how often idle and expiry are checked
+
+
+@dataclass
+class Running:
+    """The actual state of one session: its actors and what is under way."""
+
+    config: RecordingConfig  # generation 1's config (storage included while this process has it)
+    channel: Any = None
+    uploader: Any = None
+    layout: Any = None
+    recorder: Any = None
+    generation: int = 0  # of `recorder`
+    launching: Future[None] | None = None
+    stopping: bool = False
+    zombies: list[Any] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class Supervisor:
+    def __init__(self, events: EventLog, children: Any, clock_ms: Callable[[], int] = _now_ms,
+                 timing: Timing | None = None, new_uid: Callable[[], int] = random_uid,
+                 background: ThreadPoolExecutor | None = None) -> None:
+        self.events, self.children, self.clock_ms = events, children, clock_ms
+        self.timing, self.new_uid = timing or Timing(), new_uid
+        self.background = background or ThreadPoolExecutor(8, thread_name_prefix="session")
+        self.channels: dict[tuple[str, str], Any] = {}
+        self.running: dict[str, Running] = {}
+        self.by_resource: dict[str, str] = {}
+        self.live: dict[tuple[str, str, str], str] = {}  # (appid, cname, uid) -> sid
+        self.lock = threading.RLock()
+        self.last_probe = 0.0
+
+    # -- the log -------------------------------------------------------------------------
+    def state(self, sid: str) -> SessionState:
+        return session.fold(self.events.read_stream(sid), sid)
+
+    def _append(self, sid: str, events: list[Event]) -> SessionState:
+        if events:
+            self.events.append(events)
+        return self.state(sid)
+
+    # -- commands ------------------------------------------------------------------------
     def get_channel(self, appid: str, cname: str) -> Any:
         with self.lock:
             key = (appid, cname)
@@ -50,58 +105,243 @@ class Supervisor:
                 self.channels[key] = self.children.channel(appid, cname)
             return self.channels[key]
 
-    def start(self, config: RecordingConfig) -> None:
-        channel = self.get_channel(config.appid, config.cname)
-        self.sessions[config.sid] = self.children.launch(config, channel)
-        self.configs[config.sid] = config
+    def start(self, config: RecordingConfig, started: RecordingStarted) -> None:
+        """Append the start (code 7 for a used resourceId, 53 for a running appid/cname/uid);
+        the recorder is launched in the background."""
+        sid, who = config.sid, (config.appid, config.cname, str(config.recorder_uid))
+        with self.lock:
+            if (used := self.by_resource.get(started.resource_id)) is not None:
+                self._append(used, session.repeat_start(self.state(used), self.clock_ms()))
+                raise Rejected(7, "recording is already running for this resourceId", used)
+            if who in self.live:
+                raise Rejected(53, "a recorder with this appid, cname and uid is already running")
+            storage = config.storage.describe() if config.storage else ""
+            self._append(sid, session.start(self.state(sid), started, to_plan(config), storage))
+            self.by_resource[started.resource_id], self.live[who] = sid, sid
+            run = self.running[sid] = Running(config)
+        with run.lock:
+            run.launching = self.background.submit(self._launch, sid)
+
+    def update_subscription(self, sid: str, audio: UidLists | None,
+                            video: UidLists | None) -> None:
+        run = self._running(sid)
+        with run.lock:
+            state = self._append(sid, session.update_subscription(
+                self.state(sid), audio, video, self.clock_ms()))
+            if run.recorder is not None:
+                self.children.push_subscription(run.recorder, *_rules(state))
 
     def update_layout(self, sid: str, layout: Layout) -> None:
-        self.children.update_layout(self.sessions[sid], layout)
+        run = self._running(sid)
+        with run.lock:
+            self._append(sid, session.update_layout(self.state(sid), layout, self.clock_ms()))
+            self.children.push_layout(run.layout, run.recorder, layout)
 
-    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
-        """New rules for a running session (its `SubscriptionUpdated` is already in the log);
-        nothing to do for one that ended in between (idle, expired)."""
-        actors, config = self.sessions.get(sid), self.configs.get(sid)
-        if actors is None or config is None:
-            return
-        self.configs[sid] = replace(config, audio=audio, video=video)
-        self.children.update_subscription(actors, audio, video)
-
-    def stop(self, sid: str, reason: str = "api") -> str:
+    def stop(self, sid: str, reason: str = "api") -> UploadingStatus:
         """Drain the recorder, wait for uploads, record the end; returns uploadingStatus."""
-        actors = self.sessions.pop(sid, None)
-        if actors is None:
-            return "unknown"
-        self.events.append([StopRequested(stream_id=sid, at_ms=self.clock_ms(), reason=reason)])
-        status: UploadingStatus
+        run = self._running(sid)
+        with run.lock:
+            self._append(sid, session.stop(self.state(sid), reason, self.clock_ms()))
+            run.stopping = True
+        return self._drain(sid, run)
+
+    def _running(self, sid: str) -> Running:
+        run = self.running.get(sid)
+        if run is None:
+            raise Rejected(404, "failed to find worker")
+        return run
+
+    # -- launching and ending --------------------------------------------------------------
+    def _launch(self, sid: str) -> None:
+        """Start the generation the log says owns the session; code 52 if it does not join."""
+        run = self.running[sid]
+        with run.lock:
+            state = self.state(sid)
+            config = self._config(run, state)
+            if run.uploader is None:
+                run.uploader = self.children.uploader(config)
+            if run.layout is None:
+                run.layout = self.children.layout(sid, state.layout)
+            self.children.fence_uploader(run.uploader, config.generation)
         try:
-            leave_code = LEAVE_CODE_NO_USERS if reason == "idle" else LEAVE_CODE_CLIENT_LEAVE
-            status = self.children.stop(actors, leave_code)
-        except Exception:
-            log.exception("session %s did not stop cleanly", sid)
-            status = "unknown"
-        self.events.append([
-            RecordingStopped(stream_id=sid, at_ms=self.clock_ms(), uploading_status=status),
-            SessionExited(stream_id=sid, at_ms=self.clock_ms(),
-                          exit_status=1 if status == "unknown" else 0)])
-        self.children.release(actors)
-        self.configs.pop(sid, None)
+            recorder = self.children.recorder(config, run.channel, run.uploader,
+                                              self.timing.start_timeout_s)
+        except Exception as error:
+            log.error("session %s: generation %d did not join: %s", sid, config.generation, error)
+            with run.lock:
+                self._append(sid, session.time_out(self.state(sid), config.generation,
+                                                   self.clock_ms(), self.timing.start_timeout_s))
+            self._end(sid)
+            return
+        self._joined(sid, run, recorder, config.generation)
+
+    def _joined(self, sid: str, run: Running, recorder: Any, generation: int) -> None:
+        """Register the new recorder and push what changed while it was launching."""
+        with run.lock:
+            state = self.state(sid)
+            run.recorder, run.generation = recorder, generation
+            if state.generation == generation and state.recording:
+                self.children.push_subscription(recorder, *_rules(state))
+                self.children.push_layout(run.layout, recorder, state.layout)
+
+    def _config(self, run: Running, state: SessionState) -> RecordingConfig:
+        base = run.config
+        if run.channel is None:
+            run.channel = self.get_channel(base.appid, base.cname)
+        audio, video = _rules(state)
+        failed = next((e for e in reversed(self.events.read_stream(state.sid))
+                       if getattr(e, "new_uid", 0)), None)
+        uid = getattr(failed, "new_uid", 0) if state.generation > 1 else base.recorder_uid
+        return replace(base, generation=state.generation, recorder_uid=uid or base.recorder_uid,
+                       layout=state.layout, audio=audio, video=video)
+
+    def _drain(self, sid: str, run: Running) -> UploadingStatus:
+        """Stop the running generation, or close the files without one; record the end."""
+        if run.launching is not None:
+            run.launching.result()
+        state = self.state(sid)
+        leave_code = LEAVE_CODE_NO_USERS if state.stop_reason == "idle" else LEAVE_CODE_CLIENT_LEAVE
+        status: UploadingStatus = "unknown"
+        try:
+            if run.recorder is not None and run.generation == state.generation:
+                status = self.children.stop(run.recorder, leave_code)
+            else:
+                status = self._close_without_recorder(sid, run, leave_code)
+        except Exception as error:  # lost while stopping: its files are closed from the log
+            log.error("session %s: recorder lost while stopping (%s)", sid, error)
+            status = self._close_without_recorder(sid, run, leave_code)
+        with run.lock:
+            self._append(sid, session.finish(self.state(sid), status, self.clock_ms()))
+        self._end(sid)
         return status
 
+    def _close_without_recorder(self, sid: str, run: Running, leave_code: int) -> UploadingStatus:
+        """Settle and upload what the lost generations wrote, end the playlist; acting as the
+        generation after them, so a zombie of theirs is fenced off."""
+        state = self.state(sid)
+        if run.uploader is None:
+            run.uploader = self.children.uploader(self._config(run, state))
+        view = recovery.fold(self.events.read_stream(sid), sid)
+        events, jobs = resume.closing(view, run.config.workdir, state.generation + 1, sid,
+                                      self.clock_ms())
+        self.children.fence_uploader(run.uploader, state.generation + 1)
+        with run.lock:
+            self._append(sid, events)
+        outcomes = [self.children.upload(run.uploader, job) for job in jobs]
+        with run.lock:
+            self._append(sid, session.leave(self.state(sid), leave_code, self.clock_ms()))
+        return uploading_status(outcomes)
+
+    def _end(self, sid: str) -> None:
+        with self.lock:
+            run = self.running.pop(sid, None)
+            config = run.config if run else None
+            if config is not None:
+                self.live.pop((config.appid, config.cname, str(config.recorder_uid)), None)
+        if run is not None:
+            self.children.release(run.recorder, run.layout, run.uploader, run.zombies)
+
+    # -- reconcile -----------------------------------------------------------------------
     def update(self) -> None:
-        """Reconcile: stop every session past its resourceExpiredHour, or whose channel has
-        been idle past its maxIdleTime."""
-        for sid, actors in list(self.sessions.items()):
+        """Fail over lost recorders; stop idle and expired sessions. Safe to call repeatedly."""
+        probe = time.monotonic() - self.last_probe >= self.timing.idle_probe_s
+        if probe:
+            self.last_probe = time.monotonic()
+        for sid, run in list(self.running.items()):
             try:
-                if self._expired(self.configs[sid]):
-                    self.stop(sid, reason="expired")
-                elif self.children.get_idle_s(actors) > self.configs[sid].max_idle_s:
-                    self.stop(sid, reason="idle")
+                self._reconcile(sid, run, probe)
             except Exception:
                 log.exception("reconcile of session %s failed", sid)
+
+    def _reconcile(self, sid: str, run: Running, probe: bool) -> None:
+        if run.stopping or run.recorder is None:
+            return
+        health = self.children.health(run.recorder, self.timing.heartbeat_timeout_s)
+        if health != "alive":
+            self.fail_over(sid, run.generation, f"recorder {health}")
+        elif probe and self._expired(run.config):
+            self._stop_in_background(sid, "expired")
+        elif probe and self.children.idle_s(run.recorder) > run.config.max_idle_s:
+            self._stop_in_background(sid, "idle")
+
+    def fail_over(self, sid: str, generation: int, reason: str) -> None:
+        """Generation `generation` is lost: the next one takes over (or the session ends)."""
+        run = self.running.get(sid)
+        if run is None:
+            return
+        with run.lock:
+            state = self._append(sid, session.fail(self.state(sid), generation, reason,
+                                                   self.clock_ms(), self.new_uid()))
+            if state.generation == generation:
+                return  # old news: this generation was already replaced
+            log.warning("session %s: generation %d lost (%s)", sid, generation, reason)
+            if run.recorder is not None:
+                run.zombies.append(run.recorder)
+                self.children.abandon(run.channel, sid, run.generation)
+            run.recorder = None
+            if state.recording:
+                run.launching = self.background.submit(self._launch, sid)
+            elif not state.ended and not run.stopping:
+                run.stopping = True  # the 4th failure: close what was recorded
+                self.background.submit(self._drain, sid, run)
+
+    def _stop_in_background(self, sid: str, reason: str) -> None:
+        def stop() -> None:
+            try:
+                self.stop(sid, reason)
+            except Rejected:
+                pass  # stopped by a client in between
+
+        self.running[sid].stopping = True
+        self.background.submit(stop)
 
     def _expired(self, config: RecordingConfig) -> bool:
         return config.expires_at_ms is not None and self.clock_ms() >= config.expires_at_ms
 
+    # -- a (re)started controller ---------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Rebuild indexes and every unfinished session from the log: sessions that were
+        recording get their next generation (a failover), stopping ones are finished."""
+        unfinished = self._index(self.events)
+        for sid in unfinished:
+            state = self.state(sid)
+            if state.plan is None or state.started is None:
+                continue
+            run = Running(from_plan(state.plan))
+            run.uploader = self.children.find_uploader(sid)
+            self.running[sid] = run
+            if state.stop_reason:
+                run.stopping = True
+                self.background.submit(self._drain, sid, run)
+            else:
+                run.generation = state.generation
+                self.fail_over(sid, state.generation, "controller restarted")
+        return unfinished
+
+    def _index(self, events: EventLog) -> list[str]:
+        started: dict[str, RecordingStarted] = {}
+        ended: set[str] = set()
+        for event in _read_all(events):
+            if isinstance(event, RecordingStarted):
+                started[event.stream_id] = event
+                self.by_resource[event.resource_id] = event.stream_id
+            elif isinstance(event, SessionExited):
+                ended.add(event.stream_id)
+        for sid, event in started.items():
+            if sid not in ended:
+                self.live[(event.appid, event.cname, event.uid)] = sid
+        return [sid for sid in started if sid not in ended]
+
     def list_sessions(self) -> list[str]:
-        return list(self.sessions)
+        return list(self.running)
+
+
+def _rules(state: SessionState) -> tuple[Any, Any]:
+    return rules(state.lists.stream_types, state.lists.audio, state.lists.video)
+
+
+def _read_all(events: EventLog) -> Iterable[Event]:
+    position = 0
+    while batch := events.read_all(after=position, limit=5000):
+        position = batch[-1][0]
+        yield from (event for _, event in batch)

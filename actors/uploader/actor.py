@@ -62,6 +62,9 @@ class UploaderActor:
         self.sid = sid
         return self.core.announce(sid, generation)
 
+    def fence_below(self, generation: int) -> None:
+        self.core.fence_below(generation)
+
     def upload(self, job: UploadJob) -> Outcome:
         return self.core.upload(job)
 

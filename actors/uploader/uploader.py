@@ -70,6 +70,7 @@ class Uploader:
         self.rejected = ""
         self.handed: set[str] = set()
         self.confirmed: set[str] = set()
+        self.fence = 0  # the recorder generation that owns the session
 
     def replay(self, events: Iterable[Event]) -> None:
         """Rebuild backlog, counts and refusal from the session's events (a restarted actor)."""
@@ -100,9 +101,24 @@ class Uploader:
             log.warning("storage %s not reachable at start: %s", self.storage.describe(), error)
         return self.rejected
 
-    def upload(self, job: UploadJob) -> Outcome:
-        """Upload one file; "uploaded" once the customer's storage confirmed it."""
+    def fence_below(self, generation: int) -> None:
+        """Generation `generation` owns the session now: an older one's playlist (a zombie's,
+        rewritten after the cut) must not replace the one its successor continues."""
         with self.lock:
+            self.fence = max(self.fence, generation)
+
+    def upload(self, job: UploadJob) -> Outcome:
+        """Upload one file; "uploaded" once the customer's storage confirmed it.
+
+        A file handed again (a later generation re-hands what was never confirmed) is not sent
+        twice; events are stamped with the owning generation, so the log takes them."""
+        with self.lock:
+            if job.kind == "playlist" and job.generation < self.fence:
+                log.warning("refused %s from fenced generation %d", job.key, job.generation)
+                return "failed"
+            if job.key in self.confirmed and job.kind != "playlist":
+                return "uploaded"
+            job = replace(job, generation=max(job.generation, self.fence))
             self.handed.add(job.key)
             if self.rejected:
                 return "failed"
@@ -152,6 +168,7 @@ class Uploader:
         with self.lock:
             playlists_last = sorted(self.backlog.items(), key=lambda kv: kv[1].kind == "playlist")
             for key, job in playlists_last:
+                job = replace(job, generation=max(job.generation, self.fence))
                 if self.rejected:
                     return False
                 try:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from cloudrec.events import catalog
 from cloudrec.events.envelope import cloud_event_headers
+from cloudrec.events.recording import RecorderFailed
 from cloudrec.events.segment import SliceWritten
 from cloudrec.events.upload import FileUploaded
 
@@ -66,6 +67,19 @@ def test_a_stored_file_uploaded_v1_is_upcast_to_v2() -> None:
     event = catalog.decode(FILE_UPLOADED_V1)
     assert isinstance(event, FileUploaded)
     assert (event.schema_version, event.md5, event.restored, event.size) == (2, "", False, 42)
+
+
+# RecorderFailed as version 1 stored it (before `new_uid`).
+RECORDER_FAILED_V1 = (
+    '{"type":"RecorderFailed","schema_version":1,"stream_id":"sid","at_ms":5,"version":9,'
+    '"generation":0,"event_id":"e3","failed_generation":1,"reason":"actor died"}'
+)
+
+
+def test_a_stored_recorder_failed_v1_is_upcast_to_v2() -> None:
+    event = catalog.decode(RECORDER_FAILED_V1)
+    assert isinstance(event, RecorderFailed)
+    assert (event.schema_version, event.new_uid, event.failed_generation) == (2, 0, 1)
 
 
 def test_cloud_event_headers() -> None:

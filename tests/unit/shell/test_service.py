@@ -8,47 +8,34 @@ from typing import Any
 import pytest
 
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.session.supervisor import Supervisor
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
-from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
-from cloudrec.events.recording import RecorderLaunched, RecordingStopped, SessionExited
-from cloudrec.events.segment import StreamStateChanged
 from cloudrec.events.subscription import UidLists
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
 
+from ..actors.session.fakes import FakeChildren, Inline, LocalController
 
-class FakeController:
-    def __init__(self, log: MemoryEventLog, fail: bool = False, silent: bool = False) -> None:
-        self.log, self.fail, self.silent = log, fail, silent
-        self.configs: list[RecordingConfig] = []
-        self.layouts: list[tuple[str, Layout]] = []
-        self.subscriptions: list[tuple[str, Subscription, Subscription]] = []
 
-    def start(self, config: RecordingConfig) -> None:
-        if self.fail:
-            raise RuntimeError("no node can host a recorder")
-        self.configs.append(config)
-        self.log.append([RecorderLaunched(stream_id=config.sid, at_ms=2, generation=1,
-                                          recorder_uid=config.recorder_uid)])
-        if not self.silent:  # a user publishes in the channel
-            self.log.append([StreamStateChanged(stream_id=config.sid, at_ms=2, generation=1,
-                                                track="audio", stream_uid="7", state=0,
-                                                utc_ms=2)])
+class Controller(LocalController):
+    """The real supervisor in this process, over fake child actors."""
 
-    def update_layout(self, sid: str, layout: Layout) -> None:
-        self.layouts.append((sid, layout))
+    def __init__(self, log: MemoryEventLog, **fake: Any) -> None:
+        self.children = FakeChildren(log, **fake)
+        super().__init__(Supervisor(log, self.children, clock_ms=lambda: 1,
+                                    background=Inline()))
+        self.supervisor.recover()  # as the controller actor does when it (re)starts
 
-    def update_subscription(self, sid: str, audio: Subscription, video: Subscription) -> None:
-        self.subscriptions.append((sid, audio, video))
+    @property
+    def configs(self) -> list[RecordingConfig]:
+        return self.children.configs
 
-    def stop(self, sid: str) -> str:
-        self.log.append([RecordingStopped(stream_id=sid, at_ms=3, uploading_status="uploaded"),
-                         SessionExited(stream_id=sid, at_ms=3)])
-        return "uploaded"
+    def pushed(self, what: str) -> list[Any]:
+        return [args for name, args in self.children.calls if name == what]
 
 
 def request(cname: str = "room", uid: str = "9", recording: dict[str, Any] | None = None,
@@ -70,7 +57,7 @@ def log() -> MemoryEventLog:
 
 @pytest.fixture
 def service(log: MemoryEventLog, tmp_path: Path) -> RecordingService:
-    return RecordingService(log, FakeController(log), tmp_path, clock_ms=lambda: 1)  # type: ignore[arg-type]
+    return RecordingService(log, Controller(log), tmp_path, clock_ms=lambda: 1)  # type: ignore[arg-type]
 
 
 def start(service: RecordingService, resource: str = "r1", **kw: Any) -> str:
@@ -125,7 +112,7 @@ def test_stop_answers_from_the_log_then_the_session_is_gone(service: RecordingSe
         {"cname": "room", "uid": "9", "clientRequest": {"mixedVideoLayout": 2,
                                                         "maxResolutionUid": "2"}})
     service.update_layout("app", sid, "r1", layout)
-    assert service.controller.layouts[0][1].max_resolution_uid == 2  # type: ignore[attr-defined]
+    assert service.controller.pushed("layout")[-1][1].max_resolution_uid == 2  # type: ignore[attr-defined]
     assert service.stop("app", sid, "r1", "mix")["uploadingStatus"] == "uploaded"
     with pytest.raises(ApiError) as gone:
         service.stop("app", sid, "r1", "mix")
@@ -134,11 +121,12 @@ def test_stop_answers_from_the_log_then_the_session_is_gone(service: RecordingSe
 
 def test_a_recorder_that_cannot_start_is_200_then_dies(log: MemoryEventLog,
                                                        tmp_path: Path) -> None:
-    service = RecordingService(log, FakeController(log, fail=True), tmp_path,  # type: ignore[arg-type]
+    service = RecordingService(log, Controller(log, join_fails=True), tmp_path,  # type: ignore[arg-type]
                                clock_ms=lambda: 1)
     sid = start(service)
     assert [type(e).__name__ for e in log.read_stream(sid)] == [
-        "RecordingStarted", "RecordingFailed", "SessionExited"]
+        "RecordingStarted", "RecordingPlanned", "RecordingFailed", "StopRequested",
+        "RecordingStopped", "SessionExited"]
     with pytest.raises(ApiError) as gone:
         service.query("app", sid, "r1", "mix")
     assert gone.value.code == 404
@@ -146,9 +134,9 @@ def test_a_recorder_that_cannot_start_is_200_then_dies(log: MemoryEventLog,
 
 def test_a_restarted_service_still_refuses_a_used_resource(log: MemoryEventLog,
                                                            tmp_path: Path) -> None:
-    first = RecordingService(log, FakeController(log), tmp_path)  # type: ignore[arg-type]
+    first = RecordingService(log, Controller(log), tmp_path)  # type: ignore[arg-type]
     start(first)
-    again = RecordingService(log, FakeController(log), tmp_path)  # type: ignore[arg-type]
+    again = RecordingService(log, Controller(log), tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ApiError) as error:
         start(again)
     assert error.value.code == 7
@@ -164,14 +152,14 @@ def test_query_waits_for_the_status_runner_which_commits_after_saving(
             super().save(views, position)
 
     runner = ProjectionRunner(log, status, Store(), commit=lambda p: trail.append(f"commit {p}"))
-    service = RecordingService(log, FakeController(log), tmp_path,  # type: ignore[arg-type]
+    service = RecordingService(log, Controller(log), tmp_path,  # type: ignore[arg-type]
                                clock_ms=lambda: 1, status_runner=runner)
     sid = start(service)
     answer = service.query("app", sid, "r1", "mix")  # right after start: the view has it
     assert answer["fileList"] == f"rec/x1/{sid}_room.m3u8"
-    assert trail[-2:] == ["save 3", "commit 3"]  # started, launched, a user heard
+    assert trail[-2:] == ["save 4", "commit 4"]  # started, planned, launched, a user heard
     service.query("app", sid, "r1", "mix")
-    assert trail[-2:] == ["save 3", "commit 3"]  # nothing new: nothing saved or committed again
+    assert trail[-2:] == ["save 4", "commit 4"]  # nothing new: nothing saved or committed again
 
 
 def update(service: RecordingService, sid: str, stream_subscribe: Any) -> None:
@@ -183,15 +171,15 @@ def update(service: RecordingService, sid: str, stream_subscribe: Any) -> None:
 def test_update_replaces_the_part_it_carries_as_an_event_then_on_the_recorder(
         service: RecordingService, log: MemoryEventLog) -> None:
     sid = start(service)  # start: only a video allow-list [1, 2], so no audio
-    controller: FakeController = service.controller  # type: ignore[assignment]
+    controller: Controller = service.controller  # type: ignore[assignment]
     assert (controller.configs[0].audio.enabled, controller.configs[0].video.only) == (
         False, frozenset({1, 2}))
     update(service, sid, {"audioUidList": {"unsubscribeAudioUids": ["3"]}})
-    _, audio, video = controller.subscriptions[-1]
+    _, audio, video = controller.pushed("subscription")[-1]
     assert audio == Subscription(only=None, never=frozenset({3}), enabled=True)
     assert video == Subscription(only=frozenset({1, 2}))  # the video part was not carried
     update(service, sid, {"videoUidList": {"subscribeVideoUids": ["#allstream#"]}})
-    _, audio, video = controller.subscriptions[-1]
+    _, audio, video = controller.pushed("subscription")[-1]
     assert audio.never == frozenset({3}) and video == Subscription()
     updates = [e for e in log.read_stream(sid) if type(e).__name__ == "SubscriptionUpdated"]
     assert [(e.audio, e.video) for e in updates] == [  # type: ignore[attr-defined]
@@ -242,7 +230,7 @@ def test_calls_in_another_mode_than_the_start_are_code_2(service: RecordingServi
 
 def test_stop_of_a_channel_where_nobody_published_is_435_and_still_ends(
         log: MemoryEventLog, tmp_path: Path) -> None:
-    service = RecordingService(log, FakeController(log, silent=True), tmp_path,  # type: ignore[arg-type]
+    service = RecordingService(log, Controller(log, silent=True), tmp_path,  # type: ignore[arg-type]
                                clock_ms=lambda: 1)
     sid = start(service)
     with pytest.raises(ApiError) as error:
@@ -256,5 +244,5 @@ def test_stop_of_a_channel_where_nobody_published_is_435_and_still_ends(
 def test_the_session_is_given_its_resource_expired_hour(service: RecordingService) -> None:
     grant = ResourceGrant("app", "room", "9", 0, "", 2, 0.0, "00")
     service.start("app", "room", "9", "r1", "mix", request(), grant)
-    controller: FakeController = service.controller  # type: ignore[assignment]
+    controller: Controller = service.controller  # type: ignore[assignment]
     assert controller.configs[0].expires_at_ms == 1 + 2 * 3_600_000  # clock 1 + 2 h

@@ -1,0 +1,162 @@
+"""How generation n+1 carries a recording on after generation n died (spec §14, decision 11).
+
+From the `recovery` view of the log and the files earlier generations left in their working
+folders: half-written slices are completed from what was written (`FileSalvaged`) or dropped
+(`FileDropped`); files finished but never confirmed by storage are handed to the uploader
+again; the playlist under the original name is continued with a discontinuity at the cut; and
+the new generation's output starts where the last good slice ended, re-rendered from the
+channel's packet history when that still reaches back, so the cut costs little or no media.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudrec.actors.recorder.files import local_path, replace_text
+from cloudrec.actors.recorder.hls import TS_OFFSET
+from cloudrec.actors.recorder.naming import file_name
+from cloudrec.actors.recorder.playlist import Playlist
+from cloudrec.actors.recorder.salvage import salvage_file
+from cloudrec.actors.recorder.timebase import utc17
+from cloudrec.actors.uploader.uploader import UploadJob
+from cloudrec.events.envelope import Event
+from cloudrec.events.segment import FileDropped, FileSalvaged, PlaylistWritten
+from cloudrec.projections import recovery
+from cloudrec.projections.recovery import RecoveryView
+
+MEDIA_SUFFIXES = {".ts": "slice", ".mp4": "mp4"}
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a later generation's core continues from."""
+
+    origin_ms: int  # channel time of TS/MP4 time 0: the recording's, not this generation's
+    t0_ms: int  # channel time from which this generation renders
+    discontinue_ms: int  # end of the last good slice (event 42's discontinueUtcMs)
+    playlist: str | None  # the playlist so far, to continue under its original name
+    next_mp4_index: int
+    receiving: frozenset[tuple[int, str]]  # users' streams already reported as received
+
+
+@dataclass(frozen=True)
+class Leftover:
+    path: Path
+    key: str
+    generation: int
+
+
+def generation_dir(session_dir: Path, generation: int) -> Path:
+    """Each generation writes under its own folder: a zombie cannot touch its successor's."""
+    return session_dir / f"g{generation}"
+
+
+def leftovers(view: RecoveryView, session_dir: Path, generation: int) -> list[Leftover]:
+    """Media files of earlier generations that no event finished, salvaged or dropped."""
+    found = []
+    for earlier in range(1, generation):
+        root = generation_dir(session_dir, earlier)
+        for path in sorted(root.rglob("*")) if root.is_dir() else ():
+            key = path.relative_to(root).as_posix()
+            if path.suffix in MEDIA_SUFFIXES and key not in view.known:
+                found.append(Leftover(path, key, earlier))
+    return found
+
+
+def settle(view: RecoveryView, left: list[Leftover], sid: str, generation: int,
+           at_ms: int) -> list[Event]:
+    """`FileSalvaged` or `FileDropped` for each leftover (files rewritten in place)."""
+    events: list[Event] = []
+    for item in left:
+        events.append(_settle_one(view, item, sid, generation, at_ms))
+        view = recovery.apply(view, events[-1])
+    return events
+
+
+def _settle_one(view: RecoveryView, item: Leftover, sid: str, generation: int,
+                at_ms: int) -> Event:
+    kind = MEDIA_SUFFIXES[item.path.suffix]
+    kept = salvage_file(item.path) if view.origin_ms and kind == "slice" else None
+    if kept is None:
+        reason = ("an MP4 part has no index until it is closed" if kind == "mp4"
+                  else "nothing decodable was written")
+        return FileDropped(stream_id=sid, at_ms=at_ms, generation=generation, key=item.key,
+                           kind=kind, from_generation=item.generation, reason=reason)  # type: ignore[arg-type]
+    start_ms = view.origin_ms + round((kept.first_s - float(TS_OFFSET)) * 1000)
+    return FileSalvaged(stream_id=sid, at_ms=at_ms, generation=generation, key=item.key,
+                        kind="slice", from_generation=item.generation,
+                        index=view.next_slice_index, start_ms=start_ms,
+                        duration_s=round(kept.end_s - kept.first_s, 6), size=kept.size)
+
+
+def local_file(session_dir: Path, key: str, generation: int) -> Path | None:
+    """Where an earlier generation left the file `key`, if it is still there."""
+    for earlier in range(generation - 1, 0, -1):
+        path = generation_dir(session_dir, earlier) / key
+        if path.exists():
+            return path
+    return None
+
+
+def continued_playlist(view: RecoveryView) -> str | None:
+    """The playlist under the original name as the log knows it, every cut a discontinuity."""
+    if not view.segments:
+        return None
+    playlist = Playlist()
+    for number, segment in enumerate(view.segments):
+        if number == 0:
+            for track in ("AUDIO", "VIDEO"):
+                playlist.mark_track_start(track, segment.start_ms)
+        elif segment.discontinuity:
+            playlist.add_discontinuity()
+        playlist.add_segment(file_name(segment.key), segment.duration_s)
+    return playlist.render()
+
+
+def plan(view: RecoveryView, now_ms: int, history_ms: int) -> Resume:
+    """Where generation n+1 starts: at the last good slice's end when the channel's history
+    still holds it, else as early as the history allows (the rest is the measured gap)."""
+    end = view.last_slice_end_ms or view.origin_ms
+    earliest = now_ms - history_ms + 1000
+    t0 = max(end, earliest) if end else now_ms
+    receiving = frozenset((int(uid), track) for uid, track in view.receiving)
+    return Resume(origin_ms=view.origin_ms or t0, t0_ms=min(t0, now_ms),
+                  discontinue_ms=end or t0, playlist=continued_playlist(view),
+                  next_mp4_index=view.next_mp4_index, receiving=receiving)
+
+
+def final_playlist(view: RecoveryView) -> str | None:
+    """The playlist with ENDLIST, for a session finished without a recorder."""
+    text = continued_playlist(view)
+    if text is None:
+        return None
+    playlist = Playlist.parse(text)
+    return playlist.render(ended=True)
+
+
+def closing(view: RecoveryView, session_dir: Path, generation: int, sid: str,
+            at_ms: int) -> tuple[list[Event], list[UploadJob]]:
+    """Close a recording without a recorder (it was lost while stopping, or for the 4th time):
+    settle the leftovers, write the final playlist, and list every file storage still needs."""
+    events = settle(view, leftovers(view, session_dir, generation), sid, generation, at_ms)
+    for event in events:
+        view = recovery.apply(view, event)
+    jobs = [UploadJob(sid=sid, generation=generation, key=p.key, path=path, kind=p.kind)
+            for p in view.pending if p.kind != "playlist"
+            if (path := local_file(session_dir, p.key, generation)) is not None]
+    text = final_playlist(view)
+    if text is not None and view.playlist:
+        path = local_path(generation_dir(session_dir, generation), view.playlist)
+        replace_text(path, text)
+        events.append(PlaylistWritten(stream_id=sid, at_ms=at_ms, generation=generation,
+                                      key=view.playlist, segments=len(view.segments),
+                                      ended=True))
+        jobs.append(UploadJob(sid=sid, generation=generation, key=view.playlist, path=path,
+                              kind="playlist"))
+    return events, jobs
+
+
+def describe(resume: Resume) -> str:
+    return (f"resume at {utc17(resume.t0_ms)} (last good slice ended "
+            f"{utc17(resume.discontinue_ms)}), origin {utc17(resume.origin_ms)}")
