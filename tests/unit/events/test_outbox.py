@@ -49,3 +49,14 @@ def test_a_fenced_append_is_reported_by_the_next_append() -> None:
     with pytest.raises(Fenced):
         outbox.append([slice_event("a", 2, generation=1)])
     assert len(outbox.read_stream("a")) == 1
+
+
+def test_once_fenced_queued_actions_are_skipped_but_flush_returns() -> None:
+    """A zombie recorder: its file's event was refused, so the file must not be handed on."""
+    log, handed = MemoryEventLog(), []
+    log.append([slice_event("a", 0, generation=2)])
+    outbox = Outbox(log)
+    outbox.append([slice_event("a", 1, generation=1)])
+    outbox.then(lambda: handed.append("a1.ts"))
+    assert outbox.flush(10)
+    assert handed == [] and outbox.fenced is not None

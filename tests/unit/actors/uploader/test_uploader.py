@@ -142,3 +142,22 @@ def test_uploading_status_of_a_stop() -> None:
     assert uploading_status([]) == "uploaded"
     assert uploading_status(["uploaded", "backuped"]) == "backuped"
     assert uploading_status(["backuped", "failed"]) == "unknown"
+
+
+def test_a_fenced_generations_playlist_is_refused_its_finished_slices_are_not(setup) -> None:  # type: ignore[no-untyped-def]
+    """After a failover to generation 2: a zombie's rewritten playlist must not replace the
+    one generation 2 continues; a slice generation 1 finished before it died still goes up,
+    and its event carries generation 2 so the log (fenced at 2) takes it."""
+    uploader, store, _, log, work = setup
+    uploader.fence_below(2)
+    stale = job(work, "p/a.m3u8", "playlist", b"#EXTM3U zombie")
+    assert uploader.upload(stale) == "failed" and not (store.root / "p/a.m3u8").exists()
+    assert uploader.upload(job(work, "p/a_1.ts")) == "uploaded"
+    assert [e.generation for e in log.read_stream("s1")] == [2]
+
+
+def test_a_file_handed_again_is_not_sent_twice(setup) -> None:  # type: ignore[no-untyped-def]
+    uploader, store, _, log, work = setup
+    assert uploader.upload(job(work, "p/a.ts")) == "uploaded"
+    assert uploader.upload(job(work, "p/a.ts")) == "uploaded"  # the local copy is gone
+    assert store.calls == 1 and types(log) == ["FileUploaded"]
