@@ -28,7 +28,6 @@ from cloudrec.events.segment import (
     FileSalvaged,
     Mp4Written,
     PlaylistWritten,
-    SliceStarted,
     SliceWritten,
     StreamStateChanged,
 )
@@ -68,7 +67,7 @@ class RecoveryView:
     lists: SubscriptionView = SubscriptionView(sid="")
     pending: tuple[PendingFile, ...] = ()
     stopped: bool = False
-    origin_ms: int = 0  # channel time of the recording's first slice: TS/MP4 time 0
+    origin_ms: int = 0  # channel time generation 1 started recording at: TS/MP4 time 0
     next_mp4_index: int = 0
     known: frozenset[str] = frozenset()  # files some generation finished, salvaged or dropped
     receiving: frozenset[tuple[str, str]] = frozenset()  # (uid, track) of users' live streams
@@ -122,7 +121,9 @@ def _(event: SubscriptionUpdated, view: RecoveryView) -> RecoveryView:
 
 @_apply.register
 def _(event: RecorderLaunched, view: RecoveryView) -> RecoveryView:
-    return replace(view, generation=max(view.generation, event.generation))
+    """The first generation's start is the recording's clock origin (every track's TS 0)."""
+    origin = view.origin_ms or event.at_ms
+    return replace(view, generation=max(view.generation, event.generation), origin_ms=origin)
 
 
 @_apply.register
@@ -130,11 +131,6 @@ def _(event: RecorderFailed, view: RecoveryView) -> RecoveryView:
     """Stamped with the next generation: from here on, the failed one is fenced off."""
     return replace(view, failed_generations=view.failed_generations | {event.failed_generation},
                    generation=max(view.generation, event.generation))
-
-
-@_apply.register
-def _(event: SliceStarted, view: RecoveryView) -> RecoveryView:
-    return view if view.origin_ms else replace(view, origin_ms=event.start_ms)
 
 
 @_apply.register

@@ -23,6 +23,8 @@ TS_OFFSET = Fraction(10)  # seconds
 TS_PACKET = 188
 NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)  # PID 0x1FFF: ignored by demuxers
 MIN_LAST_SLICE = Fraction(1)  # seconds: a shorter tail stays in the slice before it
+# every packet reaches the file as it is muxed: what a killed recorder wrote can be salvaged
+FLUSHED = {"flush_packets": "1"}
 PROBE_BYTES = 12 * TS_PACKET  # FFmpeg only recognises a TS of at least 10 * 204 bytes by content
 
 
@@ -67,7 +69,8 @@ class SliceWriter:
         c = self._config
         self._start = start
         self._key = slice_name(c.prefix, c.sid, c.cname, c.utc_ms(start), c.failover)
-        self._container = av.open(str(c.path(self._key)), "w", format="mpegts")
+        self._container = av.open(str(c.path(self._key)), "w", format="mpegts",
+                                  options=FLUSHED)
         self._streams = {
             kind: self._container.add_stream_from_template(t, opaque=True)
             for kind, t in self._templates.items()

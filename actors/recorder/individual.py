@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from cloudrec.actors.channel.channel import Batch
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
@@ -41,6 +42,7 @@ class IndividualRecorder:
         self.t0_us = t0_us - t0_us % 1000  # whole ms, as the composite core
         # after a failover the TS clock stays the recording's; new playlists are bak<n>_ ones
         self.origin_us = resume.origin_ms * 1000 if resume else self.t0_us
+        self.resumed = dict(resume.tracks) if resume else {}  # playlists to continue
         self.audio, self.video = config.audio, config.video
         self.members: list[int] = []
         self.tracks: dict[StreamKey, TrackInfo] = {}
@@ -48,6 +50,8 @@ class IndividualRecorder:
         self.queued: list[MediaPacket] = []
         self.ledger = FileLedger(config, events, deliver)
         self.streams = StreamStates(config.sid, config.generation)
+        if resume is not None:  # streams reported by the generation before: no repeated 43/44
+            self.streams.receiving = {(uid, kind) for uid, kind in resume.receiving}  # type: ignore[misc]
         self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
 
     # -- input ---------------------------------------------------------------------------
@@ -99,6 +103,9 @@ class IndividualRecorder:
                                  prefix=c.file_prefix, uid=key[0], kind=key[1],
                                  start_us=self.origin_us, slice_seconds=c.slice_seconds,
                                  failover=c.generation - 2 if c.generation > 1 else None)
+            if (resumed := self.resumed.get(target.playlist_key)) is not None:
+                target = replace(target, continue_playlist=resumed.playlist,
+                                 resume_us=resumed.discontinue_ms * 1000)
             self.outputs[key] = TrackOutput(target, self.ledger.on_file)
         return self.outputs[key]
 
@@ -130,9 +137,14 @@ class IndividualRecorder:
                                  key=target.playlist_key, stream_uid=uid, track=target.kind,
                                  start_ms=start_ms),
             SliceStarted(stream_id=c.sid, at_ms=start_ms, generation=c.generation,
-                         start_ms=start_ms, discontinue_ms=start_ms, track_type=target.kind,
-                         stream_uid=uid),
+                         start_ms=start_ms, discontinue_ms=self._cut_at(target, start_ms),
+                         track_type=target.kind, stream_uid=uid),
         ])
+
+    def _cut_at(self, target: TrackTarget, start_ms: int) -> int:
+        """42's discontinueUtcMs: where the stream's last good slice ended, after a failover."""
+        resumed = self.resumed.get(target.playlist_key)
+        return resumed.discontinue_ms if resumed is not None else start_ms
 
     def idle_for_s(self, now_us: int) -> float:
         return self.idle.idle_for_s(now_us)

@@ -10,7 +10,9 @@ channel's packet history when that still reaches back, so the cut costs little o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudrec.actors.recorder.files import local_path, replace_text
@@ -26,6 +28,7 @@ from cloudrec.projections import recovery
 from cloudrec.projections.recovery import RecoveryView
 
 MEDIA_SUFFIXES = {".ts": "slice", ".mp4": "mp4"}
+TRACK_SLICE = re.compile(r"^(?:bak\d+_)?(.+__uid_e_(?:audio|video))_\d{17}\.ts$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,15 @@ class Resume:
     playlist: str | None  # the playlist so far, to continue under its original name
     next_mp4_index: int
     receiving: frozenset[tuple[int, str]]  # users' streams already reported as received
+    tracks: Mapping[str, TrackResume] = field(default_factory=dict)  # individual mode
+
+
+@dataclass(frozen=True)
+class TrackResume:
+    """Individual mode: one user's audio or video playlist so far, and where it ended."""
+
+    playlist: str
+    discontinue_ms: int
 
 
 @dataclass(frozen=True)
@@ -100,13 +112,36 @@ def local_file(session_dir: Path, key: str, generation: int) -> Path | None:
 
 
 def continued_playlist(view: RecoveryView) -> str | None:
-    """The playlist under the original name as the log knows it, every cut a discontinuity."""
-    if not view.segments:
+    """The mix playlist under the original name as the log knows it, every cut a
+    discontinuity (None before the first slice)."""
+    return _render(view.segments, ("AUDIO", "VIDEO")) if view.segments else None
+
+
+def track_playlist_key(slice_key: str) -> str | None:
+    """Individual mode: the playlist (original name) a user's audio or video slice belongs to."""
+    folder, _, name = slice_key.rpartition("/")
+    match = TRACK_SLICE.match(name)
+    if match is None:
         return None
+    return f"{folder}/{match[1]}.m3u8" if folder else f"{match[1]}.m3u8"
+
+
+def track_playlists(view: RecoveryView) -> dict[str, TrackResume]:
+    """Individual mode: each user's audio and video playlist so far, to continue."""
+    grouped: dict[str, list[recovery.Segment]] = {}
+    for segment in view.segments:
+        if (key := track_playlist_key(segment.key)) is not None:
+            grouped.setdefault(key, []).append(segment)
+    return {key: TrackResume(_render(segments, (key.rsplit("_", 1)[-1][:-5].upper(),)),
+                             segments[-1].start_ms + round(segments[-1].duration_s * 1000))
+            for key, segments in grouped.items()}
+
+
+def _render(segments: Iterable[recovery.Segment], tracks: tuple[str, ...]) -> str:
     playlist = Playlist()
-    for number, segment in enumerate(view.segments):
+    for number, segment in enumerate(segments):
         if number == 0:
-            for track in ("AUDIO", "VIDEO"):
+            for track in tracks:
                 playlist.mark_track_start(track, segment.start_ms)
         elif segment.discontinuity:
             playlist.add_discontinuity()
@@ -117,22 +152,18 @@ def continued_playlist(view: RecoveryView) -> str | None:
 def plan(view: RecoveryView, now_ms: int, history_ms: int) -> Resume:
     """Where generation n+1 starts: at the last good slice's end when the channel's history
     still holds it, else as early as the history allows (the rest is the measured gap)."""
-    end = view.last_slice_end_ms or view.origin_ms
+    individual = not view.playlist  # individual mode: no one playlist, one per user's track
+    tracks = track_playlists(view) if individual else {}
+    end = _individual_end(view, tracks) if individual else view.last_slice_end_ms
+    end = end or view.origin_ms
     earliest = now_ms - history_ms + 1000
     t0 = max(end, earliest) if end else now_ms
     receiving = frozenset((int(uid), track) for uid, track in view.receiving)
     return Resume(origin_ms=view.origin_ms or t0, t0_ms=min(t0, now_ms),
-                  discontinue_ms=end or t0, playlist=continued_playlist(view),
-                  next_mp4_index=view.next_mp4_index, receiving=receiving)
-
-
-def final_playlist(view: RecoveryView) -> str | None:
-    """The playlist with ENDLIST, for a session finished without a recorder."""
-    text = continued_playlist(view)
-    if text is None:
-        return None
-    playlist = Playlist.parse(text)
-    return playlist.render(ended=True)
+                  discontinue_ms=end or t0,
+                  playlist=None if individual else continued_playlist(view),
+                  next_mp4_index=view.next_mp4_index, receiving=receiving,
+                  tracks=tracks)
 
 
 def closing(view: RecoveryView, session_dir: Path, generation: int, sid: str,
@@ -145,16 +176,28 @@ def closing(view: RecoveryView, session_dir: Path, generation: int, sid: str,
     jobs = [UploadJob(sid=sid, generation=generation, key=p.key, path=path, kind=p.kind)
             for p in view.pending if p.kind != "playlist"
             if (path := local_file(session_dir, p.key, generation)) is not None]
-    text = final_playlist(view)
-    if text is not None and view.playlist:
-        path = local_path(generation_dir(session_dir, generation), view.playlist)
-        replace_text(path, text)
+    finals = {key: track.playlist for key, track in track_playlists(view).items()}
+    if view.playlist and (text := continued_playlist(view)) is not None:
+        finals = {view.playlist: text}
+    for key, text in finals.items():
+        path = local_path(generation_dir(session_dir, generation), key)
+        ended = Playlist.parse(text)
+        replace_text(path, ended.render(ended=True))
         events.append(PlaylistWritten(stream_id=sid, at_ms=at_ms, generation=generation,
-                                      key=view.playlist, segments=len(view.segments),
-                                      ended=True))
-        jobs.append(UploadJob(sid=sid, generation=generation, key=view.playlist, path=path,
+                                      key=key, segments=len(ended.segments), ended=True))
+        jobs.append(UploadJob(sid=sid, generation=generation, key=key, path=path,
                               kind="playlist"))
     return events, jobs
+
+
+def _individual_end(view: RecoveryView, tracks: Mapping[str, TrackResume]) -> int:
+    """Individual mode renders again from the earliest point any stream needs: the end of its
+    last good slice, or the recording's start for a stream none of whose slices survived."""
+    ends = [track.discontinue_ms for track in tracks.values()]
+    named = {key.rsplit("__uid_s_", 1)[-1] for key in tracks}  # "<uid>__uid_e_<kind>.m3u8"
+    if any(f"{uid}__uid_e_{kind}.m3u8" not in named for uid, kind in view.receiving):
+        ends.append(view.origin_ms)
+    return min(ends, default=view.origin_ms)
 
 
 def describe(resume: Resume) -> str:

@@ -30,7 +30,7 @@ from av.stream import Stream
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 from .files import FileKind, FileWritten, OnFile, local_path, replace_text
-from .hls import MIN_LAST_SLICE, TS_OFFSET, pad_for_probing
+from .hls import FLUSHED, MIN_LAST_SLICE, TS_OFFSET, pad_for_probing
 from .naming import file_name, track_playlist_name, track_slice_name
 from .playlist import Playlist
 from .timebase import convert
@@ -56,12 +56,14 @@ class TrackTarget:
     kind: Kind
     start_us: int  # recording start on the channel clock: TS time TS_OFFSET
     slice_seconds: float = 15.0
-    failover: int | None = None
+    failover: int | None = None  # n of `bak<n>_` slices after the n-th failover
+    continue_playlist: str | None = None  # the playlist so far, after a failover
+    resume_us: int | None = None  # ... and the channel time its last good slice ended
 
     @property
     def playlist_key(self) -> str:
-        return track_playlist_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind,
-                                   self.failover)
+        """The original name in every generation: a failover continues it (decision 11)."""
+        return track_playlist_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind)
 
     def slice_key(self, start_ms: int) -> str:
         return track_slice_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind,
@@ -86,7 +88,8 @@ class TsSlice:
         self.start_us = self.end_us = start_us
         self.key = target.slice_key(start_us // 1000)
         self.path = target.path(self.key)
-        self._container: OutputContainer = av.open(str(self.path), "w", format="mpegts")
+        self._container: OutputContainer = av.open(str(self.path), "w", format="mpegts",
+                                                    options=FLUSHED)
         self._stream = _mux_stream(self._container, track)
         self._asc = track.extradata if track.codec == "aac" else None
         self.size = 0  # payload bytes written so far
@@ -163,6 +166,9 @@ class TrackOutput:
     def __init__(self, target: TrackTarget, on_file: OnFile) -> None:
         self.target = target
         self.playlist = Playlist()
+        if target.continue_playlist is not None:  # a later generation: a cut, then its slices
+            self.playlist = Playlist.parse(target.continue_playlist)
+            self.playlist.add_discontinuity()
         self._on_file = on_file
         self._track: TrackInfo | None = None
         self._format: tuple[object, ...] | None = None
@@ -172,6 +178,8 @@ class TrackOutput:
         self._step_us = DEFAULT_STEP_US[target.kind]
         self.first_start_ms: int | None = None
         self.ends_at_us: int | None = None  # channel time the recording ends, once known
+        self._resume_us = target.resume_us  # packets before it were recorded already
+        self._held: list[MediaPacket] = []
 
     def start(self, track: TrackInfo) -> None:
         """The stream (re)started: its first usable packet opens a slice."""
@@ -184,7 +192,30 @@ class TrackOutput:
         self._close_slice(ended=ended)
 
     def write(self, packet: MediaPacket) -> int | None:
-        """Mux one packet; the START time (UTC ms) if it began a segment, else None."""
+        """Mux one packet; the START time (UTC ms) if it began a segment, else None.
+
+        After a failover, packets before the resume point were recorded by the generation
+        before: audio from there on, video from the key frame at or before it (no gap)."""
+        if self._resume_us is not None and packet.channel_us < self._resume_us:
+            self._hold(packet)
+            return None
+        backlog = [] if packet.keyframe else self._held
+        self._held, self._resume_us = [], None
+        started = None
+        for earlier in [*backlog, packet]:
+            began = self._write_one(earlier)
+            started = began if started is None else started
+        return started
+
+    def _hold(self, packet: MediaPacket) -> None:
+        if self.target.kind != "video":
+            return
+        if packet.keyframe:
+            self._held = [packet]
+        elif self._held:
+            self._held.append(packet)
+
+    def _write_one(self, packet: MediaPacket) -> int | None:
         if not self._accepts(packet):
             return None
         at_us, decode_us = packet.channel_us, packet.decode_us

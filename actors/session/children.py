@@ -30,7 +30,7 @@ from cloudrec.events.layout import Layout
 from cloudrec.events.recording import UploadingStatus
 
 log = logging.getLogger(__name__)
-WARM_RECORDERS = int(os.environ.get("CLOUDREC_WARM_RECORDERS", "1"))
+WARM_RECORDERS = int(os.environ.get("CLOUDREC_WARM_RECORDERS", "2"))
 
 
 @dataclass
@@ -135,7 +135,9 @@ class RayChildren:
         recorder.update_subscription.remote(audio, video)
 
     def fence_uploader(self, uploader: Any, generation: int) -> None:
-        ray.get(uploader.fence_below.remote(generation), timeout=30)
+        """Not waited for: the uploader takes its calls in order, and the new generation's
+        first playlist comes a slice later (a new uploader may still be starting)."""
+        uploader.fence_below.remote(generation)
 
     def upload(self, uploader: Any, job: UploadJob) -> Outcome:
         outcome: Outcome = ray.get(uploader.upload.remote(job))

@@ -30,7 +30,7 @@ from cloudrec import scenario
 from cloudrec.client import ApiCallFailed, RecordingClient
 from cloudrec.cluster.options import CONTROLLER, NAMESPACE
 from cloudrec.events.recording import RecorderFailed, RecorderLaunched, SessionExited
-from cloudrec.events.segment import FileSalvaged, SliceWritten
+from cloudrec.events.segment import FileDropped, FileSalvaged, SliceWritten
 from cloudrec.events.upload import FileUploaded
 from cloudrec.projections import callbacks, status
 from cloudrec.runtime import Runtime
@@ -129,16 +129,16 @@ def spans(path: Path) -> dict[str, tuple[float, float]]:
     return {kind: (min(times), max(times)) for kind, times in found.items() if times}
 
 
-def cut_gaps(root: Path, playlist_key: str) -> list[float]:
-    """Media lost at each discontinuity: the next slice's first video pts minus the previous
-    slice's last (one frame apart when nothing is lost). TS time is the recording's clock in
-    every generation, so the difference is channel time."""
+def cut_gaps(root: Path, playlist_key: str, kind: str = "video") -> list[float]:
+    """Media lost at each discontinuity: the next slice's first pts minus the previous
+    slice's last, less one video frame (0 when nothing is lost). TS time is the recording's
+    clock in every generation, so the difference is channel time."""
     entries = playlist_slices(root, playlist_key)
+    step = 1 / 15 if kind == "video" else 0.02
     gaps = []
     for (before, _), (after, cut) in zip(entries, entries[1:], strict=False):
         if cut:
-            gaps.append(spans(root / after)["video"][0] - spans(root / before)["video"][1]
-                        - 1 / 15)
+            gaps.append(spans(root / after)[kind][0] - spans(root / before)[kind][1] - step)
     return gaps
 
 
@@ -200,6 +200,8 @@ def test_three_kills_then_the_fourth_ends_the_session(recording: Recording, runt
     assert error["module"] == 0 and exits == [1]
     salvaged = recording.of(FileSalvaged)
     print(f"salvaged: {[(e.key.rsplit('/', 1)[-1], e.duration_s) for e in salvaged]}")
+    dropped = recording.of(FileDropped)  # each kill left an MP4 part without its index
+    assert [e.kind for e in dropped].count("mp4") >= 3
     same_answer_as_a_fresh_replay(runtime, recording.sid)
 
 
@@ -240,6 +242,10 @@ def test_a_paused_recorder_is_fenced_off_when_it_resumes(recording: Recording,
     assert zombie_files and not zombie_files & {
         key for key in uploaded if uploaded[key].generation == 1}
     assert max(cut_gaps(storage_root, playlist)) <= MAX_GAP_S
+    notices = callbacks.notifications(events, recording.sid)
+    kinds = [n["eventType"] for n in notices]
+    at = kinds.index(12)
+    assert kinds[at + 1] == 40 and 42 in kinds[at:] and kinds.count(12) == 1
     same_answer_as_a_fresh_replay(runtime, recording.sid)
 
 
@@ -266,6 +272,9 @@ def test_a_killed_controller_recovers_its_sessions_from_the_log(recording: Recor
     assert len(gaps) == 1 and gaps[0] <= MAX_GAP_S
     kinds = [n["eventType"] for n in callbacks.notifications(recording.events(), recording.sid)]
     assert 12 in kinds and 11 in kinds
+    mp4s = [e["fileName"] for e in status.file_list(runtime.service.view(recording.sid))
+            if e["fileName"].endswith(".mp4")]
+    assert any("/bak0_" in name for name in mp4s)  # the MP4 goes on as a new part
     same_answer_as_a_fresh_replay(runtime, recording.sid)
 
 
@@ -350,3 +359,45 @@ def test_a_sigkilled_serve_started_again_serves_its_sessions(
     assert 11 in kinds and 12 not in kinds
     assert [e.generation for e in recording.of(RecorderLaunched)] == [1]
     same_answer_as_a_fresh_replay(runtime, recording.sid)
+
+
+def test_an_individual_recording_fails_over_on_the_same_clock(runtime: Runtime, client_for: Any,
+                                                              storage_root: Path) -> None:
+    """Individual mode: generation 2 continues each user's playlists (original names) with its
+    `bak0_` slices after a discontinuity, on the recording's clock: no gap at the cut."""
+    client = client_for("alice")
+    cname = f"foind{int(time.time()) % 10_000}"
+    plan = scenario.Scenario(client.appid, cname=cname, users=(1001, 1002), prefix=("fo",))
+    live = scenario.LiveChannel(runtime, plan)
+    request = {"recordingConfig": {"channelType": 0, "streamTypes": 2, "subscribeUidGroup": 0},
+               "recordingFileConfig": {"avFileType": ["hls"]},
+               "storageConfig": plan.start_request()["storageConfig"]}
+    try:
+        for uid in plan.users:
+            live.join(uid)
+        resource = client.acquire(cname, plan.recorder_uid)
+        sid = client.start(resource, cname, plan.recorder_uid, request, mode="individual")
+        recording = Recording.__new__(Recording)
+        recording.runtime, recording.sid = runtime, sid
+        recording.slice_of(1)
+        os.kill(recording.recorder(1), signal.SIGKILL)
+        recording.recorder(2)
+        recording.slice_of(2)
+        stopped = client.stop(resource, sid, cname, plan.recorder_uid, mode="individual")
+    finally:
+        live.close()
+    names = {e["fileName"] for e in stopped["serverResponse"]["fileList"]}
+    for uid in plan.users:
+        for kind in ("audio", "video"):
+            track = f"fo/{sid}_{cname}__uid_s_{uid}__uid_e_{kind}.m3u8"
+            assert track in names and not any("bak" in name for name in names)
+            entries = playlist_slices(storage_root, track)
+            assert any("/bak0_" in key for key, _ in entries)
+            assert all((storage_root / key).exists() for key, _ in entries)
+            gaps = cut_gaps(storage_root, track, kind)
+            print(f"uid {uid} {kind}: gap at the cut {gaps} s")
+            # video restarts from the key frame at or before the cut: at most a GOP twice
+            assert len(gaps) == 1 and -2.0 <= gaps[0] <= MAX_GAP_S
+    kinds = [n["eventType"] for n in callbacks.notifications(runtime.events.read_stream(sid),
+                                                             sid)]
+    assert kinds.count(12) == 1 and 11 in kinds

@@ -10,7 +10,8 @@ import av
 
 from cloudrec.actors.recorder import resume
 from cloudrec.actors.recorder.playlist import Playlist
-from cloudrec.events.segment import FileDropped, FileSalvaged, SliceStarted
+from cloudrec.events.recording import RecorderLaunched
+from cloudrec.events.segment import FileDropped, FileSalvaged
 from cloudrec.projections import recovery
 
 from ...projections.session import T0, SessionEvents
@@ -21,9 +22,8 @@ def session_with_a_cut_slice(tmp_path: Path) -> tuple[SessionEvents, recovery.Re
                                                        Path]:
     """Generation 1 finished slices 0 and 1, then died while writing slice 2 (and an MP4)."""
     s = SessionEvents()
-    events = [s.started(), s.launched(1),
-              SliceStarted(stream_id=s.sid, at_ms=T0, generation=1, start_ms=T0,
-                           discontinue_ms=T0),
+    events = [s.started(),
+              RecorderLaunched(stream_id=s.sid, at_ms=T0, generation=1, recorder_uid=9),
               s.slice(0), s.slice(1), s.playlist_written(), s.uploaded(s.slice(0).key, "slice"),
               s.failed(1)]
     session_dir = tmp_path / s.sid
