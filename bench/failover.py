@@ -112,6 +112,7 @@ def kill_cycle(runtime: Any, client: RecordingClient, kills: int, storage: Path,
     live = scenario.LiveChannel(runtime, plan)
     for uid in plan.users:
         live.join(uid)
+    live.wait_present(list(plan.users))
     resource = client.acquire(cname, plan.recorder_uid)
     sid = client.start(resource, cname, plan.recorder_uid, plan.start_request())
     rows = []

@@ -70,7 +70,7 @@ class LiveChannel:
     """The scenario's synthetic users, each a publisher actor."""
 
     def __init__(self, runtime: Runtime, scenario: Scenario) -> None:
-        channel = runtime.get_channel(scenario.appid, scenario.cname)
+        channel = self.channel = runtime.get_channel(scenario.appid, scenario.cname)
         self.actors = {
             uid: options.remote(PublisherActor,
                                 options.publisher_options(scenario.appid, scenario.cname, uid)
@@ -79,6 +79,14 @@ class LiveChannel:
 
     def join(self, uid: int) -> None:
         ray.get(self.actors[uid].start.remote(None))
+
+    def wait_present(self, uids: list[int], timeout_s: float = 60.0) -> None:
+        """Until `uids` are in the channel (its process may still be starting)."""
+        deadline = time.monotonic() + timeout_s
+        while not set(uids) <= set(ray.get(self.channel.list_members.remote())):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"users {uids} did not join the channel")
+            time.sleep(0.1)
 
     def leave(self, uid: int) -> None:
         ray.get(self.actors[uid].stop.remote())
@@ -94,9 +102,10 @@ def run(runtime: Runtime, client: RecordingClient, scenario: Scenario,
     live = LiveChannel(runtime, scenario)
     outcome = Outcome()
     try:
-        for uid in scenario.users:
-            if uid != scenario.late_user:
-                live.join(uid)
+        first = [uid for uid in scenario.users if uid != scenario.late_user]
+        for uid in first:
+            live.join(uid)
+        live.wait_present(first)  # publishing before `start`: the recording opens on them
         _record(live, client, scenario, outcome, say)
     finally:
         live.close()

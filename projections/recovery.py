@@ -67,7 +67,7 @@ class RecoveryView:
     lists: SubscriptionView = SubscriptionView(sid="")
     pending: tuple[PendingFile, ...] = ()
     stopped: bool = False
-    origin_ms: int = 0  # channel time generation 1 started recording at: TS/MP4 time 0
+    origin_ms: int = 0  # when `start` was accepted: the recording's clock (TS/MP4 time 0)
     next_mp4_index: int = 0
     known: frozenset[str] = frozenset()  # files some generation finished, salvaged or dropped
     receiving: frozenset[tuple[str, str]] = frozenset()  # (uid, track) of users' live streams
@@ -111,7 +111,7 @@ def _apply(event: Event, view: RecoveryView) -> RecoveryView:
 def _(event: RecordingStarted, view: RecoveryView) -> RecoveryView:
     layout = view.layout if view.layout_updated else layout_from_config(event.config)
     return replace(view, playlist=event.playlist, config=event.config, layout=layout,
-                   lists=subscription.apply(view.lists, event))
+                   lists=subscription.apply(view.lists, event), origin_ms=event.at_ms)
 
 
 @_apply.register
@@ -121,9 +121,7 @@ def _(event: SubscriptionUpdated, view: RecoveryView) -> RecoveryView:
 
 @_apply.register
 def _(event: RecorderLaunched, view: RecoveryView) -> RecoveryView:
-    """The first generation's start is the recording's clock origin (every track's TS 0)."""
-    origin = view.origin_ms or event.at_ms
-    return replace(view, generation=max(view.generation, event.generation), origin_ms=origin)
+    return replace(view, generation=max(view.generation, event.generation))
 
 
 @_apply.register

@@ -69,10 +69,10 @@ class RecorderActor:
             session_dir, config.generation))
         now = _now_us()
         plan = self._recover(session_dir, now) if config.generation > 1 else None
-        t0 = plan.t0_ms * 1000 if plan else now
+        t0 = plan.t0_ms * 1000 if plan else self._started_us(now)
         self.channel = ChannelHandle(channel)
         self.subscriber = f"recorder-{config.sid}-{config.generation}"
-        self.channel.subscribe(self.subscriber, t0 if plan else None)
+        self.channel.subscribe(self.subscriber, max(t0, now - (HISTORY_MS - 1000) * 1000))
         self.events.append([RecorderLaunched(
             stream_id=config.sid, at_ms=now // 1000, generation=config.generation,
             recorder_uid=config.recorder_uid, node_id=ray.get_runtime_context().get_node_id())])
@@ -81,6 +81,13 @@ class RecorderActor:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
         return os.getpid()
+
+    def _started_us(self, now_us: int) -> int:
+        """Generation 1 records from the moment `start` was accepted (the channel's history
+        holds what was published while this process was being handed the session)."""
+        view = recovery.fold(self.events.read_stream(self.config.sid), self.config.sid)
+        started = view.origin_ms * 1000 if view.origin_ms else now_us
+        return min(started, now_us)
 
     def _recover(self, session_dir: Path, now_us: int) -> resume.Resume:
         """Fold the log, settle the files generation n left, hand unconfirmed ones over again."""

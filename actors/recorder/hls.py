@@ -7,6 +7,7 @@ per file (and so per slice, breaking continuity between slices).
 
 from __future__ import annotations
 
+import logging
 import os
 from fractions import Fraction
 
@@ -19,6 +20,7 @@ from .naming import file_name, playlist_name, slice_name
 from .playlist import Playlist
 from .segment import mux
 
+log = logging.getLogger(__name__)
 TS_OFFSET = Fraction(10)  # seconds
 TS_PACKET = 188
 NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)  # PID 0x1FFF: ignored by demuxers
@@ -84,6 +86,9 @@ class SliceWriter:
         assert self._container is not None
         self._container.close()
         self._container = None
+        if not self._config.path(self._key).exists():  # a later generation took it over
+            log.warning("slice %s was taken over before it was closed", self._key)
+            return
         pad_for_probing(self._config.path(self._key))
         duration = float(end - self._start)
         self.playlist.add_segment(file_name(self._key), duration)

@@ -80,6 +80,7 @@ class RayChildren:
         self.storage_url = storage_url
         self.pool = RecorderPool(warm)
         self.watches: dict[str, Watch] = {}
+        self.announced: dict[str, Any] = {}  # uploader id -> its announce() ref
         self.retiring: dict[Any, Any] = {}  # retire() ref -> uploader handle, kept alive
         self.lock = threading.Lock()
 
@@ -94,8 +95,17 @@ class RayChildren:
         and the recording goes on, keeping its files locally."""
         uploader = options.remote(UploaderActor, options.uploader_options(config.sid)).remote(
             self.storage_url, self.events_url, config.storage, config.sid)
-        uploader.announce.remote(config.sid, 0)
+        self.announced[_id(uploader)] = uploader.announce.remote(config.sid, 0)
         return uploader
+
+    def uploader_ready(self, uploader: Any, timeout_s: float = 60) -> None:
+        """Wait until the uploader recorded its start (callback 30 comes before the end)."""
+        ref = self.announced.pop(_id(uploader), None)
+        if ref is not None:
+            try:
+                ray.get(ref, timeout=timeout_s)
+            except Exception:
+                log.exception("uploader of a session did not announce itself")
 
     def find_uploader(self, sid: str) -> Any:
         try:

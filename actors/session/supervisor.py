@@ -54,7 +54,7 @@ def random_uid() -> int:
 @dataclass
 class Timing:
     start_timeout_s: float = 30.0  # a generation that has not joined by then: code 52
-    heartbeat_timeout_s: float = 1.0  # no answer to pings for this long: the recorder is lost
+    heartbeat_timeout_s: float = 0.8  # no answer to pings for this long: the recorder is lost
     idle_probe_s: float = 1.0  # how often idle and expiry are checked
 
 
@@ -199,6 +199,8 @@ class Supervisor:
         """Stop the running generation, or close the files without one; record the end."""
         if run.launching is not None:
             run.launching.result()
+        if run.uploader is not None:
+            self.children.uploader_ready(run.uploader)
         state = self.state(sid)
         leave_code = LEAVE_CODE_NO_USERS if state.stop_reason == "idle" else LEAVE_CODE_CLIENT_LEAVE
         status: UploadingStatus = "unknown"

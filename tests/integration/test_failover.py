@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 import ray
 from ray.exceptions import RayError
 
 from cloudrec import scenario
+from cloudrec.actors.channel.synthetic import publisher_colors
+from cloudrec.actors.layout.geometry import regions, to_pixels
 from cloudrec.client import ApiCallFailed, RecordingClient
 from cloudrec.cluster.options import CONTROLLER, NAMESPACE
 from cloudrec.events.recording import RecorderFailed, RecorderLaunched, SessionExited
@@ -35,6 +38,8 @@ from cloudrec.events.upload import FileUploaded
 from cloudrec.projections import callbacks, status
 from cloudrec.runtime import Runtime
 from cloudrec.server import free_port
+
+from .media import colour_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,6 +69,7 @@ class Recording:
         self.live = scenario.LiveChannel(runtime, self.plan)
         for uid in self.plan.users:
             self.live.join(uid)
+        self.live.wait_present(list(self.plan.users))
         self.resource = client.acquire(cname, self.plan.recorder_uid)
         self.sid = client.start(self.resource, cname, self.plan.recorder_uid,
                                 self.plan.start_request())
@@ -211,7 +217,12 @@ def test_a_paused_recorder_is_fenced_off_when_it_resumes(recording: Recording,
     recording.slice_of(1)
     pid = recording.recorder(1)
     os.kill(pid, signal.SIGSTOP)
-    try:
+    paused = time.monotonic()
+    try:  # sent while the failover is under way: generation 2 must apply it
+        recording.client.update_layout(recording.resource, recording.sid, recording.plan.cname,
+                                       recording.plan.recorder_uid, {"mixedVideoLayout": 1})
+        wait_for("the failover", lambda: recording.of(RecorderFailed), 10)
+        print(f"paused recorder noticed after {time.monotonic() - paused:.2f} s")
         recording.recorder(2)
         recording.slice_of(2)
         fence_version = recording.of(RecorderFailed)[0].version
@@ -242,6 +253,13 @@ def test_a_paused_recorder_is_fenced_off_when_it_resumes(recording: Recording,
     assert zombie_files and not zombie_files & {
         key for key in uploaded if uploaded[key].generation == 1}
     assert max(cut_gaps(storage_root, playlist)) <= MAX_GAP_S
+    last = storage_root / entries[-2][0]  # a whole slice of generation 2
+    with av.open(str(last)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    for region, uid in zip(regions(1, [1001, 1002]), (1001, 1002), strict=True):
+        expected = np.array(publisher_colors(uid - 1000)[uid - 1001][0])
+        got = colour_at(frame, to_pixels(region, 360, 640))
+        assert np.abs(got - expected).max() < 48, (uid, got)  # best-fit: side by side
     notices = callbacks.notifications(events, recording.sid)
     kinds = [n["eventType"] for n in notices]
     at = kinds.index(12)
@@ -375,6 +393,7 @@ def test_an_individual_recording_fails_over_on_the_same_clock(runtime: Runtime, 
     try:
         for uid in plan.users:
             live.join(uid)
+        live.wait_present(list(plan.users))
         resource = client.acquire(cname, plan.recorder_uid)
         sid = client.start(resource, cname, plan.recorder_uid, request, mode="individual")
         recording = Recording.__new__(Recording)

@@ -46,6 +46,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     live = LiveChannel(runtime, Scenario(appid, cname=cname, users=USERS))
     for uid in USERS:
         live.join(uid)
+    live.wait_present(list(USERS))  # publishing before `start`
     resource = client.acquire(cname, "900021")
     sid = client.start(resource, cname, "900021", start_request(), mode="individual")
     began = time.monotonic()

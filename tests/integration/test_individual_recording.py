@@ -20,6 +20,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+import ray
 
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
@@ -81,6 +82,10 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
                                 daemon=True) for uid, tape in tapes.items()]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 60  # the channel's process may still be starting
+    while set(ray.get(channel.actor.list_members.remote())) != set(USERS):
+        assert time.monotonic() < deadline, "publishers did not join"
+        time.sleep(0.1)
     time.sleep(0.5)
     sessions, opened = {}, time.monotonic()
     for types, uid in RECORDERS.items():

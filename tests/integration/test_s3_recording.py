@@ -24,6 +24,7 @@ from cloudrec.client import RecordingClient
 from cloudrec.config import StoragePlan
 from cloudrec.events.segment import Mp4Written, SliceWritten
 from cloudrec.events.upload import FileBackedUp, FileUploaded, UploadFailed, UploadProgressed
+from cloudrec.projections import status
 from cloudrec.runtime import Runtime
 from cloudrec.server import BackgroundServer, api_settings, parse_customer
 from cloudrec.service import RecordingService
@@ -134,7 +135,7 @@ def assert_all_files_in_bucket(bench: Bench, bucket: str, sid: str) -> None:
         data = reader.read(event.key)
         assert hashlib.md5(data).hexdigest() == uploaded[event.key].md5 != ""
     playlist = f"rec/room/{sid}_{events[0].cname}.m3u8"
-    local = (bench.root / "work" / sid / playlist).read_bytes()
+    local = (bench.root / "work" / sid / "g1" / playlist).read_bytes()  # generation 1's folder
     assert reader.read(playlist) == local and local.endswith(b"#EXT-X-ENDLIST\n")
     assert set(stored) == {e.key for e in written} | {playlist}
 
@@ -176,7 +177,12 @@ def _failure(bench: Bench, sid: str) -> dict[str, Any]:
 
 def test_a_missing_bucket_fails_fast_and_says_so(bench: Bench) -> None:
     outcome = bench.record("no-such-bucket-for-cloudrec", "s3nobucket", seconds=4.0)
-    assert outcome.queries[0][1]["serverResponse"]["status"] == 20  # from the first query on
+    # start answers before the uploader (a process of its own) has checked the bucket: the
+    # refusal is in the log before the first upload, and the session's status is 20 from then
+    events = bench.events(outcome.sid)
+    refused = next(i for i, e in enumerate(events) if type(e).__name__ == "RecordingFailed")
+    assert not any(isinstance(e, FileUploaded | UploadFailed) for e in events[:refused])
+    assert status.fold(events, outcome.sid).status == 20
     assert "NoSuchBucket" in _failure(bench, outcome.sid)["errorMsg"]
     assert outcome.stop_answer["serverResponse"]["uploadingStatus"] == "unknown"
     assert not (bench.root / "backup" / "rec").exists() or not list(
@@ -185,7 +191,7 @@ def test_a_missing_bucket_fails_fast_and_says_so(bench: Bench) -> None:
 
 def test_a_wrong_secret_fails_fast_and_keeps_the_files(bench: Bench) -> None:
     bucket = bench.s3.new_bucket()
-    outcome = bench.record(bucket, "s3badkey", seconds=SLICE_SECONDS + 3,
+    outcome = bench.record(bucket, "s3badkey", seconds=SLICE_SECONDS + 6,
                            secret_key="wrong-secret-kept-out-of-everything-42")
     assert outcome.queries[-1][1]["serverResponse"]["status"] == 20
     assert "SignatureDoesNotMatch" in _failure(bench, outcome.sid)["errorMsg"]

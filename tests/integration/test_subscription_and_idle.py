@@ -56,6 +56,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     live = LiveChannel(runtime, Scenario(appid, cname=cname, users=USERS))
     for uid in USERS:
         live.join(uid)
+    live.wait_present(list(USERS))  # publishing before `start`
     resource = client.acquire(cname, "900002")
     sid = client.start(resource, cname, "900002", start_request())
     began = time.monotonic()

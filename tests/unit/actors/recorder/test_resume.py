@@ -22,6 +22,7 @@ def session_with_a_cut_slice(tmp_path: Path) -> tuple[SessionEvents, recovery.Re
                                                        Path]:
     """Generation 1 finished slices 0 and 1, then died while writing slice 2 (and an MP4)."""
     s = SessionEvents()
+    s.clock = T0 - 100  # `start` accepted at T0: the recording's clock origin
     events = [s.started(),
               RecorderLaunched(stream_id=s.sid, at_ms=T0, generation=1, recorder_uid=9),
               s.slice(0), s.slice(1), s.playlist_written(), s.uploaded(s.slice(0).key, "slice"),

@@ -53,6 +53,9 @@ class FakeChildren:
         self.calls.append(("uploader", config.sid))
         return f"uploader:{config.sid}"
 
+    def uploader_ready(self, uploader: Any, timeout_s: float = 60) -> None:
+        self.calls.append(("uploader_ready", uploader))
+
     def find_uploader(self, sid: str) -> str:
         return f"uploader:{sid}"
 
