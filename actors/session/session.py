@@ -56,6 +56,7 @@ class SessionState:
     generation: int = 1  # the generation that owns the session: the log's fence
     joined: int = 0  # the newest generation whose RecorderLaunched is in the log
     failovers: int = 0
+    next_uid: int = 0  # the uid the generation after a failure joins with
     stop_reason: str = ""
     left: bool = False  # RecorderLeft: the recording's files are closed
     ended: bool = False
@@ -110,7 +111,7 @@ def _(event: RecorderLaunched, state: SessionState) -> SessionState:
 
 @_evolve.register
 def _(event: RecorderFailed, state: SessionState) -> SessionState:
-    return replace(state, failovers=state.failovers + 1,
+    return replace(state, failovers=state.failovers + 1, next_uid=event.new_uid,
                    generation=max(state.generation, event.generation))
 
 

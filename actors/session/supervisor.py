@@ -189,10 +189,8 @@ class Supervisor:
         if run.channel is None:
             run.channel = self.get_channel(base.appid, base.cname)
         audio, video = _rules(state)
-        failed = next((e for e in reversed(self.events.read_stream(state.sid))
-                       if getattr(e, "new_uid", 0)), None)
-        uid = getattr(failed, "new_uid", 0) if state.generation > 1 else base.recorder_uid
-        return replace(base, generation=state.generation, recorder_uid=uid or base.recorder_uid,
+        uid = state.next_uid if state.generation > 1 and state.next_uid else base.recorder_uid
+        return replace(base, generation=state.generation, recorder_uid=uid,
                        layout=state.layout, audio=audio, video=video)
 
     def _drain(self, sid: str, run: Running) -> UploadingStatus:
