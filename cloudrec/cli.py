@@ -48,6 +48,7 @@ def _webhook_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook", action="append", default=[], metavar="APPID=URL[,...]",
                         help="POST APPID's callbacks to URL: APPID=URL[,secret=S][,events=40+41]"
                              "[,retry=on|off][,retry-for=1h][,backoff-max=30s][,timeout=10s]"
+                             "[,connections=8]"
                              " (repeatable; also CLOUDREC_WEBHOOKS, ';'-separated)")
     parser.add_argument("--webhooks", type=Path, default=None, metavar="FILE",
                         help="JSON webhook settings {APPID: {url, secret, events, retry, "

@@ -9,9 +9,11 @@ A flag (or an entry of CLOUDREC_WEBHOOKS, `;`-separated) reads `APPID=URL[,optio
                        spec's 3 attempts are always made when retry is on)
     backoff-max=30s    longest wait between two attempts (default 30s)
     timeout=10s        the receiver's time to answer (default 10s, as NCS)
+    connections=8      requests in flight to this webhook at most (default 8)
 
 The settings file is JSON, `{"APPID": {"url": ..., "secret": ..., "events": [40, 41],
-"retry": true, "retry_for": "24h", "backoff_max": "30s", "timeout": "10s"}}`; it is re-read
+"retry": true, "retry_for": "24h", "backoff_max": "30s", "timeout": "10s",
+"connections": 8}}`; it is re-read
 when it changes, and its entries override the flags'. A secret never appears in a repr.
 """
 
@@ -43,10 +45,13 @@ class Webhook:
     retry_for_s: float = 3600.0
     backoff_max_s: float = 30.0
     timeout_s: float = 10.0
+    connections: int = 8
 
     def __post_init__(self) -> None:
         if urlsplit(self.url).scheme not in ("http", "https"):
             raise ValueError(f"webhook of {self.appid}: the URL must be http(s)://...")
+        if self.connections < 1:
+            raise ValueError(f"webhook of {self.appid}: connections must be at least 1")
 
     def wants(self, event_type: int) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -101,7 +106,7 @@ def _types(value: Any) -> frozenset[int]:
 OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "secret": ("secret", str), "events": ("event_types", _types), "retry": ("retry", _switch),
     "retry_for": ("retry_for_s", seconds), "backoff_max": ("backoff_max_s", seconds),
-    "timeout": ("timeout_s", seconds)}
+    "timeout": ("timeout_s", seconds), "connections": ("connections", int)}
 
 
 def webhook(appid: str, options: Mapping[str, Any]) -> Webhook:

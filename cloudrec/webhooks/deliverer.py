@@ -28,7 +28,7 @@ from typing import Any
 from cloudrec.events.log import EventLog
 from cloudrec.projections.delivery import Deliveries, Pending
 from cloudrec.projections.runner import Batch, CallbackRunner, ViewStore
-from cloudrec.projections.view_store import SqliteViewStore
+from cloudrec.projections.view_store import CachedViewStore, SqliteViewStore
 from cloudrec.webhooks.config import WebhookSettings
 from cloudrec.webhooks.journal import Journal
 from cloudrec.webhooks.lanes import Lanes
@@ -142,7 +142,7 @@ def start_deliverer(events: EventLog, events_url: str, hooks: WebhookSettings,
                     state: Path | None = None, group: str = GROUP,
                     from_beginning: bool = False) -> Deliverer:
     """A running deliverer with a durable view store; on Kafka it commits to `group`."""
-    store = SqliteViewStore(state or state_path(events_url))
+    store = CachedViewStore(SqliteViewStore(state or state_path(events_url)))
     commit: Callable[[int], None] | None = None
     closers: list[Callable[[], None]] = [store.close]
     if events_url.startswith("kafka://"):

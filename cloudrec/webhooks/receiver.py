@@ -1,9 +1,9 @@
 """A webhook receiver on 127.0.0.1, for tests, the benchmark and trying webhooks out.
 
 It checks both signature headers with the secret, keeps every notification it got with its
-arrival time, and answers 200 `{}`, or as told: `mode` "error" answers 500, "hang" answers only
-after `hang_s`; `stop` closes the socket (connections refused) and `start` opens it again on the
-same port.
+arrival time, and answers 200 `{}`, or as told by `behave`: "error" answers 500, "hang" answers
+only after `hang_s` or when told to behave again (then as told). `stop` closes the socket and
+cuts open connections (connections refused); `start` opens it again on the same port.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class Receiver:
     def __init__(self, secret: str, port: int = 0, path: str = "/callbacks") -> None:
         self.secret, self.path, self.port = secret, path, port
         self.mode, self.hang_s = "ok", 30.0
+        self._released = threading.Event()
         self.received: list[Received] = []
-        self.refused = 0  # requests answered 500 or left hanging
+        self.refused = 0  # requests that came while told to fail or hang
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
@@ -77,6 +78,11 @@ class Receiver:
         with self._lock:
             (self._connections.add if open_ else self._connections.discard)(connection)
 
+    def behave(self, mode: str) -> None:
+        """"ok", "error" (answer 500) or "hang"."""
+        self.mode = mode
+        (self._released.clear if mode == "hang" else self._released.set)()
+
     def got(self) -> list[Received]:
         with self._lock:
             return list(self.received)
@@ -95,8 +101,9 @@ class Receiver:
             with self._lock:
                 self.refused += 1
             if self.mode == "hang":
-                time.sleep(self.hang_s)
-            return 500
+                self._released.wait(self.hang_s)
+            if self.mode != "ok":
+                return 500
         received = Received(json.loads(content), time.time_ns() // 1_000_000,
                             verify(content, headers, self.secret))
         with self._lock:
@@ -107,9 +114,11 @@ class Receiver:
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint
+        wbufsize = -1  # the answer leaves in one write (flushed after each request)
 
         def setup(self) -> None:
             super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             receiver.connected(self.connection, True)
 
         def finish(self) -> None:
@@ -120,11 +129,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             content = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status = receiver.take(content, dict(self.headers.items()))
             answer = b"{}"
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except OSError:  # the sender gave up waiting (its timeout) and hung up
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
