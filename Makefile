@@ -55,6 +55,7 @@ bench: $(STAMP)
 	command -v ffmpeg >/dev/null || (apt-get update -qq && apt-get install -y -qq ffmpeg)
 	$(BIN)/python bench/composite.py
 	$(BIN)/python bench/individual.py
+	$(BIN)/python bench/callbacks.py
 
 clean:
 	rm -rf $(VENV) .cloudrec recordings bench/out
