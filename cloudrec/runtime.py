@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ class RuntimeSettings:
     slice_seconds: float = 15.0
     s3_endpoint: str | None = None  # every vendor/region → this URL (else CLOUDREC_S3_ENDPOINT)
     backup_url: str = DEFAULT_BACKUP  # where files wait while a customer's storage is down
-    webhooks: tuple[str, ...] = ()  # `APPID=URL[,secret=...]` (cloudrec.webhooks.config)
+    webhooks: tuple[str, ...] = field(default=(), repr=False)  # APPID=URL[,secret=...]: secrets
     webhooks_file: Path | None = None  # JSON settings, re-read when it changes
     webhook_state: Path | None = None  # the deliverer's view store (default: .cloudrec/webhooks/)
 

@@ -119,3 +119,12 @@ def test_retry_policy_gives_up_after_the_window_but_not_before_three_attempts() 
     assert hook.next_delay(3, 1000, late) is None
     assert hook.next_delay(3, 1000, late - 1) is not None
     assert Webhook("a", "http://127.0.0.1:1/", retry=False).next_delay(1, 0, 0) is None
+
+
+def test_runtime_settings_do_not_show_webhook_secrets() -> None:
+    from cloudrec.runtime import RuntimeSettings
+
+    settings = RuntimeSettings(webhooks=("app1=http://127.0.0.1:1/,secret=s3cr3t",))
+
+    assert "s3cr3t" not in repr(settings)
+    assert settings.webhook_settings().get("app1").secret == "s3cr3t"  # type: ignore[union-attr]
