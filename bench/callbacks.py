@@ -15,7 +15,7 @@ The deliverer runs here, as in `cloudrec serve`; the sessions' events are append
 process (as recorders and uploaders do), and the receiver (`cloudrec.webhooks.receiver`, which
 checks both signatures) runs in a process of its own, as a customer's server would.
 
-Run: .venv/bin/python bench/callbacks.py [--kafka 127.0.0.1:9092] [--rate 500] [--sessions 300]
+Run: .venv/bin/python bench/callbacks.py [--kafka 127.0.0.1:9092] [--rate 200] [--sessions 300]
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--kafka", default=None, help="also on this broker (HOST:PORT)")
     parser.add_argument("--sessions", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=500.0, help="callbacks per second")
+    parser.add_argument("--rate", type=float, default=200.0, help="callbacks per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writers", type=int, default=8)
     args = parser.parse_args()

@@ -62,9 +62,9 @@ class Deliverer:
     def __init__(self, events: EventLog, hooks: WebhookSettings, store: ViewStore,
                  commit: Callable[[int], None] | None = None,
                  transport: Transport | None = None, poll_s: float = 0.02,
-                 from_beginning: bool = False) -> None:
+                 from_beginning: bool = False, journal_workers: int = 4) -> None:
         self.events, self.hooks, self.poll_s = events, hooks, poll_s
-        self.journal = Journal(events)
+        self.journal = Journal(events, journal_workers)
         self._live = from_beginning or store.get(OWED) is not None  # not new: no history skipped
         self.runner = DeliveryRunner(events, Deliveries(self._wants), store,
                                      deliver=self._submit, commit=commit)
@@ -133,6 +133,27 @@ class Deliverer:
         await self._transport.close()
 
 
+class Throttled:
+    """A consumer-group commit made at most every `every_s` (and on `flush`): the view store's
+    position is the deliverer's truth, the group's offset only shows Kafka tools its progress,
+    and a commit per batch costs a broker round trip on the follower's path."""
+
+    def __init__(self, commit: Callable[[int], None], every_s: float = 1.0) -> None:
+        self.commit, self.every_s = commit, every_s
+        self.position = self.committed = 0
+        self._last = 0.0
+
+    def __call__(self, position: int) -> None:
+        self.position = position
+        if time.monotonic() - self._last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.position > self.committed:
+            self.commit(self.position)
+            self.committed, self._last = self.position, time.monotonic()
+
+
 def state_path(events_url: str, root: Path = STATE) -> Path:
     """The default view store of a deliverer following `events_url` (one per log)."""
     return root / f"{hashlib.sha256(events_url.encode()).hexdigest()[:16]}.db"
@@ -145,11 +166,14 @@ def start_deliverer(events: EventLog, events_url: str, hooks: WebhookSettings,
     store = CachedViewStore(SqliteViewStore(state or state_path(events_url)))
     commit: Callable[[int], None] | None = None
     closers: list[Callable[[], None]] = [store.close]
-    if events_url.startswith("kafka://"):
+    kafka = events_url.startswith("kafka://")
+    if kafka:
         from cloudrec.events.consumer_group import ConsumerGroup
 
         consumer_group = ConsumerGroup(events_url, group)
-        commit, closers = consumer_group.commit, [consumer_group.close, *closers]
-    deliverer = Deliverer(events, hooks, store, commit, from_beginning=from_beginning)
+        throttled = Throttled(consumer_group.commit)
+        commit, closers = throttled, [throttled.flush, consumer_group.close, *closers]
+    deliverer = Deliverer(events, hooks, store, commit, from_beginning=from_beginning,
+                          journal_workers=16 if kafka else 4)  # a Kafka append waits a round trip
     deliverer.closers.extend(closers)
     return deliverer.start()

@@ -244,3 +244,16 @@ def test_events_tail_shows_the_attempts(log) -> None:
         ("CallbackFailed", 1), ("CallbackDelivered", 2)]
     assert shown[-2]["reason"] == "HTTP 503" and shown[-1]["latency_ms"] >= 0
     assert not any("topsecret" in line or "127.0.0.1" in line for line in lines)
+
+
+def test_the_group_commit_is_throttled_but_the_last_position_is_committed() -> None:
+    from cloudrec.webhooks.deliverer import Throttled
+
+    commits: list[int] = []
+    throttled = Throttled(commits.append, every_s=60)
+    for position in (3, 5, 9):
+        throttled(position)
+    throttled.flush()
+    throttled.flush()
+
+    assert commits == [3, 9]
