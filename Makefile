@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/composite.py
 	$(BIN)/python bench/individual.py
 	$(BIN)/python bench/failover.py
+	$(BIN)/python bench/callbacks.py
 
 clean:
 	rm -rf $(VENV) .cloudrec recordings bench/out

@@ -41,13 +41,28 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default=None,
                         help="Ray cluster to join (default: RAY_ADDRESS, else a local one)")
     parser.add_argument("--slice-seconds", type=float, default=15.0)
+    _webhook_args(parser)
+
+
+def _webhook_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webhook", action="append", default=[], metavar="APPID=URL[,...]",
+                        help="POST APPID's callbacks to URL: APPID=URL[,secret=S][,events=40+41]"
+                             "[,retry=on|off][,retry-for=1h][,backoff-max=30s][,timeout=10s]"
+                             "[,connections=8]"
+                             " (repeatable; also CLOUDREC_WEBHOOKS, ';'-separated)")
+    parser.add_argument("--webhooks", type=Path, default=None, metavar="FILE",
+                        help="JSON webhook settings {APPID: {url, secret, events, retry, "
+                             "retry_for, ...}}, re-read when the file changes")
+    parser.add_argument("--webhook-state", type=Path, default=None, metavar="PATH",
+                        help="the deliverer's state (SQLite; default .cloudrec/webhooks/<log>.db)")
 
 
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
     return RuntimeSettings(events_url=args.events, storage_url=args.storage,
                            workdir=args.workdir, ray_address=args.ray_address,
                            slice_seconds=args.slice_seconds, s3_endpoint=args.s3_endpoint,
-                           backup_url=args.backup)
+                           backup_url=args.backup, webhooks=tuple(args.webhook),
+                           webhooks_file=args.webhooks, webhook_state=args.webhook_state)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="start at the first event instead of the log's end")
     events.add_argument("--no-follow", action="store_true", help="stop at the log's end")
     events.add_argument("--out", type=Path, default=None, help="schema: write it to this file")
+    webhooks = commands.add_parser("webhooks", help="deliver callbacks to webhooks (no API): "
+                                   "follow the event log and POST every callback")
+    webhooks.add_argument("--events", default=DEFAULT_EVENTS, help=EVENTS_HELP)
+    _webhook_args(webhooks)
+    webhooks.add_argument("--from-beginning", action="store_true",
+                          help="with a new state: deliver the log's history too")
     add_tool_commands(commands)
     return parser
 
@@ -89,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"demo": _demo, "serve": _serve, "publish": _publish, "events": _events,
-               "merge": _merge, "convert": _convert}
+               "webhooks": _webhooks, "merge": _merge, "convert": _convert}
     try:
         return handler[args.command](args)
     except KeyboardInterrupt:
@@ -113,7 +134,12 @@ def _serve(args: argparse.Namespace) -> int:
         print("no customers configured: pass --customer ID:SECRET:APPID", file=sys.stderr)
         return 2
     settings = api_settings([parse_customer(e) for e in entries], args.rate_limit)
-    serve(start_runtime(_settings(args)), settings, args.host, args.port)
+    runtime = start_runtime(_settings(args))
+    try:
+        serve(runtime, settings, args.host, args.port)
+    finally:
+        if runtime.deliverer is not None:
+            runtime.deliverer.stop()
     return 0
 
 
@@ -159,6 +185,34 @@ def _events(args: argparse.Namespace) -> int:
         tail(log, lambda line: print(line, flush=True), args.sid, args.from_beginning,
              follow=not args.no_follow)
     finally:
+        log.close()
+    return 0
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from cloudrec.events.backends import open_event_log
+    from cloudrec.webhooks.config import WebhookSettings
+    from cloudrec.webhooks.deliverer import start_deliverer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    hooks = WebhookSettings.from_options(args.webhook, args.webhooks)
+    if not hooks:
+        print("no webhooks configured: pass --webhook APPID=URL or --webhooks FILE",
+              file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    log = open_event_log(args.events)
+    deliverer = start_deliverer(log, args.events, hooks, args.webhook_state,
+                                from_beginning=args.from_beginning)
+    print(f"delivering callbacks from {args.events}; Ctrl-C to stop", flush=True)
+    try:
+        stop.wait()
+    finally:
+        deliverer.stop()
         log.close()
     return 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +17,7 @@ from cloudrec import scenario
 from cloudrec.actors.uploader.destination import Credentials
 from cloudrec.actors.uploader.s3 import BucketReader, create_bucket
 from cloudrec.client import RecordingClient
+from cloudrec.events.callback import CallbackEvent
 from cloudrec.runtime import Runtime, RuntimeSettings, start_runtime
 from cloudrec.server import BackgroundServer, api_settings, parse_customer
 
@@ -58,7 +61,23 @@ def main(settings: RuntimeSettings, seconds: float) -> int:
         outcome = scenario.run(runtime, client, demo_plan,
                                say=lambda line: print("  " + line, flush=True))
     report(runtime, outcome, demo_plan)
+    report_webhooks(runtime, outcome.sid)
     return 0
+
+
+def report_webhooks(runtime: Runtime, sid: str, settle_s: float = 15.0) -> None:
+    """With --webhook: let the deliverer finish (up to `settle_s`), then count its outcomes."""
+    if runtime.deliverer is None:
+        return
+    deadline = time.monotonic() + settle_s
+    time.sleep(1.0)  # the last events reach the follower
+    while runtime.deliverer.busy() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    runtime.deliverer.stop()
+    outcomes = Counter(getattr(e, "type", "") for e in runtime.events.read_stream(sid)
+                       if isinstance(e, CallbackEvent))
+    counted = ", ".join(f"{n} {kind}" for kind, n in sorted(outcomes.items()))
+    print(f"\nwebhook deliveries: {counted or 'none'}")
 
 
 def report(runtime: Runtime, outcome: scenario.Outcome, demo_plan: scenario.Scenario) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from cloudrec.events.log import EventLog
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
+from cloudrec.webhooks.config import WebhookSettings
+from cloudrec.webhooks.deliverer import Deliverer, start_deliverer
 
 DEFAULT_STORAGE = "file://recordings"
 DEFAULT_WORKDIR = Path(".cloudrec/work")
@@ -36,6 +38,12 @@ class RuntimeSettings:
     slice_seconds: float = 15.0
     s3_endpoint: str | None = None  # every vendor/region → this URL (else CLOUDREC_S3_ENDPOINT)
     backup_url: str = DEFAULT_BACKUP  # where files wait while a customer's storage is down
+    webhooks: tuple[str, ...] = field(default=(), repr=False)  # APPID=URL[,secret=...]: secrets
+    webhooks_file: Path | None = None  # JSON settings, re-read when it changes
+    webhook_state: Path | None = None  # the deliverer's view store (default: .cloudrec/webhooks/)
+
+    def webhook_settings(self) -> WebhookSettings:
+        return WebhookSettings.from_options(self.webhooks, self.webhooks_file)
 
     def storage_plan(self) -> StoragePlan:
         """`s3://...` storage: each session uploads to its storageConfig bucket (S3 API)."""
@@ -50,6 +58,7 @@ class Runtime:
     events: EventLog
     controller: Any
     service: RecordingService
+    deliverer: Deliverer | None = None  # running when webhooks are configured
 
     def get_channel(self, appid: str, cname: str) -> Any:
         return ControllerHandle(self.controller).get_channel(appid, cname)
@@ -82,4 +91,7 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
                                settings.slice_seconds, storage=settings.storage_plan(),
                                status_runner=status_runner(events, events_url))
-    return Runtime(settings, events, controller, service)
+    hooks = settings.webhook_settings()
+    deliverer = start_deliverer(events, events_url, hooks, settings.webhook_state) if hooks \
+        else None
+    return Runtime(settings, events, controller, service, deliverer)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
+from cloudrec.events.callback import CallbackAbandoned, CallbackDelivered, CallbackFailed
 from cloudrec.events.channel import TrackPublished, TrackUnpublished, UserJoined, UserLeft
 from cloudrec.events.envelope import Event
 from cloudrec.events.layout import LayoutUpdated
@@ -77,7 +78,10 @@ AnyEvent = Annotated[
     | UserJoined
     | UserLeft
     | TrackPublished
-    | TrackUnpublished,
+    | TrackUnpublished
+    | CallbackDelivered
+    | CallbackFailed
+    | CallbackAbandoned,
     Field(discriminator="type"),
 ]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import singledispatch
 from typing import Any
 
+from cloudrec.events.callback import CallbackEvent
 from cloudrec.events.envelope import Event
 from cloudrec.events.recording import (
     RecorderLaunched,
@@ -75,8 +76,8 @@ def initial(sid: str) -> CallbackState:
 
 
 def apply(state: CallbackState, event: Event) -> tuple[CallbackState, list[dict[str, Any]]]:
-    if is_fenced(state.session.generation, event):
-        return state, []
+    if is_fenced(state.session.generation, event) or isinstance(event, CallbackEvent):
+        return state, []  # ignore: zombies, and the deliverer's own record of its attempts
     details = _details(event, state)
     state = _track(event, replace(state, session=status.apply(state.session, event)))
     notices = [_notice(state, event, n, *d) for n, d in enumerate(details)]

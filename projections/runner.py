@@ -128,13 +128,13 @@ class CallbackRunner(ProjectionRunner):
         log: EventLog,
         projection: Projection,
         store: ViewStore,
-        deliver: Callable[[dict[str, Any]], None],
+        deliver: Callable[[Any], None],  # takes each notification `apply` returned
         commit: Callable[[int], None] | None = None,
         batch_size: int = 1000,
     ) -> None:
         super().__init__(log, projection, store, commit, batch_size)
         self._deliver = deliver
-        self._outbox: list[dict[str, Any]] = []
+        self._outbox: list[Any] = []
 
     def _fold(self, batch: Batch) -> dict[str, Any]:
         self._outbox = []

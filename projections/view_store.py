@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,43 @@ class SqliteViewStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CachedViewStore:
+    """A view store with the latest `size` views kept in memory as well (write-through), for a
+    runner that folds the same few streams over and over: no unpickling on every batch. Only
+    saved views enter the cache, so a batch that failed to save is folded again from the
+    stored views."""
+
+    def __init__(self, store: Any, size: int = 10_000) -> None:
+        self.store, self.size = store, size
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def position(self) -> int:
+        return int(self.store.position())
+
+    def get(self, stream_id: str) -> Any | None:
+        with self._lock:
+            if stream_id in self._cache:
+                self._cache.move_to_end(stream_id)
+                return self._cache[stream_id]
+        view = self.store.get(stream_id)
+        if view is not None:
+            self._remember({stream_id: view})
+        return view
+
+    def save(self, views: Mapping[str, Any], position: int) -> None:
+        self.store.save(views, position)
+        self._remember(views)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _remember(self, views: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._cache.update(views)
+            for stream_id in views:
+                self._cache.move_to_end(stream_id)
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
