@@ -49,8 +49,7 @@ def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:
         raise ApiError(2, "individual mode with postponed transcoding is not supported yet")
     if recording is None:
         raise ApiError(2, "clientRequest.recordingConfig is required")
-    if recording.subscribe_uid_group is None:
-        raise ApiError(2, "recordingConfig.subscribeUidGroup is required in individual mode")
+    # spec decision 12: a missing subscribeUidGroup means 0 (Agora's own Go client omits zeros)
     if recording.audio_profile is not None or recording.transcoding_config is not None:
         raise ApiError(2, "audioProfile and transcodingConfig are mix-mode only")
     if options.recording_file_config.mp4:

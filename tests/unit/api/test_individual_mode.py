@@ -33,8 +33,15 @@ def test_individual_start_is_accepted(api, backend):
     assert response.json()["sid"] in backend.sessions
 
 
+def test_a_missing_subscribe_uid_group_means_0(api, backend):
+    """Spec decision 12: Agora's community Go client drops zero values (`omitempty`), so its
+    individual-mode example sends no subscribeUidGroup at all."""
+    _, response = start(api, individual_body(subscribeUidGroup=None))
+    assert response.status_code == 200, response.text
+    assert response.json()["sid"] in backend.sessions
+
+
 @pytest.mark.parametrize("change", [
-    {"subscribeUidGroup": None},  # required in individual mode
     {"audioProfile": 1},
     {"transcodingConfig": {"width": 640, "height": 360, "fps": 15, "bitrate": 500}},
     {"streamMode": "standard"},
