@@ -82,6 +82,9 @@ class Layout(ApiModel):
         return self
 
 
+MIN_SIDE = 16  # the smallest canvas side cloudrec encodes
+
+
 class Transcoding(Layout):
     """``transcodingConfig``: the four output numbers are all required once it is present."""
 
@@ -94,6 +97,9 @@ class Transcoding(Layout):
     def _pixel_budget(self) -> Self:
         if self.width * self.height > MAX_PIXELS:
             raise ValueError("width*height must not exceed 1920*1080")
+        if self.width % 2 or self.height % 2 or min(self.width, self.height) < MIN_SIDE:
+            # H.264 4:2:0 needs even sides; a recorder could not encode the canvas at all
+            raise ValueError(f"width and height must be even and at least {MIN_SIDE}")
         return self
 
 

@@ -89,6 +89,8 @@ BAD_START_FIELDS = {
     "width 4000": (TRANSCODING + ("width",), 4000),
     "pixels over 1080p": (TRANSCODING + ("height",), 1920),
     "bitrate 7000": (TRANSCODING + ("bitrate",), 7000),
+    "odd width": (TRANSCODING + ("width",), 641),  # accepted once, then the recorder died
+    "1 pixel high": (TRANSCODING + ("height",), 1),
     "fps missing": (TRANSCODING + ("fps",), None),
     "layout 3 without layoutConfig": (TRANSCODING + ("layoutConfig",), None),
     "layoutConfig with layout 1": (TRANSCODING + ("mixedVideoLayout",), 1),
