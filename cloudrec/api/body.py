@@ -39,10 +39,12 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length", "0")
     if declared.isdigit() and int(declared) > max_bytes:
         raise GatewayError(413, TOO_LARGE)
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise GatewayError(413, TOO_LARGE)
-    return body
+    body = bytearray()
+    async for chunk in request.stream():  # a chunked body has no Content-Length to check
+        body += chunk
+        if len(body) > max_bytes:
+            raise GatewayError(413, TOO_LARGE)
+    return bytes(body)
 
 
 def parse_body(body: bytes, model: type[Model], mode: str | None, invalid_code: int) -> Model:

@@ -103,7 +103,7 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
     def _json_object_text(cls, text: str) -> str:
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # 100,000 nested brackets: not a 500
             parsed = None
         if not isinstance(parsed, dict):
             raise ValueError("privateParams must be the text of a JSON object")

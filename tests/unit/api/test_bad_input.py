@@ -184,6 +184,27 @@ def test_oversized_body_is_refused_by_the_gateway(api, settings):
     assert response.json() == {"message": "Request size limit exceeded"}
 
 
+def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(api, settings):
+    """No Content-Length: the body is counted as it arrives, not buffered whole first."""
+
+    def chunks():
+        for _ in range(settings.max_body_bytes // 1024 + 64):
+            yield b"x" * 1024
+
+    response = api.client.post(f"{api.prefix()}/acquire", content=chunks(),
+                               headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request size limit exceeded"}
+
+
+def test_deeply_nested_private_params_are_code_2_not_500(api):
+    """Tried: privateParams holding 100,000 nested brackets (json.loads: RecursionError)."""
+    resource_id, response = start_with(api, ("recordingConfig", "privateParams"),
+                                       "[" * 100_000 + "]" * 100_000)
+    assert_error(response, 400, 2, resourceId=resource_id)
+
+
 UPDATE_LISTS = {
     "33 audio uids": {"audioUidList": {"subscribeAudioUids": [str(i) for i in range(1, 34)]}},
     "empty video list": {"videoUidList": {"subscribeVideoUids": []}},
