@@ -17,6 +17,8 @@ from cloudrec.events.channel import (
 )
 from cloudrec.events.envelope import Event
 
+HISTORY_US = 20_000_000
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -24,7 +26,9 @@ def _now_ms() -> int:
 
 class ChannelActor:
     def __init__(self, appid: str, cname: str, events_url: str) -> None:
-        self.core = Channel(share_publisher_offset=True)  # a user's audio and video share one clock
+        # a user's audio and video share one clock; 20 s of packets are kept for a recorder that
+        # replaces a dead one, or one still being handed its session (RecorderActor.HISTORY_MS)
+        self.core = Channel(share_publisher_offset=True, history_us=HISTORY_US)
         self.stream = channel_id(appid, cname)
         self.events = open_event_log(events_url)
 

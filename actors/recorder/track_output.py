@@ -243,8 +243,8 @@ class TrackOutput:
         track = self._track
         if track is None or packet.generation != track.generation:
             return False
-        if self.target.ts(packet.decode_us) < 0:
-            return False  # long before the recording started
+        if packet.channel_us < self.target.start_us:
+            return False  # before the recording started (a recorder replays what it missed)
         if self._last_us is not None and packet.decode_us <= self._last_us:
             return False  # not after the last one: a TS needs increasing decode times
         return not (self._pending_start and self.target.kind == "video" and not packet.keyframe)

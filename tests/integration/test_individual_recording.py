@@ -28,6 +28,7 @@ from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.channel.synthetic import SyntheticPublisher, publisher_colors
 from cloudrec.actors.recorder.timebase import utc17
 from cloudrec.client import ApiCallFailed, RecordingClient
+from cloudrec.events.recording import RecorderLaunched
 from cloudrec.runtime import Runtime
 from cloudrec.scenario import notifications
 
@@ -92,6 +93,10 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
         resource = client.acquire(cname, uid)
         sessions[types] = (resource, client.start(resource, cname, uid, start_request(types),
                                                   mode="individual"))
+    for _, sid in sessions.values():  # start answers first; the recorders join from there
+        while not any(isinstance(e, RecorderLaunched) for e in runtime.events.read_stream(sid)):
+            assert time.monotonic() - opened < 60, "a recorder did not join"
+            time.sleep(0.05)
     began = time.monotonic()
     queries = _drive(client, channel, tapes[3002], sessions[2], began)
     resource, sid = sessions[2]
@@ -258,7 +263,7 @@ def test_callbacks_report_each_users_streams(recorded: dict) -> None:
 
 
 @pytest.mark.parametrize("change", [
-    {"subscribeUidGroup": None},
+    {"streamMode": "standard"},  # (a missing subscribeUidGroup means 0: spec decision 12)
     {"transcodingConfig": {"width": 640, "height": 360, "fps": 15, "bitrate": 500}},
     {"mp4": True},
 ])
