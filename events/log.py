@@ -13,7 +13,7 @@ Contract (tested once in tests/unit/events/contract.py, for every backend):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from cloudrec.events.envelope import Event
@@ -48,3 +48,11 @@ def check_fence(fence: int, events: Sequence[Event]) -> int:
             raise Fenced(f"generation {event.generation} is fenced off by generation {fence}")
         fence = max(fence, event.generation)
     return fence
+
+
+def every_event(log: EventLog, batch: int = 5000) -> Iterator[Event]:
+    """Every event of every stream, in append order, read `batch` at a time."""
+    position = 0
+    while events := log.read_all(after=position, limit=batch):
+        position = events[-1][0]
+        yield from (event for _, event in events)

@@ -27,7 +27,7 @@ def _now_ms() -> int:
 class ChannelActor:
     def __init__(self, appid: str, cname: str, events_url: str) -> None:
         # a user's audio and video share one clock; 20 s of packets are kept for a recorder that
-        # replaces a dead one, or one still being handed its session (RecorderActor.HISTORY_MS)
+        # replaces a dead one, or one still being handed its session (RecorderActor replays)
         self.core = Channel(share_publisher_offset=True, history_us=HISTORY_US)
         self.stream = channel_id(appid, cname)
         self.events = open_event_log(events_url)

@@ -20,6 +20,7 @@ from typing import Any
 
 import ray
 
+from cloudrec.actors.channel.actor import HISTORY_US
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.recorder import resume
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
@@ -38,7 +39,7 @@ from cloudrec.events.recording import (
 from cloudrec.projections import recovery
 
 log = logging.getLogger(__name__)
-HISTORY_MS = 20_000  # how far back a channel keeps packets (ChannelActor's history)
+HISTORY_MS = HISTORY_US // 1000  # how far back a channel keeps packets
 
 
 def _now_us() -> int:
@@ -92,18 +93,13 @@ class RecorderActor:
     def _recover(self, session_dir: Path, now_us: int) -> resume.Resume:
         """Fold the log, settle the files generation n left, hand unconfirmed ones over again."""
         c = self.config
-        view = recovery.fold(self.events.read_stream(c.sid), c.sid)
-        settled = resume.settle(view, resume.leftovers(view, session_dir, c.generation),
-                                c.sid, c.generation, now_us // 1000)
+        view, settled, jobs = resume.take_over(
+            recovery.fold(self.events.read_stream(c.sid), c.sid), session_dir, c.generation,
+            c.sid, now_us // 1000)
         if settled:
             self.events.append(settled)
-        for event in settled:
-            view = recovery.apply(view, event)
-        for pending in view.pending:
-            path = resume.local_file(session_dir, pending.key, c.generation)
-            if pending.kind != "playlist" and path is not None:
-                self._deliver(UploadJob(sid=c.sid, generation=c.generation, key=pending.key,
-                                        path=path, kind=pending.kind))
+        for job in jobs:
+            self._deliver(job)
         plan = resume.plan(view, now_us // 1000, HISTORY_MS)
         log.warning("recorder %s generation %d: %s", c.sid, c.generation, resume.describe(plan))
         return plan

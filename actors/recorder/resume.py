@@ -76,18 +76,9 @@ def leftovers(view: RecoveryView, session_dir: Path, generation: int) -> list[Le
     return found
 
 
-def settle(view: RecoveryView, left: list[Leftover], sid: str, generation: int,
-           at_ms: int) -> list[Event]:
-    """`FileSalvaged` or `FileDropped` for each leftover (files rewritten in place)."""
-    events: list[Event] = []
-    for item in left:
-        events.append(_settle_one(view, item, sid, generation, at_ms))
-        view = recovery.apply(view, events[-1])
-    return events
-
-
 def _settle_one(view: RecoveryView, item: Leftover, sid: str, generation: int,
                 at_ms: int) -> Event:
+    """`FileSalvaged` (the file rewritten in place) or `FileDropped` for one leftover."""
     kind = MEDIA_SUFFIXES[item.path.suffix]
     kept = salvage_file(item.path) if view.origin_ms and kind == "slice" else None
     if kept is None:
@@ -166,16 +157,26 @@ def plan(view: RecoveryView, now_ms: int, history_ms: int) -> Resume:
                   tracks=tracks)
 
 
-def closing(view: RecoveryView, session_dir: Path, generation: int, sid: str,
-            at_ms: int) -> tuple[list[Event], list[UploadJob]]:
-    """Close a recording without a recorder (it was lost while stopping, or for the 4th time):
-    settle the leftovers, write the final playlist, and list every file storage still needs."""
-    events = settle(view, leftovers(view, session_dir, generation), sid, generation, at_ms)
-    for event in events:
-        view = recovery.apply(view, event)
+def take_over(view: RecoveryView, session_dir: Path, generation: int, sid: str,
+              at_ms: int) -> tuple[RecoveryView, list[Event], list[UploadJob]]:
+    """What `generation` does first with what the ones before it left: settle their
+    half-written files, and hand storage every file it never confirmed (playlists aside: they
+    are written again). Returns the view with the settling applied, its events, the jobs."""
+    events: list[Event] = []
+    for item in leftovers(view, session_dir, generation):
+        events.append(_settle_one(view, item, sid, generation, at_ms))
+        view = recovery.apply(view, events[-1])
     jobs = [UploadJob(sid=sid, generation=generation, key=p.key, path=path, kind=p.kind)
             for p in view.pending if p.kind != "playlist"
             if (path := local_file(session_dir, p.key, generation)) is not None]
+    return view, events, jobs
+
+
+def closing(view: RecoveryView, session_dir: Path, generation: int, sid: str,
+            at_ms: int) -> tuple[list[Event], list[UploadJob]]:
+    """Close a recording without a recorder (it was lost while stopping, or for the 4th time):
+    take over what was left, write the final playlist, and list every file storage needs."""
+    view, events, jobs = take_over(view, session_dir, generation, sid, at_ms)
     finals = {key: track.playlist for key, track in track_playlists(view).items()}
     if view.playlist and (text := continued_playlist(view)) is not None:
         finals = {view.playlist: text}

@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,7 +28,7 @@ from cloudrec.actors.session.session import Rejected, SessionState
 from cloudrec.actors.uploader.uploader import uploading_status
 from cloudrec.events.envelope import Event
 from cloudrec.events.layout import Layout
-from cloudrec.events.log import EventLog
+from cloudrec.events.log import EventLog, every_event
 from cloudrec.events.recording import (
     LEAVE_CODE_CLIENT_LEAVE,
     LEAVE_CODE_NO_USERS,
@@ -321,7 +321,7 @@ class Supervisor:
     def _index(self, events: EventLog) -> list[str]:
         started: dict[str, RecordingStarted] = {}
         ended: set[str] = set()
-        for event in _read_all(events):
+        for event in every_event(events):
             if isinstance(event, RecordingStarted):
                 started[event.stream_id] = event
                 self.by_resource[event.resource_id] = event.stream_id
@@ -339,9 +339,3 @@ class Supervisor:
 def _rules(state: SessionState) -> tuple[Any, Any]:
     return rules(state.lists.stream_types, state.lists.audio, state.lists.video)
 
-
-def _read_all(events: EventLog) -> Iterable[Event]:
-    position = 0
-    while batch := events.read_all(after=position, limit=5000):
-        position = batch[-1][0]
-        yield from (event for _, event in batch)

@@ -26,7 +26,7 @@ from cloudrec.client import RecordingClient
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.consumer_group import ConsumerGroup
 from cloudrec.events.kafka import KafkaAddress
-from cloudrec.events.log import EventLog
+from cloudrec.events.log import EventLog, every_event
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.segment import SliceWritten
 from cloudrec.events.upload import FileUploaded
@@ -135,11 +135,7 @@ def test_the_recording_is_unaffected(survived: dict[str, Any]) -> None:
 
 
 def _everything(log: EventLog) -> list[Any]:
-    events, position = [], 0
-    while batch := log.read_all(after=position, limit=5000):
-        events += [e for _, e in batch]
-        position = batch[-1][0]
-    return events
+    return list(every_event(log))
 
 
 def test_every_event_is_in_the_log_exactly_once(survived: dict[str, Any]) -> None:

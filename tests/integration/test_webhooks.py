@@ -29,7 +29,7 @@ from cloudrec.client import RecordingClient
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.callback import CallbackAbandoned, CallbackDelivered, CallbackFailed
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import EventLog
+from cloudrec.events.log import EventLog, every_event
 from cloudrec.projections import callbacks
 from cloudrec.runtime import Runtime
 from cloudrec.webhooks.config import WebhookSettings
@@ -46,11 +46,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def everything(log: EventLog) -> list[Event]:
-    events, position = [], 0
-    while batch := log.read_all(after=position, limit=5000):
-        events += [e for _, e in batch]
-        position = batch[-1][0]
-    return events
+    return list(every_event(log))
 
 
 def first_arrivals(received: list[Received]) -> list[Received]:

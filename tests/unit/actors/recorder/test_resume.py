@@ -42,7 +42,7 @@ def test_leftovers_are_salvaged_or_dropped_and_say_so(tmp_path: Path) -> None:
     s, view, session_dir = session_with_a_cut_slice(tmp_path)
     left = resume.leftovers(view, session_dir, 2)
     assert sorted(item.key.rsplit("_", 1)[-1] for item in left) == ["0.mp4", "2.ts"]
-    settled = resume.settle(view, left, s.sid, 2, T0 + 40_000)
+    after, settled, _ = resume.take_over(view, session_dir, 2, s.sid, T0 + 40_000)
     salvaged = next(e for e in settled if isinstance(e, FileSalvaged))
     dropped = next(e for e in settled if isinstance(e, FileDropped))
     assert (salvaged.generation, salvaged.from_generation, salvaged.index) == (2, 1, 2)
@@ -51,9 +51,6 @@ def test_leftovers_are_salvaged_or_dropped_and_say_so(tmp_path: Path) -> None:
     assert dropped.kind == "mp4" and "index" in dropped.reason
     with av.open(str(left[-1].path if left[-1].key.endswith(".ts") else left[0].path)) as ts:
         assert sum(1 for _ in ts.decode(video=0)) > 15  # what was written, decodable
-    after = view
-    for event in settled:
-        after = recovery.apply(after, event)
     assert resume.leftovers(after, session_dir, 3) == []  # settled once, not again
     assert [seg.generation for seg in after.segments] == [1, 1, 1]  # the cut comes after it
 
