@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
 
 UID, FPS, RATE, PERIOD_S = 5001, 15, 48_000, 2.0
+PACKETS_PER_S = FPS + 50  # a video frame and 20 ms audio frames
 
 
 class FlashAndBeep(SyntheticPublisher):
@@ -59,8 +60,8 @@ def merged(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]])
     channel = ChannelHandle(runtime.get_channel(appid, cname))
     stop = threading.Event()
     source = FlashAndBeep(UID, (0, 0, 0), 1000.0, fps=FPS)
-    publisher = threading.Thread(target=Publisher(channel, UID, source).run, args=(stop,),
-                                 daemon=True)
+    feed = Publisher(channel, UID, source)
+    publisher = threading.Thread(target=feed.run, args=(stop,), daemon=True)
     publisher.start()
     resource = client.acquire(cname, "900031")
     sid = client.start(resource, cname, "900031", {
@@ -68,7 +69,12 @@ def merged(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]])
         "storageConfig": {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
                           "secretKey": "local", "fileNamePrefix": [prefix]}},
         mode="individual")
+    # 9 s of media after the start, however slowly a loaded machine encodes it (paced by
+    # the wall clock alone, a starved publisher once sent 4 s in 9 s: two flashes, not four)
+    sent_at_start, deadline = feed.sent, time.monotonic() + 90
     time.sleep(9.0)
+    while feed.sent - sent_at_start < 9 * PACKETS_PER_S and time.monotonic() < deadline:
+        time.sleep(0.2)
     client.stop(resource, sid, cname, "900031", mode="individual")
     stop.set()
     publisher.join(10)
