@@ -106,8 +106,9 @@ class Endpoints:
             grant.check_channel(appid, body.cname, body.uid)
             grant.check_fresh(self.settings.clock())
             check_start(mode, grant, body)
-            sid = await run_in_threadpool(self.backend.start, appid, body.cname, body.uid,
-                                          resource_id, mode, body, grant)
+            key = self.codec.canonical(resource_id)  # one session per grant, however spelt
+            sid = await run_in_threadpool(self.backend.start, appid, body.cname, body.uid, key,
+                                          mode, body, grant)
         return {"resourceId": resource_id, "sid": sid, "cname": body.cname, "uid": body.uid}
 
     async def query(self, appid: str, resource_id: str, sid: str, mode: str) -> dict[str, Any]:
@@ -115,7 +116,8 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             self.session_grant(appid, resource_id, sid, ids)
-            response = await run_in_threadpool(self.backend.query, appid, sid, resource_id, mode)
+            key = self.codec.canonical(resource_id)  # the session's spelling
+            response = await run_in_threadpool(self.backend.query, appid, sid, key, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 
     async def update(self, appid: str, resource_id: str, sid: str, mode: str,
@@ -124,9 +126,10 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             grant = self.session_grant(appid, resource_id, sid, ids)
+            key = self.codec.canonical(resource_id)  # the session's spelling
             body: UpdateRequest = await self.session_body(request, UpdateRequest, mode, grant)
             check_update(mode, body)
-            await run_in_threadpool(self.backend.update, appid, sid, resource_id, mode, body)
+            await run_in_threadpool(self.backend.update, appid, sid, key, mode, body)
         return {"resourceId": resource_id, "sid": sid}
 
     async def update_layout(self, appid: str, resource_id: str, sid: str, mode: str,
@@ -135,11 +138,12 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             grant = self.session_grant(appid, resource_id, sid, ids)
+            key = self.codec.canonical(resource_id)  # the session's spelling
             check_update_layout(mode)
             body: UpdateLayoutRequest = await self.session_body(
                 request, UpdateLayoutRequest, mode, grant, INVALID_LAYOUT
             )
-            await run_in_threadpool(self.backend.update_layout, appid, sid, resource_id, body)
+            await run_in_threadpool(self.backend.update_layout, appid, sid, key, body)
         return {"resourceId": resource_id, "sid": sid}
 
     async def stop(self, appid: str, resource_id: str, sid: str, mode: str,
@@ -148,8 +152,9 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             grant = self.session_grant(appid, resource_id, sid, ids)
+            key = self.codec.canonical(resource_id)  # the session's spelling
             await self.session_body(request, StopRequest, mode, grant)
-            response = await run_in_threadpool(self.backend.stop, appid, sid, resource_id, mode)
+            response = await run_in_threadpool(self.backend.stop, appid, sid, key, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 
 

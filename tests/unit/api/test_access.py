@@ -71,6 +71,49 @@ def test_reused_resource_is_code_7_with_http_201(api):
     assert body["resourceId"] == resource_id
 
 
+def other_spellings(resource_id: str) -> list[str]:
+    """What base64 decoding forgives: padding, the standard alphabet's `+` (its `/` cannot be
+    in a URL path) and the unused low bits of the last character."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spare_bits = {2: 4, 3: 2}[len(resource_id) % 4]
+    last = alphabet.index(resource_id[-1])
+    spellings = [resource_id + "=" * (-len(resource_id) % 4),
+                 resource_id.replace("-", "+"),
+                 resource_id[:-1] + alphabet[last ^ ((1 << spare_bits) - 1)]]
+    return [s for s in spellings if s != resource_id]
+
+
+def test_every_spelling_of_a_used_resource_is_code_7(api, backend):
+    """Tried: a resourceId already started, sent again padded, in the standard alphabet and
+    with its last character's spare bits flipped: each is code 7, and no second session was
+    started."""
+    for _ in range(60):  # a token with a `-` and spare bits (a try misses with p ~ 0.4)
+        resource_id = api.acquire(uid=str(900_100 + _)).json()["resourceId"]
+        if "-" in resource_id and len(resource_id) % 4:
+            break
+    body = api.start(resource_id, api.start_body(uid=str(900_100 + _)))
+    assert body.status_code == 200, body.text
+    spellings = other_spellings(resource_id)
+
+    assert len(spellings) == 3
+    for spelling in spellings:
+        error(api.start(spelling, api.start_body(uid=str(900_100 + _))), 201, 7)
+    assert len(backend.sessions) == 1
+
+
+def test_another_spelling_reaches_the_running_session(api):
+    """query and stop with a padded spelling act on the session started with the plain one."""
+    resource_id, sid = api.running()
+    padded = resource_id + "=" * (-len(resource_id) % 4)
+    if padded == resource_id:  # no padding to add: the standard alphabet's `+` then
+        padded = resource_id.replace("-", "+")
+
+    assert api.client.get(api.session_path(padded, sid, "query")).status_code == 200
+    assert api.client.post(api.session_path(padded, sid, "stop"),
+                           json={"cname": "room42", "uid": "900001",
+                                 "clientRequest": {}}).status_code == 200
+
+
 def test_same_recorder_started_twice_is_code_53(api):
     api.running()
     resource_id = api.acquire().json()["resourceId"]
