@@ -60,7 +60,7 @@ def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:
         raise ApiError(2, "snapshotConfig is not supported yet")
     if options.extension_service_config is not None or options.transcode_options is not None:
         raise ApiError(2, "extension services and transcodeOptions are not supported yet")
-    if (options.apps_collection or {}).get("combinationPolicy", "default") != "default":
+    if options.apps_collection and options.apps_collection.combination_policy != "default":
         raise ApiError(2, "postponed transcoding is not supported yet")
 
 
@@ -77,7 +77,7 @@ def check_mix_start(grant: ResourceGrant, request: StartRequest) -> None:
         raise ApiError(2, "snapshotConfig is individual-mode only")
     if options.extension_service_config is not None or options.transcode_options is not None:
         raise ApiError(2, "extension services and transcodeOptions are not supported yet")
-    if (options.apps_collection or {}).get("combinationPolicy", "default") != "default":
+    if options.apps_collection and options.apps_collection.combination_policy != "default":
         raise ApiError(2, "postponed transcoding is individual-mode only")
 
 

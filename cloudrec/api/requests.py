@@ -14,7 +14,7 @@ import binascii
 import json
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from cloudrec.api.identity import Uid, check_cname
 from cloudrec.api.layout import DEFAULT_TRANSCODING, Layout, Transcoding
@@ -23,6 +23,8 @@ from cloudrec.api.storage import Storage
 from cloudrec.api.subscription import AudioSubscription, StreamSubscription, VideoSubscription
 
 SECRET_FIELDS = frozenset({"secretKey", "accessKey", "secret", "token", "salt"})
+# The one documented knob, and the values cloudrec honours (it always writes the comma).
+PRIVATE_PARAMS: dict[str, tuple[Any, ...]] = {"correctEXTINF": (True,)}
 WEB_SCENE = 1
 
 
@@ -75,7 +77,7 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
     max_idle_time: int = Field(30, alias="maxIdleTime", ge=5, le=2_592_000)
     transcoding_config: Transcoding | None = Field(None, alias="transcodingConfig")
     subscribe_uid_group: int | None = Field(None, alias="subscribeUidGroup", ge=0, le=5)
-    private_params: str | None = Field(None, alias="privateParams")
+    private_params: str | None = Field(None, alias="privateParams", max_length=1024)
 
     @property
     def transcoding(self) -> Transcoding:
@@ -107,6 +109,13 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
             parsed = None
         if not isinstance(parsed, dict):
             raise ValueError("privateParams must be the text of a JSON object")
+        if unknown := sorted(set(parsed) - set(PRIVATE_PARAMS)):
+            raise ValueError(f"privateParams: {', '.join(unknown)[:200]} not supported; "
+                             f"known: {', '.join(PRIVATE_PARAMS)}")
+        for key, allowed in PRIVATE_PARAMS.items():
+            if key in parsed and parsed[key] not in allowed:
+                raise ValueError(f"privateParams.{key} must be one of {allowed} (decision 4: "
+                                 "#EXTINF is always written with its comma)")
         return text
 
 
@@ -143,11 +152,21 @@ class SnapshotConfig(ApiModel):
     file_type: list[Literal["jpg"]] = Field(alias="fileType", min_length=1, max_length=1)
 
 
+class AppsCollection(ApiModel):
+    """``appsCollection``: the one documented field; anything else is refused (code 2), so
+    nothing unbounded is copied into the session's events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    combination_policy: Literal["default", "postpone_transcoding"] = Field(
+        "default", alias="combinationPolicy")
+
+
 class StartOptions(ApiModel):
     """``start`` → ``clientRequest``. Extension/transcode options are kept as plain JSON."""
 
     token: SecretStr | None = Field(None, repr=False)
-    apps_collection: dict[str, Any] | None = Field(None, alias="appsCollection")
+    apps_collection: AppsCollection | None = Field(None, alias="appsCollection")
     recording_config: RecordingConfig | None = Field(None, alias="recordingConfig")
     recording_file_config: RecordingFileConfig = Field(
         RecordingFileConfig(), alias="recordingFileConfig"

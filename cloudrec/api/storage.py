@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
+from urllib.parse import parse_qsl
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cloudrec.api.schema import ApiModel
 
@@ -12,6 +13,8 @@ from cloudrec.api.schema import ApiModel
 MAX_REGION_BY_VENDOR = {0: 4, 1: 25, 2: 27, 3: 19, 4: 9, 5: None, 6: None, 7: None, 8: None,
                         11: None}
 MAX_PREFIX_CHARS = 128
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 10, 128, 256  # S3's object tagging limits
+MAX_TAG_CHARS = 4 * MAX_TAGS * (MAX_TAG_KEY + MAX_TAG_VALUE + 2)  # percent-encoded UTF-8
 
 PrefixPart = Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")]
 
@@ -21,6 +24,26 @@ class ObjectOptions(ApiModel):
 
     sse: Literal["kms", "aes256"] | None = None
     tag: str | None = None
+
+    @field_validator("tag")
+    @classmethod
+    def _object_tags(cls, tag: str) -> str:
+        """An S3 tag set as a URL query (``k1=v1&k2=v2``) within S3's own limits: at most
+        10 tags, keys of 1..128 and values of 0..256 characters, keys not repeated."""
+        if len(tag) > MAX_TAG_CHARS:
+            raise ValueError(f"extensionParams.tag must not exceed {MAX_TAG_CHARS} characters")
+        try:
+            pairs = parse_qsl(tag, keep_blank_values=True, strict_parsing=True,
+                              max_num_fields=MAX_TAGS)
+        except ValueError:
+            raise ValueError("extensionParams.tag must be 'key=value' pairs joined by '&', "
+                             f"at most {MAX_TAGS}") from None
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys) or not all(
+                1 <= len(k) <= MAX_TAG_KEY and len(v) <= MAX_TAG_VALUE for k, v in pairs):
+            raise ValueError(f"extensionParams.tag: distinct keys of 1..{MAX_TAG_KEY} and "
+                             f"values of at most {MAX_TAG_VALUE} characters")
+        return tag
 
 
 class Storage(ApiModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -113,6 +114,20 @@ BAD_START_FIELDS = {
     "decryption without secret": (("recordingConfig", "decryptionMode"), 1),
     "no recordingConfig": (("recordingConfig",), None),
     "snapshot in mix": (("snapshotConfig",), {"captureInterval": 10, "fileType": ["jpg"]}),
+    # oversized or unknown fields that used to be copied into every RecordingStarted
+    "100 KB object tag": (("storageConfig", "extensionParams"), {"tag": "k=" + "v" * 100_000}),
+    "11 object tags": (("storageConfig", "extensionParams"),
+                       {"tag": "&".join(f"k{i}=v" for i in range(11))}),
+    "object tag not key=value": (("storageConfig", "extensionParams"), {"tag": "just-text"}),
+    "object tag key twice": (("storageConfig", "extensionParams"), {"tag": "k=1&k=2"}),
+    "appsCollection extra 100 KB": (("appsCollection",), {"combinationPolicy": "default",
+                                                          "notes": "x" * 100_000}),
+    "appsCollection bad policy": (("appsCollection",), {"combinationPolicy": "later"}),
+    "privateParams unknown knob": (("recordingConfig", "privateParams"), '{"speed": 2}'),
+    "privateParams correctEXTINF false": (("recordingConfig", "privateParams"),
+                                          '{"correctEXTINF": false}'),
+    "privateParams padded to 100 KB": (("recordingConfig", "privateParams"),
+                                       '{"correctEXTINF": true' + " " * 100_000 + "}"),
 }
 
 
@@ -203,6 +218,34 @@ def test_deeply_nested_private_params_are_code_2_not_500(api):
     resource_id, response = start_with(api, ("recordingConfig", "privateParams"),
                                        "[" * 100_000 + "]" * 100_000)
     assert_error(response, 400, 2, resourceId=resource_id)
+
+
+def test_the_largest_accepted_start_is_a_small_event(api, backend):
+    """Every free-form field at its largest accepted size: start is accepted and what goes
+    into the session's RecordingStarted (the secret-free config) stays under 64 KB."""
+    url = "https://example.com/" + "i" * 2000
+    regions = [{"uid": str(i), "x_axis": 0, "y_axis": 0, "width": 0.1, "height": 0.1}
+               for i in range(1, 18)]
+    backgrounds = [{"uid": str(i), "image_url": url} for i in range(1, 18)]
+    body = api.start_body()
+    config = body["clientRequest"]
+    config["recordingConfig"]["transcodingConfig"].update(
+        layoutConfig=regions, backgroundConfig=backgrounds, backgroundImage=url,
+        defaultUserBackgroundImage=url)
+    config["recordingConfig"].update(
+        subscribeVideoUids=[str(i) for i in range(1, 33)],
+        privateParams='{"correctEXTINF": true' + " " * 990 + "}")
+    config["storageConfig"].update(
+        fileNamePrefix=["a" * 64, "b" * 63],
+        extensionParams={"tag": "&".join(f"{'k' * 126}{i:02}={'v' * 256}" for i in range(10))})
+    config["appsCollection"] = {"combinationPolicy": "default"}
+    resource_id = api.acquire().json()["resourceId"]
+
+    response = api.start(resource_id, body)
+
+    assert response.status_code == 200, response.text
+    (session,) = backend.sessions.values()
+    assert len(json.dumps(session.request.public_config())) < 64_000
 
 
 UPDATE_LISTS = {
