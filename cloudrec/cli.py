@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cloudrec.actors.session.supervisor import Quota
 from cloudrec.events.backends import DEFAULT_EVENTS
 from cloudrec.runtime import DEFAULT_BACKUP, DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
 from cloudrec.tools.options import add_commands as add_tool_commands
@@ -41,6 +42,13 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", default=None,
                         help="Ray cluster to join (default: RAY_ADDRESS, else a local one)")
     parser.add_argument("--slice-seconds", type=float, default=15.0)
+    quota = Quota.from_env()
+    parser.add_argument("--max-recordings-per-app", type=int, default=quota.recordings_per_app,
+                        help="recordings one app id may run at once (default: %(default)s; "
+                             "CLOUDREC_MAX_RECORDINGS_PER_APP)")
+    parser.add_argument("--max-channels-per-app", type=int, default=quota.channels_per_app,
+                        help="distinct channels one app id may record at once (default: "
+                             "%(default)s; CLOUDREC_MAX_CHANNELS_PER_APP)")
     _webhook_args(parser)
 
 
@@ -62,7 +70,8 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
                            workdir=args.workdir, ray_address=args.ray_address,
                            slice_seconds=args.slice_seconds, s3_endpoint=args.s3_endpoint,
                            backup_url=args.backup, webhooks=tuple(args.webhook),
-                           webhooks_file=args.webhooks, webhook_state=args.webhook_state)
+                           webhooks_file=args.webhooks, webhook_state=args.webhook_state,
+                           quota=Quota(args.max_recordings_per_app, args.max_channels_per_app))
 
 
 def _parser() -> argparse.ArgumentParser:

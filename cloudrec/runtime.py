@@ -12,6 +12,7 @@ import ray
 
 from cloudrec.actors.session.actor import ControllerActor
 from cloudrec.actors.session.handle import ControllerHandle
+from cloudrec.actors.session.supervisor import Quota
 from cloudrec.cluster import options
 from cloudrec.cluster.connect import connect
 from cloudrec.config import StoragePlan
@@ -41,6 +42,7 @@ class RuntimeSettings:
     webhooks: tuple[str, ...] = field(default=(), repr=False)  # APPID=URL[,secret=...]: secrets
     webhooks_file: Path | None = None  # JSON settings, re-read when it changes
     webhook_state: Path | None = None  # the deliverer's view store (default: .cloudrec/webhooks/)
+    quota: Quota = field(default_factory=Quota.from_env)  # per app id
 
     def webhook_settings(self) -> WebhookSettings:
         return WebhookSettings.from_options(self.webhooks, self.webhooks_file)
@@ -85,7 +87,7 @@ def start_runtime(settings: RuntimeSettings) -> Runtime:
     events_url, storage_url = _absolute(settings.events_url), _absolute(settings.storage_url)
     connect(settings.ray_address)
     controller = options.remote(ControllerActor, options.controller_options()).remote(
-        events_url, storage_url)
+        events_url, storage_url, quota=settings.quota)
     ray.get(controller.ready.remote())  # sessions recovered, a warm recorder waiting
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),

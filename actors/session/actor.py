@@ -16,7 +16,7 @@ from typing import Any
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.session.children import RayChildren
 from cloudrec.actors.session.session import Rejected
-from cloudrec.actors.session.supervisor import Supervisor
+from cloudrec.actors.session.supervisor import Quota, Supervisor
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.layout import Layout
 from cloudrec.events.recording import RecordingStarted
@@ -27,10 +27,11 @@ Refusal = tuple[int, str, str] | None
 
 
 class ControllerActor:
-    def __init__(self, events_url: str, storage_url: str, reconcile_s: float = 0.2) -> None:
+    def __init__(self, events_url: str, storage_url: str, reconcile_s: float = 0.2,
+                 quota: Quota | None = None) -> None:
         self.settings = {"events_url": events_url, "storage_url": storage_url}
         self.children = RayChildren(events_url, storage_url)
-        self.core = Supervisor(open_event_log(events_url), self.children)
+        self.core = Supervisor(open_event_log(events_url), self.children, quota=quota)
         self.recovered = threading.Event()
         self.stopping = threading.Event()
         self.reconcile_s = reconcile_s

@@ -13,10 +13,11 @@ futures); the truth is the log.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -58,6 +59,39 @@ class Timing:
     idle_probe_s: float = 1.0  # how often idle and expiry are checked
 
 
+QUOTA_EXCEEDED = 429  # cloudrec's own code (the spec has none): HTTP 429, retry later
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one app id may hold at once, so one customer cannot starve the others."""
+
+    recordings_per_app: int = 20  # sessions recording at once
+    channels_per_app: int = 10  # distinct channels those sessions record
+
+    def __post_init__(self) -> None:
+        if self.recordings_per_app < 1 or self.channels_per_app < 1:
+            raise ValueError(f"quotas must be at least 1: {self}")
+
+    @classmethod
+    def from_env(cls) -> Quota:
+        """CLOUDREC_MAX_RECORDINGS_PER_APP / CLOUDREC_MAX_CHANNELS_PER_APP, else defaults."""
+        return cls(int(os.environ.get("CLOUDREC_MAX_RECORDINGS_PER_APP",
+                                      cls.recordings_per_app)),
+                   int(os.environ.get("CLOUDREC_MAX_CHANNELS_PER_APP", cls.channels_per_app)))
+
+    def check(self, appid: str, cname: str, live: Iterable[tuple[str, str, str]]) -> None:
+        """Rejected(QUOTA_EXCEEDED) if a new recording of `cname` would go past a limit."""
+        mine = [who for who in live if who[0] == appid]
+        if len(mine) >= self.recordings_per_app:
+            raise Rejected(QUOTA_EXCEEDED, f"quota: app id {appid} already has {len(mine)} "
+                           f"recordings running (at most {self.recordings_per_app})")
+        channels = {who[1] for who in mine}
+        if cname not in channels and len(channels) >= self.channels_per_app:
+            raise Rejected(QUOTA_EXCEEDED, f"quota: app id {appid} already records "
+                           f"{len(channels)} channels (at most {self.channels_per_app})")
+
+
 @dataclass
 class Running:
     """The actual state of one session: its actors and what is under way."""
@@ -77,8 +111,10 @@ class Running:
 class Supervisor:
     def __init__(self, events: EventLog, children: Any, clock_ms: Callable[[], int] = _now_ms,
                  timing: Timing | None = None, new_uid: Callable[[], int] = random_uid,
-                 background: ThreadPoolExecutor | None = None) -> None:
+                 background: ThreadPoolExecutor | None = None,
+                 quota: Quota | None = None) -> None:
         self.events, self.children, self.clock_ms = events, children, clock_ms
+        self.quota = quota or Quota()
         self.timing, self.new_uid = timing or Timing(), new_uid
         self.background = background or ThreadPoolExecutor(8, thread_name_prefix="session")
         self.channels: dict[tuple[str, str], Any] = {}
@@ -115,6 +151,7 @@ class Supervisor:
                 raise Rejected(7, "recording is already running for this resourceId", used)
             if who in self.live:
                 raise Rejected(53, "a recorder with this appid, cname and uid is already running")
+            self.quota.check(config.appid, config.cname, self.live)
             storage = config.storage.describe() if config.storage else ""
             self._append(sid, session.start(self.state(sid), started, to_plan(config), storage))
             self.by_resource[started.resource_id], self.live[who] = sid, sid

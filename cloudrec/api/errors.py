@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 HTTP_STATUS_BY_CODE = {
     2: 400, 7: 201, 8: 400, 15: 500, 49: 400, 53: 400, 62: 400, 65: 500, 404: 404,
-    432: 400, 433: 400, 435: 206, 501: 500, 1001: 400, 1003: 400, 1013: 400, 1028: 400,
+    429: 429, 432: 400, 433: 400, 435: 206, 501: 500, 1001: 400, 1003: 400, 1013: 400, 1028: 400,
 }
 NO_ROUTE = "no Route matched with those values"
 BAD_CREDENTIALS = "Invalid authentication credentials"

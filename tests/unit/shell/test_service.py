@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
-from cloudrec.actors.session.supervisor import Supervisor
+from cloudrec.actors.session.supervisor import Quota, Supervisor
 from cloudrec.api.errors import ApiError
 from cloudrec.api.requests import StartRequest, UpdateLayoutRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
@@ -91,6 +91,16 @@ def test_second_recorder_for_the_same_uid_is_code_53(service: RecordingService) 
     with pytest.raises(ApiError) as error:
         start(service, "r2")
     assert error.value.code == 53
+
+
+def test_a_start_past_the_app_quota_is_http_429_with_its_reason(
+        service: RecordingService) -> None:
+    service.controller.supervisor.quota = Quota(recordings_per_app=1)  # type: ignore[attr-defined]
+    start(service, "r1")
+    with pytest.raises(ApiError) as error:
+        service.start("app", "room2", "9", "r2", "mix", request(cname="room2"), None)  # type: ignore[arg-type]
+    assert (error.value.code, error.value.http_status) == (429, 429)
+    assert "at most 1" in error.value.reason
 
 
 def test_calls_on_a_foreign_or_unknown_session(service: RecordingService) -> None:

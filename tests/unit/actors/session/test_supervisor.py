@@ -15,7 +15,7 @@ import pytest
 
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.session.session import Rejected
-from cloudrec.actors.session.supervisor import Supervisor
+from cloudrec.actors.session.supervisor import QUOTA_EXCEEDED, Quota, Supervisor
 from cloudrec.events.layout import Layout
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.recording import RecorderFailed, RecordingStarted, StopRequested
@@ -84,6 +84,42 @@ def test_a_used_resource_is_code_7_and_an_event_a_running_uid_is_53() -> None:
     with pytest.raises(Rejected) as running:
         supervisor.start(replace(c, sid="s3"), started(replace(c, sid="s3")))
     assert running.value.code == 53 and log.read_stream("s3") == []
+
+
+def test_quotas_per_app_id_refuse_with_429_and_free_up_when_a_session_ends() -> None:
+    """Tried: a third recording of one app (quota 2), a third channel (quota 2 channels), the
+    same starts for another app, and a start once a session stopped; then a controller
+    restarted on the log, which must count the sessions the log says still record."""
+    supervisor, _, log = make()
+    supervisor.quota = Quota(recordings_per_app=4, channels_per_app=2)
+
+    def start(sid: str, cname: str, uid: int, appid: str = "app") -> None:
+        c = replace(config(sid, uid=uid), cname=cname, appid=appid)
+        supervisor.start(c, started(c))
+
+    start("a1", "room1", 1)
+    start("a2", "room1", 2)  # a second uid on a channel already recorded
+    start("a3", "room2", 3)
+    with pytest.raises(Rejected) as channels:
+        start("a4", "room3", 4)
+    assert channels.value.code == QUOTA_EXCEEDED and "2 channels" in channels.value.reason
+    start("a5", "room1", 5)
+    with pytest.raises(Rejected) as recordings:
+        start("a6", "room2", 6)
+    assert recordings.value.code == 429 and "4 recordings" in recordings.value.reason
+    assert log.read_stream("a4") == [] and log.read_stream("a6") == []
+    start("b1", "room3", 1, appid="other")  # another customer is not starved
+
+    supervisor.stop("a1")
+    start("a6", "room2", 6)
+
+    again, _, _ = make(log)
+    again.quota = supervisor.quota
+    again.recover()
+    with pytest.raises(Rejected) as after_restart:
+        c = replace(config("a7", uid=7), cname="room1")
+        again.start(c, started(c))
+    assert after_restart.value.code == 429
 
 
 def test_stop_records_the_end_after_the_recorder_drained() -> None:
