@@ -1,9 +1,18 @@
-"""Connecting to Ray: the cluster named by `address` (or RAY_ADDRESS), else a local one."""
+"""Connecting to Ray: the cluster named by `address` (or RAY_ADDRESS), else a local one.
+
+Ray 2.60 starts clusters with token authentication on (`ray start --head` writes the token to
+~/.ray/auth_token) and refuses a driver that does not present it, unless the driver's
+environment says RAY_AUTH_MODE=token. A driver in token mode also joins a cluster without
+authentication, so joining an existing cluster turns token mode on whenever a token is at hand
+and the user has not chosen a mode.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 
 import ray
 
@@ -16,8 +25,34 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     log_to_driver = os.environ.get("CLOUDREC_RAY_LOGS") == "1"
     if address:
+        if use_token_if_present(os.environ):
+            _reread_ray_config()
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING,
                  log_to_driver=log_to_driver)
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+
+
+def token_at_hand(env: Mapping[str, str]) -> bool:
+    """A Ray auth token in the environment, at RAY_AUTH_TOKEN_PATH or at ~/.ray/auth_token."""
+    if env.get("RAY_AUTH_TOKEN"):
+        return True
+    path = env.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    return Path(path).is_file()
+
+
+def use_token_if_present(env: MutableMapping[str, str]) -> bool:
+    """RAY_AUTH_MODE=token when a token is at hand and no mode was chosen: True if set."""
+    if "RAY_AUTH_MODE" in env or not token_at_hand(env):
+        return False
+    env["RAY_AUTH_MODE"] = "token"
+    return True
+
+
+def _reread_ray_config() -> None:
+    """Ray read its configuration from the environment when it was imported; a mode set
+    since is seen only once the configuration is read again (checked with Ray 2.60)."""
+    from ray._raylet import Config
+
+    Config.initialize("")

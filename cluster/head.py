@@ -1,0 +1,125 @@
+"""A Ray head node of its own, as `ray start --head` makes one, and its clean stop.
+
+`ray stop` would stop every Ray cluster on the machine (other test runs' included), so a head
+started here is stopped by PID: every process whose command line names its temp directory,
+and everything those processes started. Ray 2.60 turns token authentication on for such a
+head; drivers join it through `cloudrec.cluster.connect`.
+
+    python -m cloudrec.cluster.head up --temp-dir /tmp/cloudrec-ray --port 6390
+    python -m cloudrec.cluster.head down --temp-dir /tmp/cloudrec-ray
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Head:
+    temp_dir: Path
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def processes(self) -> list[psutil.Process]:
+        """The head's processes and all their descendants."""
+        marker = str(self.temp_dir)
+        me = psutil.Process()
+        spared = {me.pid, *(p.pid for p in me.parents())}  # `down --temp-dir` names it too
+        roots = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if process.pid not in spared and any(
+                        marker in part for part in process.info["cmdline"] or ()):
+                    roots.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        found = {p.pid: p for p in roots}
+        for root in roots:
+            try:
+                found.update((c.pid, c) for c in root.children(recursive=True))
+            except psutil.NoSuchProcess:
+                continue
+        return list(found.values())
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL what is left: every process of this head, no other."""
+        processes = self.processes()
+        for process in processes:
+            try:
+                process.terminate()
+            except psutil.NoSuchProcess:
+                continue
+        _, alive = psutil.wait_procs(processes, timeout=timeout_s)
+        for process in alive:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(alive, timeout=timeout_s)
+
+
+def start_head(temp_dir: Path, port: int, num_cpus: int = 2,
+               env: dict[str, str] | None = None, timeout_s: float = 120.0) -> Head:
+    """`ray start --head` with its own temp directory and port; returns once it answers."""
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
+    command = [ray, "start", "--head", f"--port={port}", f"--num-cpus={num_cpus}",
+               f"--temp-dir={temp_dir}", "--include-dashboard=false",
+               "--disable-usage-stats"]
+    environment = {**os.environ, **(env or {}), "RAY_TMPDIR": str(temp_dir)}
+    head = Head(temp_dir, port)
+    done = subprocess.run(command, env=environment, capture_output=True, text=True,
+                          timeout=timeout_s)
+    if done.returncode != 0:
+        head.stop()
+        raise RuntimeError(f"ray start --head failed: {done.stderr[-2000:]}")
+    deadline = time.monotonic() + timeout_s
+    while not any("raylet" in " ".join(p.cmdline()) for p in _alive(head.processes())):
+        if time.monotonic() > deadline:
+            head.stop()
+            raise RuntimeError("the head's raylet did not come up")
+        time.sleep(0.2)
+    return head
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes:
+        try:
+            process.cmdline()
+            alive.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return alive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cloudrec.cluster.head")
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("--temp-dir", type=Path, default=Path("/tmp/cloudrec-ray"))
+    parser.add_argument("--port", type=int, default=6390)
+    parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    if args.action == "up":
+        head = start_head(args.temp_dir.resolve(), args.port, args.num_cpus)
+        print(f"ray head at {head.address} (temp dir {head.temp_dir})")  # noqa: T201
+    else:
+        Head(args.temp_dir.resolve(), args.port).stop()
+        print("ray head stopped")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
