@@ -53,6 +53,6 @@ def use_token_if_present(env: MutableMapping[str, str]) -> bool:
 def _reread_ray_config() -> None:
     """Ray read its configuration from the environment when it was imported; a mode set
     since is seen only once the configuration is read again (checked with Ray 2.60)."""
-    from ray._raylet import Config
+    from ray._raylet import Config  # type: ignore[attr-defined]
 
     Config.initialize("")
