@@ -153,7 +153,7 @@ def test_playlist_lists_every_slice(recording):
     assert lines[-1] == "#EXT-X-ENDLIST"
     playlist = Playlist.parse(text)
     slices = of_kind(files, "slice")
-    assert [s.uri for s in playlist.segments] == [file_name(f.key) for f in slices]
+    assert [s.name for s in playlist.segments] == [file_name(f.key) for f in slices]
     assert [s.duration for s in playlist.segments] == [round(f.duration_s, 6) for f in slices]
     assert playlist.duration == pytest.approx(7.0, abs=1e-3)
     assert all(line.endswith(",") for line in lines if line.startswith("#EXTINF:"))
@@ -212,7 +212,7 @@ def test_failover_writes_bak_files_and_continues_the_playlist(tmp_path):
                     f"rec/room42/{SID}_room42.m3u8",
                     f"rec/room42/bak0_{SID}_room42_0.mp4"]
     playlist = Playlist.parse(files[1].path.read_text())
-    assert [s.uri for s in playlist.segments] == [
+    assert [s.name for s in playlist.segments] == [
         f"{SID}_room42_20190611073246073.ts", f"bak0_{SID}_room42_20190611073346073.ts"]
     assert [s.discontinuity for s in playlist.segments] == [True, True]
     assert files[1].index == 2 and playlist.ended

@@ -61,7 +61,7 @@ def test_generation_two_continues_the_playlist_from_the_last_good_slice(tmp_path
     plan = resume.plan(view, now, history_ms=20_000)
     assert plan.origin_ms == T0 and plan.t0_ms == T0 + 30_000 == plan.discontinue_ms
     playlist = Playlist.parse(plan.playlist or "")
-    assert [seg.uri for seg in playlist.segments] == [
+    assert [seg.name for seg in playlist.segments] == [
         f"{s.sid}_{s.cname}_0.ts", f"{s.sid}_{s.cname}_1.ts"]
     assert "EVENT=START,TRACK_TYPE=VIDEO" in " ".join(playlist.segments[0].tags)
     late = resume.plan(view, T0 + 60_000, history_ms=20_000)  # history no longer reaches back
