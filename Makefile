@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean ffmpeg
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cloudrec demo
 
-test: $(STAMP) services-up
+test: $(STAMP) services-up ffmpeg
 	$(BIN)/python -m pytest
 
 # Services the tests need, run by the repo's own scripts; `up` reuses one that already answers.
@@ -40,6 +40,11 @@ s3-up: $(STAMP)
 s3-down:
 	cluster/s3/down.sh
 
+# Debian's ffmpeg: the tests play playlists over HTTP with ffprobe; the bench's baseline runs ffmpeg.
+ffmpeg:
+	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq ffmpeg)
+
 lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 
@@ -51,8 +56,7 @@ typecheck: $(STAMP)
 	for d in actors events projections cluster; do ln -s $(CURDIR)/$$d build/typecheck/cloudrec/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
-bench: $(STAMP)
-	command -v ffmpeg >/dev/null || (apt-get update -qq && apt-get install -y -qq ffmpeg)
+bench: $(STAMP) ffmpeg
 	$(BIN)/python bench/composite.py
 	$(BIN)/python bench/individual.py
 	$(BIN)/python bench/failover.py

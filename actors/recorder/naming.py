@@ -3,7 +3,8 @@
 Mix: `P<sid>_<cname>.m3u8`, `P<sid>_<cname>_<utc17>.ts`, `P<sid>_<cname>_<index>.mp4`;
 individual: `P<sid>_<cname>__uid_s_<uid>__uid_e_<audio|video>.m3u8` and `..._<utc17>.ts`, where `P`
 is the joined `fileNamePrefix` plus `/`; after fail-over `n` every new file name starts with
-`bak<n>_`. Slice URIs inside a playlist are the bare file names (`file_name`).
+`bak<n>_`. A playlist lists its slices by their bare file names (`file_name`), percent-encoded
+into URIs (`playlist.segment_uri`); names and keys themselves are never encoded.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _track(sid: str, cname: str, uid: int, kind: str) -> str:
 
 
 def file_name(key: str) -> str:
-    """The bare file name of an object key (what a playlist lists)."""
+    """The bare file name of an object key (what a playlist lists, as a URI)."""
     return key.rsplit("/", 1)[-1]
 
 

@@ -2,12 +2,19 @@
 
 A `Playlist` is a list of `Segment`s; `render` writes the text that is uploaded (and overwritten)
 after every slice, `parse` rebuilds one from that text so a fail-over can continue it.
+
+A segment holds its slice's file name; the playlist holds its URI, the name percent-encoded
+(RFC 3986) except for unreserved characters (`A-Za-z0-9-._~`). The spec's bare file names are URIs
+only while a channel name keeps to those: `%`, `?`, `#` and a space, all legal in a channel name,
+would otherwise make a player ask an HTTP server for another file. Every other legal character is
+encoded too (`+` is a space to some object stores; `:` cannot start a relative reference).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
 
 from .timebase import utc17
 
@@ -18,12 +25,26 @@ EXTINF = "#EXTINF:"
 TRACK_TYPES = ("AUDIO", "VIDEO")
 
 
+def segment_uri(name: str) -> str:
+    """The URI a playlist lists for the slice file `name` (next to the playlist)."""
+    return quote(name, safe="")
+
+
+def segment_name(uri: str) -> str:
+    """The slice file name a playlist's URI line stands for."""
+    return unquote(uri)
+
+
 @dataclass
 class Segment:
-    uri: str
+    name: str  # the slice's file name, next to the playlist
     duration: float
     discontinuity: bool = False
     tags: list[str] = field(default_factory=list)  # Agora tags written before #EXTINF
+
+    @property
+    def uri(self) -> str:
+        return segment_uri(self.name)
 
     def lines(self) -> list[str]:
         head = [DISCONTINUITY] if self.discontinuity else []
@@ -54,8 +75,8 @@ class Playlist:
         self._tags.append(f"#EXT-X-AGORA-ROTATE:WIDTH={width},HEIGHT={height},ROTATE={rotate},"
                           f"TIME={utc17(ms)}")
 
-    def add_segment(self, uri: str, duration: float) -> Segment:
-        segment = Segment(uri, duration, self._discontinuity, self._tags)
+    def add_segment(self, name: str, duration: float) -> Segment:
+        segment = Segment(name, duration, self._discontinuity, self._tags)
         self.segments.append(segment)
         self._discontinuity, self._tags = False, []
         return segment
@@ -98,6 +119,6 @@ class Playlist:
         elif not line.startswith("#"):
             if duration is None:
                 raise ValueError(f"segment {line!r} has no #EXTINF")
-            self.add_segment(line, duration)
+            self.add_segment(segment_name(line), duration)
             return None
         return duration

@@ -82,12 +82,12 @@ def read_slices(playlist: Path, strict: bool = True) -> list[Slice]:
         if previous is None and not strict:
             previous = Slice(playlist, 0.0, 0.0)
         start = _anchor(segment, previous, playlist)
-        slices.append(Slice(playlist.parent / segment.uri, start, segment.duration))
+        slices.append(Slice(playlist.parent / segment.name, start, segment.duration))
     return slices
 
 
 def _anchor(segment: Segment, previous: Slice | None, playlist: Path) -> float:
-    named = NAMED_TIME.search(segment.uri)
+    named = NAMED_TIME.search(segment.name)
     if named:
         return parse_utc17(named.group(1))
     for tag in segment.tags:
@@ -95,7 +95,7 @@ def _anchor(segment: Segment, previous: Slice | None, playlist: Path) -> float:
         if started:
             return parse_utc17(started.group(1))
     if previous is None:
-        raise ToolError(f"{playlist}: cannot tell when {segment.uri} starts (no time in its "
+        raise ToolError(f"{playlist}: cannot tell when {segment.name} starts (no time in its "
                         "name, no START tag)")
     return previous.end
 

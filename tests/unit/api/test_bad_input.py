@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from .names import LEGAL_CHARACTERS, LEGAL_CNAMES
+
 
 def assert_error(response, status, code, **ids):
     assert response.status_code == status, response.text
@@ -64,6 +66,13 @@ def test_acquire_with_missing_or_out_of_range_fields_is_code_2(api, body):
 @pytest.mark.parametrize("cname", ["room/42", "room*42", "", "x" * 65, "caf\u00e9"])
 def test_bad_channel_name_is_code_1013(api, cname):
     assert_error(api.acquire(cname=cname), 400, 1013)
+
+
+def test_every_character_the_spec_allows_is_accepted_in_a_channel_name(api):
+    assert len(set(LEGAL_CHARACTERS)) == 89 and set("".join(LEGAL_CNAMES)) == set(LEGAL_CHARACTERS)
+    for cname in LEGAL_CNAMES:
+        assert len(cname.encode()) <= 64
+        assert api.acquire(cname=cname).status_code == 200
 
 
 def test_web_scene_takes_a_free_label_as_channel_name(api):

@@ -11,6 +11,8 @@ import pytest
 from cloudrec.cli import main
 from cloudrec.tools.convert import convert
 
+from ..api.names import LEGAL_CNAMES
+from . import recording
 from .recording import RATE, T0, Run, decoded_audio, prefix, record, record_composite
 
 SECONDS = 9.0
@@ -106,3 +108,16 @@ def test_a_missing_slice_is_a_clear_error(playlist: Path, capsys: pytest.Capture
     error = capsys.readouterr().err
     assert "missing" in error and victim.name in error
     assert not list(playlist.parent.glob("*.mp4*"))
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_a_channel_name_of_any_legal_characters_converts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cname: str):
+    monkeypatch.setattr(recording, "CNAME", cname)
+    playlist = record_composite(tmp_path, Run(T0, 3.0), slice_seconds=1.0)
+    assert playlist.name == f"{recording.SID}_{cname}.m3u8"
+    out = convert(playlist, "mp4")[0]
+    assert out.name == f"{recording.SID}_{cname}.mp4"
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert video.frames == 3 * 30

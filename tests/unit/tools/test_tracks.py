@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from cloudrec.actors.recorder.playlist import Playlist
 from cloudrec.tools.spans import Timeline, presence
-from cloudrec.tools.tracks import Slice, ToolError, find_sessions, parse_utc17, read_slices
+from cloudrec.tools.tracks import (
+    Slice,
+    ToolError,
+    find_sessions,
+    missing,
+    parse_utc17,
+    read_slices,
+)
+
+from ..api.names import LEGAL_CNAMES
 
 PLAYLIST = """#EXTM3U
 #EXT-X-VERSION:3
@@ -52,6 +62,22 @@ def test_sessions_join_failover_playlists_and_ignore_others(tmp_path: Path):
     [session] = find_sessions(tmp_path)
     assert session.name == "sid_room" and list(session.users) == ["5"]
     assert len(session.users["5"].tracks["audio"]) == 4
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_slices_of_any_legal_channel_name_are_found_from_their_uris(tmp_path: Path, cname: str):
+    names = [f"sid_{cname}__uid_s_5__uid_e_audio_{utc}.ts"
+             for utc in ("20190920125142485", "20190920125146985")]
+    playlist = Playlist()
+    for name in names:
+        (tmp_path / name).write_bytes(b"ts")
+        playlist.add_segment(name, 4.5)
+    (tmp_path / f"sid_{cname}__uid_s_5__uid_e_audio.m3u8").write_text(playlist.render(ended=True))
+    [session] = find_sessions(tmp_path)
+    slices = session.users["5"].tracks["audio"]
+    assert session.name == f"sid_{cname}" and missing(slices) == []
+    assert [s.path.name for s in slices] == names
+    assert [s.start - START for s in slices] == pytest.approx([0.0, 4.5])
 
 
 def test_timeline_drops_absence_and_maps_utc_onto_output_seconds():

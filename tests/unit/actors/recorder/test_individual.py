@@ -25,12 +25,15 @@ from cloudrec.actors.channel.synthetic import SyntheticPublisher, publisher_colo
 from cloudrec.actors.recorder import track_output
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.individual import IndividualRecorder
+from cloudrec.actors.recorder.naming import file_name
+from cloudrec.actors.recorder.playlist import Playlist, segment_uri
 from cloudrec.actors.recorder.timebase import utc17
 from cloudrec.actors.recorder.track_output import TrackOutput, TrackTarget, adts_header
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.events.segment import SliceStarted, StreamStateChanged, TrackPlaylistStarted
 
+from ...api.names import LEGAL_CNAMES
 from .live import synthetic_channel
 
 T0 = 1_800_000_000_000_000  # µs
@@ -55,10 +58,11 @@ Step = Callable[[Channel, IndividualRecorder, int], None]
 
 
 def record(tmp_path: Path, users: int = 2, seconds: float = 5.0, stream_types: int = 2,
-           slice_seconds: float = 2.0, at: dict[int, Step] | None = None) -> Run:
+           slice_seconds: float = 2.0, at: dict[int, Step] | None = None,
+           cname: str = "room") -> Run:
     """Record `users` synthetic publishers for `seconds`; `at[step]` acts before step's batch."""
     clock, channel, sources = synthetic_channel(users, T0)
-    config = RecordingConfig(sid=SID, appid="app", cname="room", recorder_uid=99, generation=1,
+    config = RecordingConfig(sid=SID, appid="app", cname=cname, recorder_uid=99, generation=1,
                              workdir=tmp_path, mode="individual", stream_types=stream_types,
                              file_prefix=("rec", "room"), slice_seconds=slice_seconds)
     run = Run(IndividualRecorder(config, MemoryEventLog(), [].append, t0_us=T0), [])
@@ -99,6 +103,20 @@ def test_names_follow_section_13_1(tmp_path: Path) -> None:
                          for uid in (1, 2) for kind in ("audio", "video")]
     pattern = re.compile(rf"rec/room/{SID}_room__uid_s_[12]__uid_e_(audio|video)_\d{{17}}\.ts")
     assert all(pattern.fullmatch(key) for key in run.files("slice"))
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_playlists_of_any_legal_channel_name_list_their_slices_as_uris(
+        tmp_path: Path, cname: str) -> None:
+    run = record(tmp_path, users=1, seconds=3.0, cname=cname)
+    assert sorted(run.files("playlist")) == [
+        f"rec/room/{SID}_{cname}__uid_s_1__uid_e_{kind}.m3u8" for kind in ("audio", "video")]
+    for key, path in run.files("playlist").items():
+        names = sorted(file_name(k) for k in run.files("slice") if k.startswith(key[:-5]))
+        text = path.read_text()
+        assert [line for line in text.splitlines() if not line.startswith("#")] == [
+            segment_uri(name) for name in names]
+        assert [s.name for s in Playlist.parse(text).segments] == names
 
 
 def test_every_track_holds_exactly_what_its_user_published(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ import pytest
 from cloudrec.actors.recorder.hls import TS_OFFSET
 from cloudrec.actors.recorder.naming import file_name
 from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput
-from cloudrec.actors.recorder.playlist import Playlist
+from cloudrec.actors.recorder.playlist import Playlist, segment_uri
+
+from ...api.names import LEGAL_CNAMES
 
 SID = "38f8e3cfdc474cd56fc1ceba380d7e1a"
 T0 = 1560238366073  # 2019-06-11 07:32:46.073 UTC
@@ -153,7 +155,7 @@ def test_playlist_lists_every_slice(recording):
     assert lines[-1] == "#EXT-X-ENDLIST"
     playlist = Playlist.parse(text)
     slices = of_kind(files, "slice")
-    assert [s.uri for s in playlist.segments] == [file_name(f.key) for f in slices]
+    assert [s.name for s in playlist.segments] == [file_name(f.key) for f in slices]
     assert [s.duration for s in playlist.segments] == [round(f.duration_s, 6) for f in slices]
     assert playlist.duration == pytest.approx(7.0, abs=1e-3)
     assert all(line.endswith(",") for line in lines if line.startswith("#EXTINF:"))
@@ -212,10 +214,25 @@ def test_failover_writes_bak_files_and_continues_the_playlist(tmp_path):
                     f"rec/room42/{SID}_room42.m3u8",
                     f"rec/room42/bak0_{SID}_room42_0.mp4"]
     playlist = Playlist.parse(files[1].path.read_text())
-    assert [s.uri for s in playlist.segments] == [
+    assert [s.name for s in playlist.segments] == [
         f"{SID}_room42_20190611073246073.ts", f"bak0_{SID}_room42_20190611073346073.ts"]
     assert [s.discontinuity for s in playlist.segments] == [True, True]
     assert files[1].index == 2 and playlist.ended
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_any_legal_channel_name_is_listed_as_uris_and_continued_after_failover(
+        tmp_path: Path, cname: str) -> None:
+    before = record(config(tmp_path, cname=cname, av_file_types=("hls",)), T0, 1.0)
+    cfg = config(tmp_path, cname=cname, failover=0, av_file_types=("hls",),
+                 continue_playlist=before[-1].path.read_text())
+    after = record(cfg, T0 + 60_000, 1.0)
+    slices = [file_name(f.key) for f in [*before, *after] if f.kind == "slice"]
+    assert all((tmp_path / "rec/room42" / name).is_file() for name in slices)
+    text = after[-1].path.read_text()
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [
+        segment_uri(name) for name in slices]
+    assert [s.name for s in Playlist.parse(text).segments] == slices
 
 
 def test_failover_without_previous_playlist_starts_a_bak_playlist(tmp_path):

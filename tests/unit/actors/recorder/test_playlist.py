@@ -1,6 +1,11 @@
+import re
+
 import pytest
 
-from cloudrec.actors.recorder.playlist import Playlist
+from cloudrec.actors.recorder.naming import file_name, slice_name, track_slice_name
+from cloudrec.actors.recorder.playlist import Playlist, segment_name, segment_uri
+
+from ...api.names import LEGAL_CNAMES
 
 T0 = 1568983902485  # 2019-09-20 12:51:42.485 UTC
 
@@ -56,7 +61,7 @@ def test_parse_round_trips():
     text = make().render(ended=True)
     parsed = Playlist.parse(text)
     assert parsed.ended
-    assert [s.uri for s in parsed.segments] == [s.uri for s in make().segments]
+    assert [s.name for s in parsed.segments] == [s.name for s in make().segments]
     assert parsed.render(ended=True) == text
 
 
@@ -106,3 +111,31 @@ def test_rotate_tag_is_written_and_parsed_back() -> None:
     text = playlist.render(ended=True)
     assert "#EXT-X-AGORA-ROTATE:WIDTH=640,HEIGHT=480,ROTATE=0,TIME=20190920085142485\n" in text
     assert Playlist.parse(text).render(ended=True) == text
+
+
+def special_names(cname: str) -> list[str]:
+    """Slice file names of channel `cname`: mix, individual, after a fail-over."""
+    return [file_name(slice_name(["rec"], "sid1", cname, T0)),
+            file_name(track_slice_name([], "sid1", cname, 7, "audio", T0)),
+            file_name(slice_name([], "sid1", cname, T0 + 1000, failover=0))]
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_segment_uris_are_percent_encoded_and_parse_back_to_file_names(cname: str) -> None:
+    playlist = Playlist()
+    for name in special_names(cname):
+        playlist.add_segment(name, 2.0)
+    text = playlist.render(ended=True)
+    uris = [line for line in text.splitlines() if not line.startswith("#")]
+    assert uris == [segment_uri(name) for name in special_names(cname)]
+    assert all(re.fullmatch(r"([A-Za-z0-9._~-]|%[0-9A-F]{2})+", uri) for uri in uris)
+    parsed = Playlist.parse(text)
+    assert [s.name for s in parsed.segments] == special_names(cname)
+    assert parsed.render(ended=True) == text
+
+
+def test_only_unreserved_characters_stay_as_they_are() -> None:
+    assert segment_uri("s_a b%c?d#e:f+g_1.ts") == "s_a%20b%25c%3Fd%23e%3Af%2Bg_1.ts"
+    assert segment_uri("Sid-1_room.x~y_20190920125142485.ts") == (
+        "Sid-1_room.x~y_20190920125142485.ts")  # the spec's bare name, for a plain channel
+    assert segment_name("s_a%20b%25c%3Fd%23e%3Af%2Bg_1.ts") == "s_a b%c?d#e:f+g_1.ts"

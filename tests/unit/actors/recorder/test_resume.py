@@ -7,21 +7,24 @@ import shutil
 from pathlib import Path
 
 import av
+import pytest
 
 from cloudrec.actors.recorder import resume
-from cloudrec.actors.recorder.playlist import Playlist
+from cloudrec.actors.recorder.naming import file_name
+from cloudrec.actors.recorder.playlist import Playlist, segment_uri
 from cloudrec.events.recording import RecorderLaunched
 from cloudrec.events.segment import FileDropped, FileSalvaged
 from cloudrec.projections import recovery
 
+from ...api.names import LEGAL_CNAMES
 from ...projections.session import T0, SessionEvents
 from .test_salvage import write_ts
 
 
-def session_with_a_cut_slice(tmp_path: Path) -> tuple[SessionEvents, recovery.RecoveryView,
-                                                       Path]:
+def session_with_a_cut_slice(tmp_path: Path, cname: str = "room42",
+                             ) -> tuple[SessionEvents, recovery.RecoveryView, Path]:
     """Generation 1 finished slices 0 and 1, then died while writing slice 2 (and an MP4)."""
-    s = SessionEvents()
+    s = SessionEvents(cname=cname)
     s.clock = T0 - 100  # `start` accepted at T0: the recording's clock origin
     events = [s.started(),
               RecorderLaunched(stream_id=s.sid, at_ms=T0, generation=1, recorder_uid=9),
@@ -61,7 +64,7 @@ def test_generation_two_continues_the_playlist_from_the_last_good_slice(tmp_path
     plan = resume.plan(view, now, history_ms=20_000)
     assert plan.origin_ms == T0 and plan.t0_ms == T0 + 30_000 == plan.discontinue_ms
     playlist = Playlist.parse(plan.playlist or "")
-    assert [seg.uri for seg in playlist.segments] == [
+    assert [seg.name for seg in playlist.segments] == [
         f"{s.sid}_{s.cname}_0.ts", f"{s.sid}_{s.cname}_1.ts"]
     assert "EVENT=START,TRACK_TYPE=VIDEO" in " ".join(playlist.segments[0].tags)
     late = resume.plan(view, T0 + 60_000, history_ms=20_000)  # history no longer reaches back
@@ -76,3 +79,18 @@ def test_a_recording_is_closed_without_a_recorder(tmp_path: Path) -> None:
     text = next(j for j in jobs if j.kind == "playlist").path.read_text()
     assert text.rstrip().endswith("#EXT-X-ENDLIST") and f"{s.sid}_{s.cname}_2.ts" in text
     assert type(events[-1]).__name__ == "PlaylistWritten" and events[-1].ended  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cname", LEGAL_CNAMES)
+def test_any_legal_channel_name_is_continued_and_closed_as_uris(tmp_path: Path,
+                                                                cname: str) -> None:
+    s, view, session_dir = session_with_a_cut_slice(tmp_path, cname)
+    names = [file_name(s.slice(i).key) for i in range(3)]
+    plan = resume.plan(view, T0 + 31_000, history_ms=20_000)
+    assert [seg.name for seg in Playlist.parse(plan.playlist or "").segments] == names[:2]
+    events, jobs = resume.closing(view, session_dir, 2, s.sid, T0 + 40_000)
+    text = next(j for j in jobs if j.kind == "playlist").path.read_text()
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [
+        segment_uri(name) for name in names]
+    slices = {file_name(job.key) for job in jobs if job.kind == "slice"}
+    assert [seg.name for seg in Playlist.parse(text).segments][1:] == sorted(slices)
