@@ -23,7 +23,10 @@ CONTROLLER = "cloudrec-controller"
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    """A name part that keeps distinct texts distinct: bytes outside [A-Za-z0-9.] become
+    `_XX` (so `a b`, `a?b` and `a_b` name three channels, and `-` still separates parts)."""
+    return re.sub(rb"[^A-Za-z0-9.]", lambda m: b"_%02X" % m.group()[0],
+                  text.encode()).decode()
 
 
 def controller_options() -> dict[str, Any]:
