@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--customer", action="append", default=[])
     serve.add_argument("--rate-limit", type=float, default=10.0, help="requests/s per app id")
+    serve.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
+                       help="serve HTTPS with this certificate chain (with --tls-key)")
+    serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
+                       help="the certificate's private key")
     publish = commands.add_parser("publish", help="join a running cloudrec and publish")
     publish.add_argument("--app", required=True)
     publish.add_argument("--channel", required=True)
@@ -142,10 +146,14 @@ def _serve(args: argparse.Namespace) -> int:
     if not entries:
         print("no customers configured: pass --customer ID:SECRET:APPID", file=sys.stderr)
         return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     settings = api_settings([parse_customer(e) for e in entries], args.rate_limit)
     runtime = start_runtime(_settings(args))
     try:
-        serve(runtime, settings, args.host, args.port)
+        serve(runtime, settings, args.host, args.port, tls)
     finally:
         if runtime.deliverer is not None:
             runtime.deliverer.stop()

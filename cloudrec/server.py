@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -76,5 +77,19 @@ class BackgroundServer:
         self.thread.join(10)
 
 
-def serve(runtime: Runtime, settings: ApiSettings, host: str, port: int) -> None:
-    uvicorn.run(create_app(runtime.service, settings), host=host, port=port, log_level="info")
+def serve(runtime: Runtime, settings: ApiSettings, host: str, port: int,
+          tls: tuple[Path, Path] | None = None) -> None:
+    """Serve the API; `tls` = (certificate chain, private key) serves HTTPS only."""
+    uvicorn.run(create_app(runtime.service, settings), **listen(host, port, tls))
+
+
+def listen(host: str, port: int, tls: tuple[Path, Path] | None) -> dict[str, Any]:
+    """uvicorn's listening options: plain HTTP, or HTTPS with the given PEM files."""
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
+    if tls is not None:
+        cert, key = tls
+        for path in tls:
+            if not path.is_file():
+                raise FileNotFoundError(f"TLS file not found: {path}")
+        options.update(ssl_certfile=str(cert), ssl_keyfile=str(key))
+    return options
