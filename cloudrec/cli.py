@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -99,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--synthetic", action="store_true")
     source.add_argument("source", nargs="?", help="a file or URL PyAV can open")
     publish.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    publish.add_argument("--ray-address", default="auto")
+    publish.add_argument("--ray-address", default=None,
+                         help="the cluster of the cloudrec to publish to (default: RAY_ADDRESS, "
+                              "else .cloudrec/ray-address, written by cloudrec serve here)")
     events = commands.add_parser("events", help="follow the event log, or print its schema")
     events.add_argument("action", choices=["tail", "schema"],
                         help="tail: print events as they arrive, one JSON object per line; "
@@ -137,8 +140,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
-
+    from cloudrec.cluster.connect import ADDRESS_FILE, write_address
     from cloudrec.runtime import start_runtime
     from cloudrec.server import api_settings, parse_customer, serve
 
@@ -152,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     settings = api_settings([parse_customer(e) for e in entries], args.rate_limit)
     runtime = start_runtime(_settings(args))
+    print(f"cloudrec: Ray cluster at {write_address()} (in {ADDRESS_FILE})", flush=True)
     try:
         serve(runtime, settings, args.host, args.port, tls)
     finally:
@@ -166,10 +169,15 @@ def _publish(args: argparse.Namespace) -> int:
     from cloudrec.actors.channel.handle import ChannelHandle
     from cloudrec.actors.channel.publisher import Publisher
     from cloudrec.actors.channel.sources import open_source
-    from cloudrec.cluster.connect import connect
+    from cloudrec.cluster.connect import connect, server_address
     from cloudrec.cluster.options import CONTROLLER, NAMESPACE
 
-    connect(args.ray_address)
+    try:
+        address = server_address(args.ray_address, os.environ)
+    except LookupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    connect(address)
     controller = ray.get_actor(CONTROLLER, namespace=NAMESPACE)
     channel: Any = ray.get(controller.get_channel.remote(args.app, args.channel))
     source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8)

@@ -56,3 +56,29 @@ def _reread_ray_config() -> None:
     from ray._raylet import Config  # type: ignore[attr-defined]
 
     Config.initialize("")
+
+
+ADDRESS_FILE = Path(".cloudrec/ray-address")  # written by `cloudrec serve` where it runs
+
+
+def server_address(given: str | None, env: Mapping[str, str],
+                   written: Path = ADDRESS_FILE) -> str:
+    """The cluster of the cloudrec a command names: `given`, else RAY_ADDRESS, else the
+    address `cloudrec serve` wrote in this directory. Never "whichever cluster on the
+    machine started last" (Ray's `auto`), unless asked for by name."""
+    if given:
+        return given
+    if env.get("RAY_ADDRESS"):
+        return env["RAY_ADDRESS"]
+    if written.is_file() and (address := written.read_text().strip()):
+        return address
+    raise LookupError("which cloudrec? pass --ray-address HOST:PORT (printed by cloudrec serve) "
+                      f"or run from the directory where it runs ({written} is missing)")
+
+
+def write_address(written: Path = ADDRESS_FILE) -> str:
+    """Say where this process's cluster is, for `cloudrec publish` run from here."""
+    address = str(ray.get_runtime_context().gcs_address)
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(address + "\n")
+    return address

@@ -2,11 +2,11 @@
 (Ray 2.60's default for `ray start --head`) with nothing set by hand.
 
 Tried: a head started by `ray start --head` (its own temp directory and port, token written to
-~/.ray/auth_token), then `cloudrec serve --ray-address` and `cloudrec publish --ray-address`
-with RAY_AUTH_MODE absent from their environment, as a user runs them. Checked: the server
-answers, the publisher's tracks and packets reach the channel (its events are in the log), and
-a plain `ray.init` without token mode is refused by that head (so the test cannot pass on a
-cluster without authentication).
+~/.ray/auth_token), then `cloudrec serve --ray-address`, and `cloudrec publish` without an
+address from the directory serve runs in, with RAY_AUTH_MODE absent from their environment, as
+a user runs them. Checked: the server answers, the publisher's tracks and packets reach the
+channel (its events are in the log), and a plain `ray.init` without token mode is refused by
+that head (so the test cannot pass on a cluster without authentication).
 """
 
 from __future__ import annotations
@@ -81,11 +81,13 @@ def test_serve_and_publish_join_a_cluster_with_token_auth(head: Head, tmp_path: 
             except Exception:
                 assert time.monotonic() < deadline, "cloudrec serve did not answer"
                 time.sleep(1.0)
+        # no --ray-address: the cluster of the cloudrec serving from this directory
         done = subprocess.run(
-            [sys.executable, "-m", "cloudrec", "publish", "--ray-address", head.address,
+            [sys.executable, "-m", "cloudrec", "publish",
              "--app", APPID, "--channel", "tokroom", "--uid", "77", "--synthetic",
              "--seconds", "2"],
-            env=without_auth_mode(), capture_output=True, text=True, timeout=180)
+            env=without_auth_mode(), cwd=tmp_path, capture_output=True, text=True,
+            timeout=180)
         assert done.returncode == 0, done.stderr[-3000:]
         assert int(done.stdout.split("sent ")[1].split()[0]) > 0, done.stdout
     finally:
