@@ -54,8 +54,8 @@ class BackgroundServer:
 
     def __init__(self, runtime: Runtime, settings: ApiSettings, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(create_app(runtime.service, settings), host="127.0.0.1",
-                                port=self.port, log_level="warning")
+        app = create_app(runtime.service, settings, runtime.service)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -80,7 +80,8 @@ class BackgroundServer:
 def serve(runtime: Runtime, settings: ApiSettings, host: str, port: int,
           tls: tuple[Path, Path] | None = None) -> None:
     """Serve the API; `tls` = (certificate chain, private key) serves HTTPS only."""
-    uvicorn.run(create_app(runtime.service, settings), **listen(host, port, tls))
+    uvicorn.run(create_app(runtime.service, settings, runtime.service),
+                **listen(host, port, tls))
 
 
 def listen(host: str, port: int, tls: tuple[Path, Path] | None) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from cloudrec.config import (
 from cloudrec.events.log import EventLog
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.subscription import UidLists
-from cloudrec.projections import status
+from cloudrec.projections import metrics, status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
 from cloudrec.projections.status import StatusView
 
@@ -55,6 +55,7 @@ class RecordingService:
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
         self.status_runner = status_runner or ProjectionRunner(events, status, MemoryViewStore())
         self.lock = threading.RLock()
+        self._metrics, self._metrics_lock = metrics.Metrics(), threading.Lock()
 
     # -- reads ---------------------------------------------------------------------------
     def view(self, sid: str) -> StatusView:
@@ -73,6 +74,33 @@ class RecordingService:
         if view.mode and view.mode != mode:
             raise ApiError(2, f"this recording was started in {view.mode} mode, not {mode}")
         return view
+
+    # -- operations ----------------------------------------------------------------------
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy when the controller answers with its sessions recovered and the log reads."""
+        try:
+            answer = self.controller.health()
+            self.events.read_all(after=self._metrics.position, limit=1)
+        except Exception as error:  # anything that keeps an answer from coming is unhealthy
+            return False, {"status": "unavailable", "reason": type(error).__name__}
+        if not answer.get("recovered"):
+            return False, {"status": "starting", "reason": "recovering sessions from the log"}
+        return True, {"status": "ok", "sessions": int(answer.get("sessions", 0))}
+
+    def metrics(self) -> str:
+        """Prometheus text: counters folded from the log, the status projection's lag behind
+        it, and the live recorders' CPU (left out when the controller does not answer)."""
+        with self._metrics_lock:
+            folded_by_status = self.status_runner.store.position()
+            while batch := self.events.read_all(after=self._metrics.position, limit=5000):
+                self._metrics = metrics.fold(batch, self._metrics)
+            lag = {"status": max(0, self._metrics.position - folded_by_status)}
+            current = self._metrics
+        try:
+            cpu: float | None = self.controller.health().get("recorder_cpu", 0.0)
+        except Exception:  # the counters from the log are still worth answering
+            cpu = None
+        return metrics.exposition(current, lag, cpu)
 
     # -- commands ------------------------------------------------------------------------
     def start(self, appid: str, cname: str, uid: str, resource_id: str, mode: str,

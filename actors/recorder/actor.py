@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 import ray
 
 from cloudrec.actors.channel.actor import HISTORY_US
@@ -54,6 +55,7 @@ class RecorderActor:
         self.errors = 0
         self.uploads: list[Any] = []
         self.generation = 0
+        self._process = psutil.Process()
 
     def ready(self) -> int:
         """A warm spare answers once its process has imported everything: its pid."""
@@ -175,6 +177,10 @@ class RecorderActor:
 
     def get_pid(self) -> int:
         return os.getpid()
+
+    def cpu_percent(self) -> float:
+        """CPU this process used since the last call (100 = one core), for /metrics."""
+        return float(self._process.cpu_percent(None))
 
     def get_idle_s(self) -> float:
         return self.core.idle_for_s(_now_us())

@@ -13,6 +13,8 @@ import os
 import threading
 from typing import Any
 
+import ray
+
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.session.children import RayChildren
 from cloudrec.actors.session.session import Rejected
@@ -86,6 +88,22 @@ class ControllerActor:
 
     def get_pid(self) -> int:
         return os.getpid()
+
+    def health(self, wait_s: float = 1.0) -> dict[str, float]:
+        """For /healthz and /metrics: sessions recovered, how many run, and the CPU their
+        recorders use (those answering within `wait_s`; 100 = one core)."""
+        recorders = [run.recorder for run in list(self.core.running.values())
+                     if run.recorder is not None]
+        asked = [recorder.cpu_percent.remote() for recorder in recorders]
+        answered, _ = ray.wait(asked, num_returns=len(asked), timeout=wait_s) if asked else ([], [])
+        cpu = 0.0
+        for ref in answered:
+            try:
+                cpu += float(ray.get(ref))
+            except ray.exceptions.RayError:
+                continue  # a recorder that died: the failover reports it
+        return {"recovered": float(self.recovered.is_set()),
+                "sessions": float(len(recorders)), "recorder_cpu": cpu}
 
 
 def _refusal(command: Any, *args: Any) -> Refusal:

@@ -47,6 +47,11 @@ class ControllerHandle:
             _raise(refusal)  # (a retry finding it stopped: the lost attempt stopped it)
         return str(uploading)
 
+    def health(self, timeout_s: float = 3.0) -> dict[str, float]:
+        """The controller's own health answer, or an exception if it does not answer soon."""
+        answer: dict[str, float] = ray.get(self.actor.health.remote(), timeout=timeout_s)
+        return answer
+
     def get_channel(self, appid: str, cname: str) -> Any:
         return self._call("get_channel", appid, cname)[0]
 

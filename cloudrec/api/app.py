@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from cloudrec.api.auth import Gateway
-from cloudrec.api.backend import RecordingBackend
+from cloudrec.api.backend import Operations, RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
 from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
@@ -170,11 +171,33 @@ def _router(endpoints: Endpoints, gateway: Gateway) -> APIRouter:
     return router
 
 
-def create_app(backend: RecordingBackend, settings: ApiSettings) -> FastAPI:
-    """The ASGI application serving the recording API over ``backend``."""
+def _operations(operations: Operations) -> APIRouter:
+    """`/healthz` and `/metrics`: no credentials (probes and scrapers have none), nothing in
+    them names a tenant or a session."""
+    router = APIRouter()
+
+    async def healthz() -> JSONResponse:
+        healthy, answer = await run_in_threadpool(operations.health)
+        return JSONResponse(answer, status_code=200 if healthy else 503)
+
+    async def prometheus() -> PlainTextResponse:
+        text = await run_in_threadpool(operations.metrics)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    router.add_api_route("/healthz", healthz, methods=["GET"])
+    router.add_api_route("/metrics", prometheus, methods=["GET"])
+    return router
+
+
+def create_app(backend: RecordingBackend, settings: ApiSettings,
+               operations: Operations | None = None) -> FastAPI:
+    """The ASGI application serving the recording API over ``backend`` (and, given
+    ``operations``, its health and metrics)."""
     app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url=None,
                   redirect_slashes=False)
     gateway = Gateway(settings.customers, settings.rate_limit_per_second, settings.clock)
     app.include_router(_router(Endpoints(backend, settings), gateway))
+    if operations is not None:
+        app.include_router(_operations(operations))
     install_error_handlers(app)
     return app

@@ -55,3 +55,15 @@ class RecordingBackend(Protocol):
         ``uploadingStatus``). Raise ApiError 49 on a repeated stop, 435 (HTTP 206) when nothing
         was recorded, 404 / 1003 as for query."""
         ...
+
+
+class Operations(Protocol):
+    """What the service says about itself, unauthenticated: health and metrics."""
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, a small JSON answer); never raises."""
+        ...
+
+    def metrics(self) -> str:
+        """Prometheus text format."""
+        ...
