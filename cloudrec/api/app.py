@@ -25,6 +25,7 @@ from cloudrec.api.backend import RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
 from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
+from cloudrec.api.openapi import PREFIX, SESSION, openapi_document
 from cloudrec.api.requests import (
     AcquireRequest,
     ChannelRequest,
@@ -36,8 +37,6 @@ from cloudrec.api.requests import (
 from cloudrec.api.resource import ResourceCodec, ResourceGrant
 from cloudrec.api.settings import ApiSettings
 
-PREFIX = "/v1/apps/{appid}/cloud_recording"
-SESSION = "/resourceid/{resource_id}/sid/{sid}/mode/{mode}"
 _SID = re.compile(r"[0-9a-f]{32}")
 INVALID_PARAMETER = 2
 INVALID_LAYOUT = 1028
@@ -167,9 +166,11 @@ def _router(endpoints: Endpoints, gateway: Gateway) -> APIRouter:
 
 def create_app(backend: RecordingBackend, settings: ApiSettings) -> FastAPI:
     """The ASGI application serving the recording API over ``backend``."""
-    app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url=None,
+    app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   redirect_slashes=False)
     gateway = Gateway(settings.customers, settings.rate_limit_per_second, settings.clock)
     app.include_router(_router(Endpoints(backend, settings), gateway))
     install_error_handlers(app)
+    document = openapi_document()  # from the models: the routes read raw bodies
+    app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from cloudrec.api.identity import Uid, check_cname
+from cloudrec.api.identity import Cname, Uid, check_cname
 from cloudrec.api.layout import DEFAULT_TRANSCODING, Layout, Transcoding
 from cloudrec.api.schema import ApiModel
 from cloudrec.api.storage import Storage
@@ -29,7 +29,7 @@ WEB_SCENE = 1
 class ChannelRequest(ApiModel):
     """Every POST body names the channel and the recorder's own uid."""
 
-    cname: str
+    cname: Cname
     uid: Uid
 
     @field_validator("cname")
