@@ -100,7 +100,9 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
 
     @field_validator("private_params")
     @classmethod
-    def _json_object_text(cls, text: str) -> str:
+    def _json_object_text(cls, text: str | None) -> str | None:
+        if text is None:  # an explicit null is an absent field, as for every optional one
+            return None
         try:
             parsed = json.loads(text)
         except (ValueError, RecursionError):  # 100,000 nested brackets: not a 500

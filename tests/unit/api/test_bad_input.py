@@ -205,6 +205,16 @@ def test_deeply_nested_private_params_are_code_2_not_500(api):
     assert_error(response, 400, 2, resourceId=resource_id)
 
 
+def test_null_private_params_is_absent_not_500(api):
+    """Found by the schemathesis fuzzer: `"privateParams": null` reached json.loads(None)."""
+    body = api.start_body()
+    body["clientRequest"]["recordingConfig"]["privateParams"] = None
+
+    response = api.start(api.acquire().json()["resourceId"], body)
+
+    assert response.status_code == 200, response.text
+
+
 UPDATE_LISTS = {
     "33 audio uids": {"audioUidList": {"subscribeAudioUids": [str(i) for i in range(1, 34)]}},
     "empty video list": {"videoUidList": {"subscribeVideoUids": []}},
