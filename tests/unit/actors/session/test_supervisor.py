@@ -86,6 +86,17 @@ def test_a_used_resource_is_code_7_and_an_event_a_running_uid_is_53() -> None:
     assert running.value.code == 53 and log.read_stream("s3") == []
 
 
+def test_every_reconcile_step_reaps_retired_uploaders() -> None:
+    """Found by the API fuzzer on a real cluster: the last stopped session's uploader (detached)
+    stayed alive, because retired uploaders were only ended by a later release."""
+    supervisor, children, _ = make()
+    begin(supervisor)
+    supervisor.stop("s1")
+    supervisor.update()
+    supervisor.update()
+    assert children.reaps == 2
+
+
 def test_stop_records_the_end_after_the_recorder_drained() -> None:
     supervisor, children, log = make()
     begin(supervisor)
