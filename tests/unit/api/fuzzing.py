@@ -55,18 +55,24 @@ class Binder:
     """Points most fuzzed calls at the caller's app and a resource or session that exists.
 
     Random path parameters alone stop every call at the gateway (unknown app) or the resourceId
-    check (1001); binding ~4 in 5 cases lets the fuzzed body reach the backend.
+    check (1001); binding ~4 in 5 cases lets the fuzzed body reach the backend. With
+    ``channel`` set, bodies are rewritten to name that (cname, uid), so a real backend records
+    one channel at a time instead of one per fuzzed name.
     """
 
-    def __init__(self, client: Any, appid: str, backend: Any) -> None:
-        self.client, self.appid, self.backend = client, appid, backend
+    def __init__(self, client: Any, appid: str, channel: tuple[str, str] | None = None) -> None:
+        self.client, self.appid, self.channel = client, appid, channel
         self.prefix = f"/v1/apps/{appid}/cloud_recording"
+        self.live: dict[tuple[str, str], tuple[str, str]] = {}
+        self.started: list[str] = []  # every sid this binder started
 
     def bind(self, path_parameters: dict[str, Any], body: Any, seed: str) -> None:
         rng = random.Random(seed)
         if rng.random() < 0.2:
             return
         path_parameters["appid"] = self.appid
+        if self.channel is not None and isinstance(body, dict):
+            body.update(cname=self.channel[0], uid=self.channel[1])
         cname, uid = channel_of(body)
         if "sid" in path_parameters:
             session = self.session(cname, uid)
@@ -84,15 +90,27 @@ class Binder:
 
     def session(self, cname: str, uid: str) -> tuple[str, str] | None:
         """A running mix session for (cname, uid), started now if there is none."""
-        for sid, s in self.backend.sessions.items():
-            if (s.appid, s.cname, s.uid) == (self.appid, cname, uid) and not s.stopped:
-                return s.resource_id, sid
+        known = self.live.get((cname, uid))
+        if known is not None and self.client.get(self.path(*known, "query")).status_code == 200:
+            return known
         resource_id = self.acquire(cname, uid)
         if resource_id is None:
             return None
         url = f"{self.prefix}/resourceid/{resource_id}/mode/mix/start"
         response = self.client.post(url, json=minimal_start(cname, uid))
-        return (resource_id, response.json()["sid"]) if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        self.started.append(response.json()["sid"])
+        self.live[(cname, uid)] = (resource_id, response.json()["sid"])
+        return self.live[(cname, uid)]
+
+    def path(self, resource_id: str, sid: str, call: str) -> str:
+        return f"{self.prefix}/resourceid/{resource_id}/sid/{sid}/mode/mix/{call}"
+
+    def stop_all(self) -> None:
+        for (cname, uid), (resource_id, sid) in self.live.items():
+            body = {"cname": cname, "uid": uid, "clientRequest": {}}
+            self.client.post(self.path(resource_id, sid, "stop"), json=body)
 
 
 def channel_of(body: Any) -> tuple[str, str]:

@@ -47,10 +47,9 @@ def fuzz_settings(cases: int) -> settings:
 
 
 def served():
-    backend = FakeBackend()
-    app = create_app(backend, ApiSettings(customers=(ALICE, BOB), resource_key=RESOURCE_KEY,
+    app = create_app(FakeBackend(), ApiSettings(customers=(ALICE, BOB), resource_key=RESOURCE_KEY,
                                           rate_limit_per_second=1e6, clock=time.time))
-    return backend, app, schemathesis.openapi.from_asgi("/openapi.json", app)
+    return app, schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 def operation(schema, endpoint):
@@ -65,8 +64,8 @@ def cases(schema, endpoint):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_authenticated_fuzzing(endpoint):
-    backend, app, schema = served()
-    binder = Binder(TestClient(app, headers=basic(ALICE)), APP_A, backend)
+    app, schema = served()
+    binder = Binder(TestClient(app, headers=basic(ALICE)), APP_A)
     answers: list[tuple[int, int | None]] = []
 
     @fuzz_settings(AUTHENTICATED_CASES)
@@ -87,7 +86,7 @@ def test_authenticated_fuzzing(endpoint):
 @pytest.mark.parametrize("credentials", WRONG, ids=str)
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_unauthenticated_fuzzing(endpoint, credentials):
-    _, _, schema = served()
+    _, schema = served()
     statuses: list[int] = []
 
     @fuzz_settings(UNAUTHENTICATED_CASES)
