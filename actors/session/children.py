@@ -196,14 +196,22 @@ class RayChildren:
 
     def release(self, recorder: Any, layout: Any, uploader: Any, zombies: list[Any]) -> None:
         """The uploader lives on until its backup reached the customer's storage (it is ended
-        by a later release once its `retire()` returned)."""
+        by `reap` once its `retire()` returned)."""
         for actor in (recorder, layout, *zombies):
             if actor is not None:
                 self.watches.pop(_id(actor), None)
                 ray.kill(actor, no_restart=True)
-        with self.lock:  # the controller calls from several threads
-            if uploader is not None:
+        if uploader is not None:
+            with self.lock:  # the controller calls from several threads
                 self.retiring[uploader.retire.remote()] = uploader
+        self.reap()
+
+    def reap(self) -> None:
+        """End the uploaders whose `retire()` returned. Run by every reconcile step: the last
+        session's uploader is detached and would otherwise outlive it until another release."""
+        with self.lock:
+            if not self.retiring:
+                return
             done, _ = ray.wait(list(self.retiring), num_returns=len(self.retiring), timeout=0)
             retired = [self.retiring.pop(ref) for ref in done]
         for actor in retired:

@@ -280,7 +280,12 @@ class Supervisor:
 
     # -- reconcile -----------------------------------------------------------------------
     def update(self) -> None:
-        """Fail over lost recorders; stop idle and expired sessions. Safe to call repeatedly."""
+        """Fail over lost recorders; stop idle and expired sessions; end retired uploaders.
+        Safe to call repeatedly."""
+        try:
+            self.children.reap()
+        except Exception:
+            log.exception("reaping retired uploaders failed")
         probe = time.monotonic() - self.last_probe >= self.timing.idle_probe_s
         if probe:
             self.last_probe = time.monotonic()

@@ -26,6 +26,7 @@ from cloudrec.api.backend import Operations, RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
 from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
+from cloudrec.api.openapi import PREFIX, SESSION, openapi_document
 from cloudrec.api.requests import (
     AcquireRequest,
     ChannelRequest,
@@ -37,8 +38,6 @@ from cloudrec.api.requests import (
 from cloudrec.api.resource import ResourceCodec, ResourceGrant
 from cloudrec.api.settings import ApiSettings
 
-PREFIX = "/v1/apps/{appid}/cloud_recording"
-SESSION = "/resourceid/{resource_id}/sid/{sid}/mode/{mode}"
 _SID = re.compile(r"[0-9a-f]{32}")
 INVALID_PARAMETER = 2
 INVALID_LAYOUT = 1028
@@ -193,11 +192,13 @@ def create_app(backend: RecordingBackend, settings: ApiSettings,
                operations: Operations | None = None) -> FastAPI:
     """The ASGI application serving the recording API over ``backend`` (and, given
     ``operations``, its health and metrics)."""
-    app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url=None,
+    app = FastAPI(title="cloudrec", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   redirect_slashes=False)
     gateway = Gateway(settings.customers, settings.rate_limit_per_second, settings.clock)
     app.include_router(_router(Endpoints(backend, settings), gateway))
     if operations is not None:
         app.include_router(_operations(operations))
     install_error_handlers(app)
+    document = openapi_document()  # from the models: the routes read raw bodies
+    app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

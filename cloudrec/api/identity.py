@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 MAX_UID = 4_294_967_295
@@ -43,5 +43,15 @@ def check_cname(cname: str, *, web: bool = False) -> str:
     return cname
 
 
-Uid = Annotated[str, AfterValidator(check_uid)]
-SubscribedUid = Annotated[str, AfterValidator(check_uid_or_all)]
+# The JSON schemas published in /openapi.json; the validators above stay the rule.
+_UID_SCHEMA = {"type": "string", "pattern": "^[1-9][0-9]{0,9}$",
+               "description": "decimal string of 1..4294967295"}
+_LISTED_UID_SCHEMA = {"type": "string", "pattern": f"^([1-9][0-9]{{0,9}}|{ALL_STREAMS})$",
+                      "description": f"decimal string of 1..4294967295, or {ALL_STREAMS}"}
+_CNAME_SCHEMA = {"type": "string", "pattern": f"^{_CNAME.pattern}$",
+                 "description": "channel name: the 89 allowed characters, at most 64 bytes "
+                                "(web mode and scene 1: any label of at most 128 bytes)"}
+
+Uid = Annotated[str, AfterValidator(check_uid), WithJsonSchema(_UID_SCHEMA)]
+SubscribedUid = Annotated[str, AfterValidator(check_uid_or_all), WithJsonSchema(_LISTED_UID_SCHEMA)]
+Cname = Annotated[str, WithJsonSchema(_CNAME_SCHEMA)]  # checked by check_cname with the mode

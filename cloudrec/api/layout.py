@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic.config import JsonDict
 
 from cloudrec.api.identity import Uid
 from cloudrec.api.schema import ApiModel
@@ -83,13 +84,14 @@ class Layout(ApiModel):
 
 
 MIN_SIDE = 16  # the smallest canvas side cloudrec encodes
+_SIDE_SCHEMA: JsonDict = {"minimum": MIN_SIDE, "multipleOf": 2}  # published; see _pixel_budget
 
 
 class Transcoding(Layout):
     """``transcodingConfig``: the four output numbers are all required once it is present."""
 
-    width: int = Field(gt=0, le=MAX_SIDE)
-    height: int = Field(gt=0, le=MAX_SIDE)
+    width: int = Field(gt=0, le=MAX_SIDE, json_schema_extra=_SIDE_SCHEMA)
+    height: int = Field(gt=0, le=MAX_SIDE, json_schema_extra=_SIDE_SCHEMA)
     fps: Annotated[int, AfterValidator(fall_back_fps)]
     bitrate: int = Field(gt=0, le=MAX_BITRATE_KBPS)
 

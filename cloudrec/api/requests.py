@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from cloudrec.api.identity import Uid, check_cname
+from cloudrec.api.identity import Cname, Uid, check_cname
 from cloudrec.api.layout import DEFAULT_TRANSCODING, Layout, Transcoding
 from cloudrec.api.schema import ApiModel
 from cloudrec.api.storage import Storage
@@ -31,7 +31,7 @@ WEB_SCENE = 1
 class ChannelRequest(ApiModel):
     """Every POST body names the channel and the recorder's own uid."""
 
-    cname: str
+    cname: Cname
     uid: Uid
 
     @field_validator("cname")
@@ -102,7 +102,9 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
 
     @field_validator("private_params")
     @classmethod
-    def _json_object_text(cls, text: str) -> str:
+    def _json_object_text(cls, text: str | None) -> str | None:
+        if text is None:  # an explicit null is an absent field, as for every optional one
+            return None
         try:
             parsed = json.loads(text)
         except (ValueError, RecursionError):  # 100,000 nested brackets: not a 500

@@ -257,6 +257,16 @@ def test_the_largest_accepted_start_is_a_small_event(api, backend):
     assert len(json.dumps(session.request.public_config())) < 64_000
 
 
+def test_null_private_params_is_absent_not_500(api):
+    """Found by the schemathesis fuzzer: `"privateParams": null` reached json.loads(None)."""
+    body = api.start_body()
+    body["clientRequest"]["recordingConfig"]["privateParams"] = None
+
+    response = api.start(api.acquire().json()["resourceId"], body)
+
+    assert response.status_code == 200, response.text
+
+
 UPDATE_LISTS = {
     "33 audio uids": {"audioUidList": {"subscribeAudioUids": [str(i) for i in range(1, 34)]}},
     "empty video list": {"videoUidList": {"subscribeVideoUids": []}},

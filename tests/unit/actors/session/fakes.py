@@ -44,6 +44,7 @@ class FakeChildren:
     leave_codes: list[int] = field(default_factory=list)
     fences: list[int] = field(default_factory=list)
     uploads: list[UploadJob] = field(default_factory=list)
+    reaps: int = 0
 
     def channel(self, appid: str, cname: str) -> str:
         self.calls.append(("channel", (appid, cname)))
@@ -110,6 +111,9 @@ class FakeChildren:
 
     def release(self, recorder: Any, layout: Any, uploader: Any, zombies: list[Any]) -> None:
         self.calls.append(("release", (recorder, tuple(zombies))))
+
+    def reap(self) -> None:
+        self.reaps += 1
 
     def wait_warm(self, timeout_s: float) -> bool:
         return True

@@ -87,7 +87,7 @@ def test_a_used_resource_is_code_7_and_an_event_a_running_uid_is_53() -> None:
 
 
 def test_quotas_per_app_id_refuse_with_429_and_free_up_when_a_session_ends() -> None:
-    """Tried: a third recording of one app (quota 2), a third channel (quota 2 channels), the
+    """Tried: a fifth recording of one app (quota 4), a third channel (quota 2 channels), the
     same starts for another app, and a start once a session stopped; then a controller
     restarted on the log, which must count the sessions the log says still record."""
     supervisor, _, log = make()
@@ -120,6 +120,17 @@ def test_quotas_per_app_id_refuse_with_429_and_free_up_when_a_session_ends() -> 
         c = replace(config("a7", uid=7), cname="room1")
         again.start(c, started(c))
     assert after_restart.value.code == 429
+
+
+def test_every_reconcile_step_reaps_retired_uploaders() -> None:
+    """Found by the API fuzzer on a real cluster: the last stopped session's uploader (detached)
+    stayed alive, because retired uploaders were only ended by a later release."""
+    supervisor, children, _ = make()
+    begin(supervisor)
+    supervisor.stop("s1")
+    supervisor.update()
+    supervisor.update()
+    assert children.reaps == 2
 
 
 def test_stop_records_the_end_after_the_recorder_drained() -> None:
