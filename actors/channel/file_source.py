@@ -7,10 +7,20 @@ needs no extradata. Audio keeps its extradata (AAC AudioSpecificConfig, OpusHead
 
 Media time is counted from the container's start, so `packets_until(1.0)` is the first second
 even for an MPEG-TS that starts at 1.4 s; packet pts keep the file's own values.
+
+Packets are released by their own decode time, not by their place in the file. Files store
+tracks in chunks: an MP4 muxed video first (as PyAV writes when a program encodes all its video
+before its audio) holds its audio up to a second behind its video, and the demuxer hands it over
+that late. Released in file order, such audio reached the channel a second after its channel
+time, later than a mix recorder waits (its jitter allowance), and the whole mix was silent. So
+the source reads ahead until every track has passed the requested time (at most `READ_AHEAD_S`
+beyond it, in case a track has ended) and releases each track's packets up to that time.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -21,6 +31,8 @@ from av.stream import Stream
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+READ_AHEAD_S = 10.0  # FFmpeg's own interleaving limit (max_interleave_delta) is 10 s
+Timed = tuple[float, MediaPacket]  # (decode time in seconds, packet)
 
 
 class FileSource:
@@ -40,27 +52,21 @@ class FileSource:
         self._start_seconds = start / av.time_base if start is not None else 0.0
         self._filters = {s.index: _annexb_filter(s) for s in self._streams if annexb}
         self._packets = self._demux()
-        self._pending: tuple[float, MediaPacket] | None = None
+        self._read: dict[Kind, deque[Timed]] = {s.type: deque() for s in self._streams}
+        self._ended = False
         self.exhausted = False
 
     def tracks(self) -> list[TrackInfo]:
         return [self._track(stream) for stream in self._streams]
 
     def packets_until(self, media_seconds: float) -> list[MediaPacket]:
-        """Packets in file order whose decode time is before `media_seconds`."""
+        """Packets whose decode time is before `media_seconds`: each track's in file order,
+        the tracks merged by time."""
         limit = media_seconds + self._start_seconds
-        packets: list[MediaPacket] = []
-        while not self.exhausted:
-            timed = self._pending or next(self._packets, None)
-            self._pending = None
-            if timed is None:
-                self.exhausted = True
-            elif timed[0] >= limit:
-                self._pending = timed
-                break
-            else:
-                packets.append(timed[1])
-        return packets
+        self._read_past(limit)
+        due = [_take_before(queue, limit) for queue in self._read.values()]
+        self.exhausted = self._ended and not any(self._read.values())
+        return [packet for _, packet in heapq.merge(*due, key=lambda timed: timed[0])]
 
     def close(self) -> None:
         self._container.close()
@@ -77,6 +83,22 @@ class FileSource:
         self.close()
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _read_past(self, limit: float) -> None:
+        """Demux until every track has a packet at or after `limit` (or the file ends, or
+        `READ_AHEAD_S` more of it has been read)."""
+        while not self._ended and not self._passed(limit):
+            timed = next(self._packets, None)
+            if timed is None:
+                self._ended = True
+            else:
+                self._read[timed[1].kind].append(timed)
+
+    def _passed(self, limit: float) -> bool:
+        ends = [queue[-1][0] for queue in self._read.values() if queue]
+        if len(ends) == len(self._read) and min(ends) >= limit:
+            return True
+        return max(ends, default=limit) >= limit + READ_AHEAD_S
 
     def _track(self, stream: Any) -> TrackInfo:
         context = stream.codec_context
@@ -110,6 +132,14 @@ class FileSource:
             dts=packet.dts if packet.dts is not None and packet.dts < pts else None,
         )
         return float(time * stream.time_base), media
+
+
+def _take_before(queue: deque[Timed], limit: float) -> list[Timed]:
+    """The packets at the head of `queue` whose time is before `limit`, removed from it."""
+    taken = []
+    while queue and queue[0][0] < limit:
+        taken.append(queue.popleft())
+    return taken
 
 
 def _first_streams(container: Any) -> list[Any]:

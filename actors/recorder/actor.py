@@ -126,10 +126,15 @@ class RecorderActor:
             self.stopping.wait(max(0.0, self.tick_s - (time.monotonic() - began)))
 
     def _step(self) -> None:
-        """Pull and render. A recorder that cannot pull (its channel forgot it: a newer
-        generation owns the session) still renders its clock, as a paused process that
-        resumes does, and finds out from the log that it was fenced off."""
-        batch, failed = None, None
+        """Pull and render up to the time of the pull. A recorder that cannot pull (its channel
+        forgot it: a newer generation owns the session) still renders its clock, as a paused
+        process that resumes does, and finds out from the log that it was fenced off.
+
+        The clock is read before the pull, not after decoding: the batch holds what arrived
+        until then, and rendering further would emit the mix for time whose packets are still
+        waiting in the channel. A step that took longer than the jitter allowance to decode
+        then silenced every user's audio of that time, dropped as late by the next step."""
+        batch, failed, now = None, None, _now_us()
         try:
             batch = self.channel.pull(self.subscriber)
         except Exception as error:
@@ -137,7 +142,7 @@ class RecorderActor:
         with self.lock:
             if batch is not None:
                 self.core.receive(batch)
-            self.core.render(_now_us())
+            self.core.render(now)
         if failed is not None:
             raise failed
 
@@ -156,8 +161,9 @@ class RecorderActor:
         self.stopping.set()
         self.thread.join(30)
         with self.lock:
+            now = _now_us()  # before the pull, as in `_step`
             self.core.receive(self.channel.pull(self.subscriber))
-            self.core.finish(_now_us())
+            self.core.finish(now)
         self.channel.unsubscribe(self.subscriber)
         self.events.flush()
         uploaded = uploading_status(ray.get(self.uploads))

@@ -63,9 +63,11 @@ class AudioTimeline:
         self._heard[key] = heard + len(block)
 
     def _resample(self, key: TrackKey, frame: av.AudioFrame) -> np.ndarray:
+        """48 kHz float, the channels averaged: a stereo file whose channels are alike mixes at
+        the level of the same sound in mono (FFmpeg's own downmix adds 3 dB to it)."""
         resampler = self._resamplers.setdefault(
-            key, av.AudioResampler(format="flt", layout="mono", rate=RATE))
-        samples = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+            key, av.AudioResampler(format="fltp", rate=RATE))
+        samples = [f.to_ndarray().mean(axis=0) for f in resampler.resample(frame)]
         return np.concatenate(samples).astype(np.float32) if samples else np.zeros(0, np.float32)
 
     def _keep_tail(self, key: TrackKey, block: np.ndarray, position: int) -> None:

@@ -133,3 +133,27 @@ def test_a_file_without_media_is_refused(tmp_path: Path) -> None:
     path.write_text("no media here")
     with pytest.raises((ValueError, av.FFmpegError)):
         FileSource(str(path))
+
+
+def _decode_seconds(packet: MediaPacket) -> float:
+    return float((packet.dts if packet.dts is not None else packet.pts) * packet.time_base)
+
+
+def test_every_track_is_released_at_its_own_time(media_file: Path) -> None:
+    """`write_file` muxes all video before the audio, so the file holds its audio up to a second
+    behind the video: still, each 100 ms batch holds every track's packets of those 100 ms (a
+    publisher never sends audio late), each track in its own order."""
+    with av.open(str(media_file)) as container:
+        start = container.start_time / av.time_base  # FileSource's media time 0
+    batches = []
+    with FileSource(str(media_file)) as source:
+        for step in range(1, SECONDS * 10 + 2):
+            batches.append((step / 10, source.packets_until(step / 10)))
+    for until, packets in batches:  # audio to the packet; video by pts, B-frames reordered
+        times = [_decode_seconds(p) - start for p in packets if p.kind == "audio"]
+        assert all(until - 0.1 <= t < until for t in times[1:]), (until, times)
+        times = [_decode_seconds(p) - start for p in packets if p.kind == "video"]
+        assert all(until - 0.4 <= t < until + 0.3 for t in times[1:]), (until, times)
+    for kind in ("audio", "video"):  # each track in its file order, nothing lost
+        sent = [p.pts for _, packets in batches for p in packets if p.kind == kind]
+        assert sent == [p.pts for p in read_all(media_file)[1] if p.kind == kind]

@@ -95,3 +95,22 @@ def test_a_stalled_user_fades_out_before_the_mix_passes_their_end() -> None:
     out = mixed(mixer, 1.0)
     assert np.abs(out[:48]).max() < 0.05  # resumes with a fade-in, never a step
     assert np.abs(out[2_000:8_000]).max() > 0.45
+
+
+def sine(rate: int, layout: str, seconds: float, hz: float = 500.0) -> av.AudioFrame:
+    t = np.arange(int(rate * seconds)) / rate
+    planes = np.tile((0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32),
+                     (2 if layout == "stereo" else 1, 1))
+    frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout)
+    frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+    return frame
+
+
+def test_stereo_and_mono_at_any_rate_mix_at_their_own_level() -> None:
+    """The same 0.3 sine from a 44.1 kHz stereo user and a 16 kHz mono user: both mixed at 0.3
+    (a stereo→mono downmix that adds the channels at -3 dB each made stereo 3 dB louder)."""
+    for rate, layout in [(44_100, "stereo"), (16_000, "mono"), (48_000, "stereo")]:
+        mixer = AudioMixer()
+        AudioTimeline(mixer, T0).add(7, 1, TimedFrame(T0, sine(rate, layout, 0.5)))
+        out = mixed(mixer, 0.4)
+        assert abs(np.abs(out[4_800:]).max() - 0.3) < 0.01, (rate, layout)
