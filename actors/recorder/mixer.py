@@ -1,9 +1,9 @@
 """The audio mix of a composite recording: every user's audio summed on one sample timeline.
 
-Users' decoded audio is first brought to float mono 48 kHz by a `UserResampler` (one
-`av.AudioResampler` per user for the life of the stream). The caller then places each chunk at
-its absolute sample position on the mix timeline (derived from channel time) with
-`AudioMixer.add`, and pulls fixed-size output frames with `pop_until`.
+Users' decoded audio is first brought to float mono 48 kHz by `audio.AudioTimeline` (one
+resampler per user track for the life of the stream, channels averaged), which places each
+chunk at its absolute sample position on the mix timeline (derived from channel time) with
+`AudioMixer.add`; the recorder pulls fixed-size output frames with `pop_until`.
 
 Headroom rule: the mix is a plain sum and is never hard-clipped. A `Limiter` keeps every
 output sample at or below `CEILING` (-3 dBFS): the margin a lossy encoder needs, since AAC at
@@ -55,39 +55,6 @@ class Limiter:
         gains = np.minimum(ramp, np.float32(need))
         self.gain = float(gains[-1]) if len(gains) else self.gain
         return block * gains
-
-
-def to_mono_48k(frame: av.AudioFrame, resampler: av.AudioResampler) -> np.ndarray:
-    """`frame` through `resampler` (float mono, packed) as one float32 sample array."""
-    return _samples(resampler.resample(frame))
-
-
-def _samples(frames: list[av.AudioFrame]) -> np.ndarray:
-    arrays = [frame.to_ndarray().reshape(-1) for frame in frames]
-    return np.concatenate(arrays).astype(np.float32) if arrays else np.zeros(0, np.float32)
-
-
-class UserResampler:
-    """One long-lived resampler per user, so filter state carries across that user's frames."""
-
-    def __init__(self, sample_rate: int = 48000) -> None:
-        self.sample_rate = sample_rate
-        self._resamplers: dict[int, av.AudioResampler] = {}
-
-    def resample(self, uid: int, frame: av.AudioFrame) -> np.ndarray:
-        return to_mono_48k(frame, self._resampler(uid))
-
-    def flush(self, uid: int) -> np.ndarray:
-        """The samples still held in `uid`'s resampler; the user is then forgotten."""
-        resampler = self._resamplers.pop(uid, None)
-        return _samples(resampler.resample(None)) if resampler else np.zeros(0, np.float32)
-
-    def _resampler(self, uid: int) -> av.AudioResampler:
-        if uid not in self._resamplers:
-            self._resamplers[uid] = av.AudioResampler(
-                format="flt", layout="mono", rate=self.sample_rate
-            )
-        return self._resamplers[uid]
 
 
 class AudioMixer:

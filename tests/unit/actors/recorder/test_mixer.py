@@ -12,7 +12,6 @@ from cloudrec.actors.recorder.mixer import (
     FADE_IN,
     RELEASE_FRAMES,
     AudioMixer,
-    UserResampler,
 )
 
 RATE = 48000
@@ -181,12 +180,3 @@ def user_frame(freq, rate, samples):
     return frame
 
 
-def test_user_resampler_brings_stereo_44k1_to_mono_48k():
-    resampler = UserResampler()
-    chunks = [resampler.resample(7, user_frame(1000, 44100, 4410)) for _ in range(10)]
-    chunks.append(resampler.flush(7))
-    audio = np.concatenate(chunks)
-    assert audio.dtype == np.float32
-    assert abs(len(audio) - RATE) < 64
-    assert spectrum_peaks(audio[: RATE // 2], 1) == [1000]
-    assert resampler.flush(7).size == 0
