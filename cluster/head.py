@@ -71,13 +71,19 @@ class Head:
 
 
 def start_head(temp_dir: Path, port: int, num_cpus: int = 2,
-               env: dict[str, str] | None = None, timeout_s: float = 120.0) -> Head:
-    """`ray start --head` with its own temp directory and port; returns once it answers."""
+               env: dict[str, str] | None = None, timeout_s: float = 120.0,
+               dashboard_port: int | None = None) -> Head:
+    """`ray start --head` with its own temp directory and port; returns once it answers.
+    With `dashboard_port`, the dashboard (and so `ray job submit`) listens there."""
     temp_dir.mkdir(parents=True, exist_ok=True)
     ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
     command = [ray, "start", "--head", f"--port={port}", f"--num-cpus={num_cpus}",
-               f"--temp-dir={temp_dir}", "--include-dashboard=false",
-               "--disable-usage-stats"]
+               f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    if dashboard_port is None:
+        command.append("--include-dashboard=false")
+    else:
+        command += ["--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={dashboard_port}"]
     environment = {**os.environ, **(env or {}), "RAY_TMPDIR": str(temp_dir)}
     head = Head(temp_dir, port)
     done = subprocess.run(command, env=environment, capture_output=True, text=True,
@@ -111,9 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temp-dir", type=Path, default=Path("/tmp/cloudrec-ray"))
     parser.add_argument("--port", type=int, default=6390)
     parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--dashboard-port", type=int, default=None,
+                        help="start the dashboard there (needed by `ray job submit`)")
     args = parser.parse_args(argv)
     if args.action == "up":
-        head = start_head(args.temp_dir.resolve(), args.port, args.num_cpus)
+        head = start_head(args.temp_dir.resolve(), args.port, args.num_cpus,
+                          dashboard_port=args.dashboard_port)
         print(f"ray head at {head.address} (temp dir {head.temp_dir})")  # noqa: T201
     else:
         Head(args.temp_dir.resolve(), args.port).stop()
