@@ -2,8 +2,8 @@
 the customer's storage in the background and reports progress (event 33) every minute.
 
 The customer's keys arrive in the constructor (`Destination`) and live only in this actor.
-After the session stopped, `retire()` returns once the backup is drained; the owner then ends
-the actor.
+After the session ended, `retire()` drains the backup and then ends the actor: nothing needs
+it any more (a restarted controller only looks for the uploaders of unfinished sessions).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+
+import ray
 
 from cloudrec.actors.uploader.destination import Destination
 from cloudrec.actors.uploader.s3 import S3Storage
@@ -69,8 +71,8 @@ class UploaderActor:
         return self.core.upload(job)
 
     def retire(self) -> None:
-        """Drain the backup to the customer's storage (however long it takes) and report the
-        final progress."""
+        """Drain the backup to the customer's storage (however long it takes), report the
+        final progress and end this actor (the caller sees it die instead of an answer)."""
         while not self.core.drain():
             if self.core.rejected:
                 break
@@ -78,3 +80,4 @@ class UploaderActor:
         self.stopping.set()
         if self.sid:
             self.core.progress(self.sid)
+        ray.actor.exit_actor()  # type: ignore[no-untyped-call]
