@@ -154,6 +154,7 @@ class RayChildren:
             ray.get(recorder.begin.remote(_secret_free(config), channel, uploader,
                                           self.events_url), timeout=timeout_s)
         except Exception:
+            self.abandon(channel, config.sid, config.generation)
             ray.kill(recorder, no_restart=True)
             raise
         self.watches[_id(recorder)] = Watch()
@@ -235,7 +236,7 @@ class RayChildren:
 
     def retire(self, uploader: Any) -> None:
         """Not waited for: the uploader drains its backup, however long that takes, and then
-        ends itself (its calls still queued then fail, as nothing needs them any more)."""
+        ends itself."""
         if uploader is not None:
             uploader.retire.remote()
 
