@@ -9,6 +9,7 @@ name for a fresh channel.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -16,7 +17,7 @@ import ray
 
 from cloudrec.actors.channel.channel import Batch, Channel, wall_clock_us
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
-from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, Vacancy
+from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, STALE_SUBSCRIBER_S, Vacancy
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.channel import (
     TrackPublished,
@@ -51,13 +52,17 @@ class ChannelActor:
         while not self._close_if_vacant():
             time.sleep(every_s)
         log.info("channel %s: vacant for its grace period; ending", self.stream)
-        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+        try:
+            ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+        except Exception:  # a closed channel must not live on: it would refuse everyone
+            log.exception("channel %s: could not end itself; exiting", self.stream)
+            os._exit(1)
 
     def _close_if_vacant(self) -> bool:
         try:
             with self.lock:
                 now = wall_clock_us()
-                self.core.drop_stale(self.vacancy.grace_us, now)
+                self.core.drop_stale(int(STALE_SUBSCRIBER_S * 1_000_000), now)
                 return self.vacancy.close_if_over(self.core.occupied(), now)
         except Exception:  # the watch must outlive one bad round
             log.exception("channel %s: vacancy check failed", self.stream)

@@ -12,6 +12,9 @@ fresh one, so a joiner racing the close is never left in a channel that is going
 from __future__ import annotations
 
 DEFAULT_GRACE_S = 60.0
+# a subscriber that has not pulled for this long is gone (killed before it could unsubscribe):
+# far beyond any stall of a live recorder, which pulls every 100 ms
+STALE_SUBSCRIBER_S = 300.0
 
 
 class ChannelClosed(Exception):

@@ -212,6 +212,7 @@ class Supervisor:
                 status = self._close_without_recorder(sid, run, leave_code)
         except Exception as error:  # lost while stopping: its files are closed from the log
             log.error("session %s: recorder lost while stopping (%s)", sid, error)
+            self.children.abandon(run.channel, sid, run.generation)
             status = self._close_without_recorder(sid, run, leave_code)
         with run.lock:
             self._append(sid, session.finish(self.state(sid), status, self.clock_ms()))

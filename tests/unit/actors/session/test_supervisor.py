@@ -261,6 +261,8 @@ def test_a_recorder_lost_while_stopping_is_closed_from_the_log(tmp_path: Path) -
     assert supervisor.stop("s1") == "uploaded"  # the playlist of no slices: nothing to upload
     assert types(log, "s1")[-3:] == ["RecorderLeft", "RecordingStopped", "SessionExited"]
     assert children.fences[-1] == 2  # closed as the generation after the lost one
+    assert ("abandon", ("s1", 1)) in children.calls  # its channel buffer goes, and no longer
+    assert children.retired == ["uploader:s1"]  # keeps the channel alive
 
 
 def test_a_restarted_controller_fails_recording_sessions_over_and_finishes_stopping_ones(
