@@ -2,13 +2,14 @@
 
 The controller is detached, and so are the actors a controller restart must not take with it:
 channels (publishers keep publishing into them) and uploaders (they hold the customer's keys and
-the backlog, which no event may carry). Recorders and layout controllers are owned by the
-controller and die with it; their state is in the log, and a restarted controller fails each
-recording over to a new recorder generation. Recorders are started before they are needed (warm
-spares, so `start` has one recording within about a second) and so carry no session name. Names
-derive from ids. Actors reserve no CPU (`num_cpus=0`): they are I/O- or media-bound loops, and a
-2-core laptop must fit a whole recording; real capacity is governed by the controller, not by
-Ray's CPU accounting.
+the backlog, which no event may carry). Having no owner, they end themselves: a channel once
+vacant for its grace period, an uploader once its session ended and its backlog drained.
+Recorders and layout controllers are owned by the controller and die with it; their state is in
+the log, and a restarted controller fails each recording over to a new recorder generation.
+Recorders are started before they are needed (warm spares, so `start` has one recording within
+about a second) and so carry no session name. Names derive from ids. Actors reserve no CPU
+(`num_cpus=0`): they are I/O- or media-bound loops, and a 2-core laptop must fit a whole
+recording; real capacity is governed by the controller, not by Ray's CPU accounting.
 """
 
 from __future__ import annotations

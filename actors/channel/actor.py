@@ -1,12 +1,23 @@
-"""Ray shell of a channel: forwards to the `Channel` core and records membership as events."""
+"""Ray shell of a channel: forwards to the `Channel` core and records membership as events.
+
+A channel ends itself once vacant for its grace period (`vacancy`): a watch thread checks
+every quarter of it (at most every 5 s), under the same lock as the calls that bring someone
+in, so nobody joins a channel that is closing; then the actor kills itself, which frees its
+name for a fresh channel.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 
-from cloudrec.actors.channel.channel import Batch, Channel
+import ray
+
+from cloudrec.actors.channel.channel import Batch, Channel, wall_clock_us
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, STALE_SUBSCRIBER_S, Vacancy
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.channel import (
     TrackPublished,
@@ -17,6 +28,7 @@ from cloudrec.events.channel import (
 )
 from cloudrec.events.envelope import Event
 
+log = logging.getLogger(__name__)
 HISTORY_US = 20_000_000
 
 
@@ -25,26 +37,62 @@ def _now_ms() -> int:
 
 
 class ChannelActor:
-    def __init__(self, appid: str, cname: str, events_url: str) -> None:
+    def __init__(self, appid: str, cname: str, events_url: str,
+                 grace_s: float = DEFAULT_GRACE_S) -> None:
         # a user's audio and video share one clock; 20 s of packets are kept for a recorder that
         # replaces a dead one, or one still being handed its session (RecorderActor replays)
         self.core = Channel(share_publisher_offset=True, history_us=HISTORY_US)
         self.stream = channel_id(appid, cname)
         self.events = open_event_log(events_url)
+        self.lock = threading.Lock()
+        self.vacancy = Vacancy(int(grace_s * 1_000_000), wall_clock_us())
+        threading.Thread(target=self._watch, args=(min(grace_s / 4, 5.0),), daemon=True).start()
+
+    def _watch(self, every_s: float) -> None:
+        while not self._close_if_vacant():
+            time.sleep(every_s)
+        log.info("channel %s: vacant for its grace period; ending", self.stream)
+        try:
+            ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+        except Exception:  # a closed channel must not live on: it would refuse everyone
+            log.exception("channel %s: could not end itself; exiting", self.stream)
+            os._exit(1)
+
+    def _close_if_vacant(self) -> bool:
+        try:
+            with self.lock:
+                now = wall_clock_us()
+                self.core.drop_stale(int(STALE_SUBSCRIBER_S * 1_000_000), now)
+                return self.vacancy.close_if_over(self.core.occupied(), now)
+        except Exception:  # the watch must outlive one bad round
+            log.exception("channel %s: vacancy check failed", self.stream)
+            return False
 
     def _record(self, event: Event) -> None:
         self.events.append([event])
 
+    def keep(self) -> None:
+        """Someone will use the channel: it stays for another grace period (`ChannelClosed`
+        once it has ended)."""
+        with self.lock:
+            self.vacancy.keep(wall_clock_us())
+
     def join(self, uid: int) -> None:
-        self.core.join(uid)
+        with self.lock:
+            self.vacancy.keep(wall_clock_us())
+            self.core.join(uid)
         self._record(UserJoined(stream_id=self.stream, at_ms=_now_ms(), uid=uid))
 
     def leave(self, uid: int) -> None:
-        self.core.leave(uid)
+        with self.lock:
+            self.vacancy.left(wall_clock_us())
+            self.core.leave(uid)
         self._record(UserLeft(stream_id=self.stream, at_ms=_now_ms(), uid=uid))
 
     def publish(self, track: TrackInfo) -> TrackInfo:
-        stamped = self.core.publish(track)
+        with self.lock:
+            self.vacancy.keep(wall_clock_us())
+            stamped = self.core.publish(track)
         self._record(TrackPublished(stream_id=self.stream, at_ms=_now_ms(), uid=track.uid,
                                     kind=track.kind, codec=track.codec))
         return stamped
@@ -58,10 +106,14 @@ class ChannelActor:
         return self.core.push(packets)
 
     def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
-        self.core.subscribe(subscriber_id, replay_from_us)
+        with self.lock:
+            self.vacancy.keep(wall_clock_us())
+            self.core.subscribe(subscriber_id, replay_from_us)
 
     def unsubscribe(self, subscriber_id: str) -> None:
-        self.core.unsubscribe(subscriber_id)
+        with self.lock:
+            self.vacancy.left(wall_clock_us())
+            self.core.unsubscribe(subscriber_id)
 
     def pull(self, subscriber_id: str) -> Batch:
         return self.core.pull(subscriber_id)

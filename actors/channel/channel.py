@@ -82,6 +82,7 @@ class Batch:
 @dataclass(slots=True)
 class _Subscriber:
     packets: deque[MediaPacket]
+    seen_us: int = 0  # when it last subscribed or pulled
     changes: list[Change] = field(default_factory=list)
     dropped: int = 0
     dropped_total: int = 0
@@ -132,6 +133,10 @@ class Channel:
 
     def list_members(self) -> list[int]:
         return list(self._members)
+
+    def occupied(self) -> bool:
+        """Someone is in the channel or reads from it."""
+        return bool(self._members or self._subscribers)
 
     # -- tracks -------------------------------------------------------------------------------
 
@@ -219,7 +224,8 @@ class Channel:
 
     # -- subscribers --------------------------------------------------------------------------
 
-    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None,
+                  now_us: int | None = None) -> None:
         """Start buffering for a subscriber; idempotent. Its first pull carries a snapshot.
 
         With `replay_from_us` its buffer is (re)filled from the history kept since that channel
@@ -228,6 +234,7 @@ class Channel:
         """
         if subscriber_id not in self._subscribers:
             self._subscribers[subscriber_id] = _Subscriber(deque())
+        self._subscribers[subscriber_id].seen_us = self._now(now_us)
         if replay_from_us is None:
             return
         subscriber = self._subscribers[subscriber_id]
@@ -238,8 +245,10 @@ class Channel:
     def unsubscribe(self, subscriber_id: str) -> None:
         self._subscribers.pop(subscriber_id, None)
 
-    def pull(self, subscriber_id: str, max_packets: int = 2000) -> Batch:
+    def pull(self, subscriber_id: str, max_packets: int = 2000,
+             now_us: int | None = None) -> Batch:
         subscriber = self._subscribers[subscriber_id]
+        subscriber.seen_us = self._now(now_us)
         count = min(max_packets, len(subscriber.packets))
         packets = [subscriber.packets.popleft() for _ in range(count)]
         batch = Batch(
@@ -252,6 +261,15 @@ class Channel:
         subscriber.changes = []
         subscriber.dropped = 0
         return batch
+
+    def drop_stale(self, idle_us: int, now_us: int | None = None) -> list[str]:
+        """Forget subscribers that have not pulled for `idle_us` (a recorder killed before it
+        unsubscribed): their buffers would otherwise fill and keep the channel occupied."""
+        since = self._now(now_us) - idle_us
+        stale = [sid for sid, sub in self._subscribers.items() if sub.seen_us < since]
+        for subscriber_id in stale:
+            del self._subscribers[subscriber_id]
+        return stale
 
     def get_dropped_total(self, subscriber_id: str) -> int:
         return self._subscribers[subscriber_id].dropped_total

@@ -2,9 +2,12 @@
 
 Supervisor logic is tested with a fake of this class; only here do Ray calls about children
 happen (style rule 11). Recorders come from a pool of warm spares, so a session has a recorder
-recording about a second after `start`. Each running recorder is pinged on every reconcile
-step: an answer carries its idle time; an error means the actor died; no answer for longer than
-the heartbeat timeout means it is hung (or paused, or cut off).
+recording about a second after `start`. Channels and uploaders are detached and end
+themselves: a channel once vacant for its grace period (kept meanwhile by `keep_channels` for
+every channel a session records), an uploader once `retire` drained its backup. Each running
+recorder is pinged on every reconcile step: an answer carries its idle time; an error means the
+actor died; no answer for longer than the heartbeat timeout means it is hung (or paused, or
+cut off).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from cloudrec.actors.channel.actor import ChannelActor
+from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, ChannelClosed
 from cloudrec.actors.layout.actor import LayoutActor
 from cloudrec.actors.recorder.actor import RecorderActor
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
@@ -31,6 +35,7 @@ from cloudrec.events.recording import UploadingStatus
 
 log = logging.getLogger(__name__)
 WARM_RECORDERS = int(os.environ.get("CLOUDREC_WARM_RECORDERS", "2"))
+CHANNEL_GRACE_S = float(os.environ.get("CLOUDREC_CHANNEL_GRACE_S", DEFAULT_GRACE_S))
 
 
 @dataclass
@@ -81,13 +86,28 @@ class RayChildren:
         self.pool = RecorderPool(warm)
         self.watches: dict[str, Watch] = {}
         self.announced: dict[str, Any] = {}  # uploader id -> its announce() ref
-        self.retiring: dict[Any, Any] = {}  # retire() ref -> uploader handle, kept alive
-        self.lock = threading.Lock()
 
     # -- creating --------------------------------------------------------------------------
-    def channel(self, appid: str, cname: str) -> Any:
+    def channel(self, appid: str, cname: str, attempts: int = 5) -> Any:
+        """The channel's actor, kept for another grace period; one that ended as it was asked
+        for (or is still dying, its name not yet free) is replaced by a fresh one."""
         cls = options.remote(ChannelActor, options.channel_options(appid, cname))
-        return cls.remote(appid, cname, self.events_url)
+        for attempt in range(1, attempts + 1):
+            try:
+                actor = cls.remote(appid, cname, self.events_url, CHANNEL_GRACE_S)
+                ray.get(actor.keep.remote(), timeout=60)
+                return actor
+            except (ChannelClosed, RayActorError, ValueError) as error:
+                if attempt == attempts:
+                    raise
+                log.info("channel %s/%s was ending (%s); asking again", appid, cname, error)
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    def keep_channels(self, channels: list[Any]) -> None:
+        """The channels sessions record stay for another grace period (not waited for)."""
+        for channel in channels:
+            channel.keep.remote()
 
     def uploader(self, config: RecordingConfig) -> Any:
         """The session's uploader (the one that survived a controller restart, if any). The
@@ -113,6 +133,14 @@ class RayChildren:
         except ValueError:
             return None
 
+    def list_uploaders(self) -> list[str]:
+        """The sids whose uploader actor is alive (a restarted controller retires those of
+        sessions that ended before it could)."""
+        named = ray.util.list_named_actors(all_namespaces=True)
+        prefix = options.uploader_name("")
+        return [actor["name"].removeprefix(prefix) for actor in named
+                if actor["namespace"] == options.NAMESPACE and actor["name"].startswith(prefix)]
+
     def layout(self, sid: str, layout: Layout) -> Any:
         return options.remote(LayoutActor, options.layout_options(sid)).remote(
             sid, layout, self.events_url)
@@ -126,6 +154,7 @@ class RayChildren:
             ray.get(recorder.begin.remote(_secret_free(config), channel, uploader,
                                           self.events_url), timeout=timeout_s)
         except Exception:
+            self.abandon(channel, config.sid, config.generation)
             ray.kill(recorder, no_restart=True)
             raise
         self.watches[_id(recorder)] = Watch()
@@ -195,27 +224,21 @@ class RayChildren:
             channel.unsubscribe.remote(f"recorder-{sid}-{generation}")
 
     def release(self, recorder: Any, layout: Any, uploader: Any, zombies: list[Any]) -> None:
-        """The uploader lives on until its backup reached the customer's storage (it is ended
-        by `reap` once its `retire()` returned)."""
+        """The session ended: its recorders and layout go now, its uploader once its backup
+        reached the customer's storage."""
         for actor in (recorder, layout, *zombies):
             if actor is not None:
                 self.watches.pop(_id(actor), None)
                 ray.kill(actor, no_restart=True)
         if uploader is not None:
-            with self.lock:  # the controller calls from several threads
-                self.retiring[uploader.retire.remote()] = uploader
-        self.reap()
+            self.announced.pop(_id(uploader), None)
+            self.retire(uploader)
 
-    def reap(self) -> None:
-        """End the uploaders whose `retire()` returned. Run by every reconcile step: the last
-        session's uploader is detached and would otherwise outlive it until another release."""
-        with self.lock:
-            if not self.retiring:
-                return
-            done, _ = ray.wait(list(self.retiring), num_returns=len(self.retiring), timeout=0)
-            retired = [self.retiring.pop(ref) for ref in done]
-        for actor in retired:
-            ray.kill(actor, no_restart=True)
+    def retire(self, uploader: Any) -> None:
+        """Not waited for: the uploader drains its backup, however long that takes, and then
+        ends itself."""
+        if uploader is not None:
+            uploader.retire.remote()
 
 
 def _id(actor: Any) -> str:

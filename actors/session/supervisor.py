@@ -5,9 +5,11 @@ A command (start, update_subscription, update_layout, stop) folds the session's 
 (in the background: `start` answers once its events are in the log), push a change to the
 running recorder, or drain it. `update()` reconciles: a recorder that died or stopped answering
 is failed over to generation n+1 (at most 3 times), one that did not join in time ends its
-session, idle and expired sessions are stopped. `recover()` rebuilds every unfinished session
-from the log when the controller (re)starts. What is held here is actual state only (handles,
-futures); the truth is the log.
+session, idle and expired sessions are stopped, and the channels sessions record are kept
+(a channel nobody keeps or uses ends itself after its grace period). `recover()` rebuilds every
+unfinished session from the log when the controller (re)starts, and retires the uploaders of
+sessions that ended before it could. What is held here is actual state only, and only while a
+session runs (handles, futures); the truth is the log.
 """
 
 from __future__ import annotations
@@ -117,7 +119,6 @@ class Supervisor:
         self.quota = quota or Quota()
         self.timing, self.new_uid = timing or Timing(), new_uid
         self.background = background or ThreadPoolExecutor(8, thread_name_prefix="session")
-        self.channels: dict[tuple[str, str], Any] = {}
         self.running: dict[str, Running] = {}
         self.by_resource: dict[str, str] = {}
         self.live: dict[tuple[str, str, str], str] = {}  # (appid, cname, uid) -> sid
@@ -135,11 +136,13 @@ class Supervisor:
 
     # -- commands ------------------------------------------------------------------------
     def get_channel(self, appid: str, cname: str) -> Any:
-        with self.lock:
-            key = (appid, cname)
-            if key not in self.channels:
-                self.channels[key] = self.children.channel(appid, cname)
-            return self.channels[key]
+        """The channel, kept for another grace period (a fresh one if it had ended)."""
+        return self.children.channel(appid, cname)
+
+    def list_channels(self) -> dict[tuple[str, str], Any]:
+        """The channels this controller's sessions record: the ones it keeps."""
+        return {(run.config.appid, run.config.cname): run.channel
+                for run in list(self.running.values()) if run.channel is not None}
 
     def start(self, config: RecordingConfig, started: RecordingStarted) -> None:
         """Append the start (code 7 for a used resourceId, 53 for a running appid/cname/uid);
@@ -246,6 +249,7 @@ class Supervisor:
                 status = self._close_without_recorder(sid, run, leave_code)
         except Exception as error:  # lost while stopping: its files are closed from the log
             log.error("session %s: recorder lost while stopping (%s)", sid, error)
+            self.children.abandon(run.channel, sid, run.generation)
             status = self._close_without_recorder(sid, run, leave_code)
         with run.lock:
             self._append(sid, session.finish(self.state(sid), status, self.clock_ms()))
@@ -280,15 +284,12 @@ class Supervisor:
 
     # -- reconcile -----------------------------------------------------------------------
     def update(self) -> None:
-        """Fail over lost recorders; stop idle and expired sessions; end retired uploaders.
-        Safe to call repeatedly."""
-        try:
-            self.children.reap()
-        except Exception:
-            log.exception("reaping retired uploaders failed")
+        """Fail over lost recorders; stop idle and expired sessions; keep the channels they
+        record. Safe to call repeatedly."""
         probe = time.monotonic() - self.last_probe >= self.timing.idle_probe_s
         if probe:
             self.last_probe = time.monotonic()
+            self._keep_channels()
         for sid, run in list(self.running.items()):
             try:
                 self._reconcile(sid, run, probe)
@@ -305,6 +306,12 @@ class Supervisor:
             self._stop_in_background(sid, "expired")
         elif probe and self.children.idle_s(run.recorder) > run.config.max_idle_s:
             self._stop_in_background(sid, "idle")
+
+    def _keep_channels(self) -> None:
+        try:
+            self.children.keep_channels(list(self.list_channels().values()))
+        except Exception:
+            log.exception("keeping the sessions' channels failed")
 
     def fail_over(self, sid: str, generation: int, reason: str) -> None:
         """Generation `generation` is lost: the next one takes over (or the session ends)."""
@@ -358,7 +365,18 @@ class Supervisor:
             else:
                 run.generation = state.generation
                 self.fail_over(sid, state.generation, "controller restarted")
+        self._retire_uploaders()
         return unfinished
+
+    def _retire_uploaders(self) -> None:
+        """The uploaders of sessions that ended before they were retired (the controller died
+        in between) are retired now; those of unfinished or unknown sessions are left."""
+        try:
+            for sid in self.children.list_uploaders():
+                if self.state(sid).ended:
+                    self.children.retire(self.children.find_uploader(sid))
+        except Exception:
+            log.exception("retiring the uploaders of ended sessions failed")
 
     def _index(self, events: EventLog) -> list[str]:
         started: dict[str, RecordingStarted] = {}

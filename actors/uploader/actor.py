@@ -2,8 +2,10 @@
 the customer's storage in the background and reports progress (event 33) every minute.
 
 The customer's keys arrive in the constructor (`Destination`) and live only in this actor.
-After the session stopped, `retire()` returns once the backup is drained; the owner then ends
-the actor.
+Once its session has ended (`retire()`, or its `SessionExited` found in the log when a crashed
+uploader is restarted), the background loop drains what is left of the backup, reports the final
+progress and ends the actor: nothing needs it any more (a restarted controller only looks for
+the uploaders of unfinished sessions).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import logging
 import threading
 import time
 
+import ray
+
 from cloudrec.actors.uploader.destination import Destination
 from cloudrec.actors.uploader.s3 import S3Storage
 from cloudrec.actors.uploader.storage import FileStorage, Storage, open_storage
 from cloudrec.actors.uploader.uploader import Outcome, Uploader, UploadJob
 from cloudrec.events.backends import open_event_log
+from cloudrec.events.recording import SessionExited
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +45,37 @@ class UploaderActor:
         events = open_event_log(events_url)
         self.core = Uploader(primary, events, _now_ms, backup)
         self.sid = sid
+        self.retiring = threading.Event()
         if sid:  # a restart after a crash: the backlog waiting in the backup comes back
-            self.core.replay(events.read_stream(sid))
+            history = list(events.read_stream(sid))
+            self.core.replay(history)
+            if any(isinstance(event, SessionExited) for event in history):
+                self.retiring.set()
         self.drain_s, self.progress_s = drain_s, progress_s
-        self.stopping = threading.Event()
         threading.Thread(target=self._loop, daemon=True).start()
 
     def _loop(self) -> None:
         last_progress = time.monotonic()
-        while not self.stopping.wait(self.drain_s):
+        while True:
+            time.sleep(self.drain_s)
             try:
-                if self.core.backlog:
-                    self.core.drain()
+                drained = not self.core.backlog or self.core.drain()
+                if self.retiring.is_set() and (drained or self.core.rejected):
+                    break
                 if self.sid and time.monotonic() - last_progress >= self.progress_s:
                     last_progress = time.monotonic()
                     self.core.progress(self.sid)
             except Exception:  # the loop must outlive one bad round
                 log.exception("uploader background round failed")
+        self._end()
+
+    def _end(self) -> None:
+        """The session ended and its files are in storage (or refused for good): go."""
+        try:
+            if self.sid:
+                self.core.progress(self.sid)
+        finally:
+            ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
     def announce(self, sid: str, generation: int) -> str:
         self.sid = sid
@@ -69,12 +88,6 @@ class UploaderActor:
         return self.core.upload(job)
 
     def retire(self) -> None:
-        """Drain the backup to the customer's storage (however long it takes) and report the
-        final progress."""
-        while not self.core.drain():
-            if self.core.rejected:
-                break
-            time.sleep(self.drain_s)
-        self.stopping.set()
-        if self.sid:
-            self.core.progress(self.sid)
+        """The session ended: once the backup has been drained to the customer's storage
+        (however long that takes), this actor ends itself."""
+        self.retiring.set()

@@ -22,6 +22,7 @@ from cloudrec.runtime import Runtime, RuntimeSettings, start_runtime
 from cloudrec.server import BackgroundServer, api_settings, parse_customer
 
 SLICE_SECONDS = 6.0
+CHANNEL_GRACE_S = 15.0  # a vacant channel ends after this (60 s by default)
 KAFKA = os.environ.get("CLOUDREC_KAFKA", "127.0.0.1:9092")
 KAFKA_SCRIPT = Path(__file__).resolve().parents[2] / "cluster" / "kafka" / "kafka.sh"
 
@@ -96,7 +97,8 @@ def runtime(request: pytest.FixtureRequest,
                                storage_url=f"file://{root}/recordings",
                                workdir=root / "work", slice_seconds=SLICE_SECONDS)
     ray.init(num_cpus=2, include_dashboard=False, namespace="cloudrec",
-             runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore"}})
+             runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore",
+                                       "CLOUDREC_CHANNEL_GRACE_S": str(CHANNEL_GRACE_S)}})
     try:
         running = start_runtime(settings)
         yield running

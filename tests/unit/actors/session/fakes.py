@@ -44,7 +44,9 @@ class FakeChildren:
     leave_codes: list[int] = field(default_factory=list)
     fences: list[int] = field(default_factory=list)
     uploads: list[UploadJob] = field(default_factory=list)
-    reaps: int = 0
+    uploaders_alive: list[str] = field(default_factory=list)  # sids, as Ray lists them
+    kept: list[list[str]] = field(default_factory=list)  # each keep_channels call
+    retired: list[str] = field(default_factory=list)
 
     def channel(self, appid: str, cname: str) -> str:
         self.calls.append(("channel", (appid, cname)))
@@ -59,6 +61,16 @@ class FakeChildren:
 
     def find_uploader(self, sid: str) -> str:
         return f"uploader:{sid}"
+
+    def list_uploaders(self) -> list[str]:
+        return list(self.uploaders_alive)
+
+    def keep_channels(self, channels: list[str]) -> None:
+        self.kept.append(list(channels))
+
+    def retire(self, uploader: str | None) -> None:
+        if uploader is not None:
+            self.retired.append(uploader)
 
     def layout(self, sid: str, layout: Layout) -> str:
         return f"layout:{sid}"
@@ -111,9 +123,7 @@ class FakeChildren:
 
     def release(self, recorder: Any, layout: Any, uploader: Any, zombies: list[Any]) -> None:
         self.calls.append(("release", (recorder, tuple(zombies))))
-
-    def reap(self) -> None:
-        self.reaps += 1
+        self.retire(uploader)
 
     def wait_warm(self, timeout_s: float) -> bool:
         return True

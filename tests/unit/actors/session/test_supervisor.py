@@ -67,11 +67,48 @@ def test_start_appends_the_start_and_the_plan_then_launches_generation_one() -> 
     assert supervisor.list_sessions() == ["s1"]
 
 
-def test_channels_are_created_once_per_app_and_name() -> None:
+def test_each_session_asks_for_its_channel_and_nothing_is_held_after_it_ends() -> None:
     supervisor, children, _ = make()
     begin(supervisor, "s1")
     begin(supervisor, "s2", uid=10)
-    assert [c for c in children.calls if c[0] == "channel"] == [("channel", ("app", "room"))]
+    assert supervisor.list_channels() == {("app", "room"): "channel:app/room"}
+    supervisor.stop("s1")
+    supervisor.stop("s2")
+    assert [c for c in children.calls if c[0] == "channel"] == [("channel", ("app", "room"))] * 2
+    assert supervisor.list_channels() == {}
+
+
+def test_update_keeps_the_channels_sessions_record_once_each_and_no_others() -> None:
+    supervisor, children, _ = make()
+    begin(supervisor, "s1")
+    begin(supervisor, "s2", uid=10)
+    supervisor.get_channel("app", "lobby")  # a publisher's, outside any session
+    supervisor.update()
+    assert children.kept == [["channel:app/room"]]
+    supervisor.stop("s1")
+    supervisor.stop("s2")
+    supervisor.last_probe = 0.0
+    supervisor.update()
+    assert children.kept[-1] == []
+
+
+def test_an_ended_session_retires_its_uploader() -> None:
+    supervisor, children, _ = make()
+    begin(supervisor)
+    assert children.retired == []
+    supervisor.stop("s1")
+    assert children.retired == ["uploader:s1"]
+
+
+def test_a_restarted_controller_retires_the_uploaders_of_ended_sessions_only() -> None:
+    first, _, log = make()
+    begin(first, "done")
+    first.stop("done")
+    begin(first, "going", uid=10)
+    supervisor, children, _ = make(log, uploaders_alive=["done", "going", "unknown"])
+    supervisor.recover()
+    assert children.retired == ["uploader:done"]
+    assert supervisor.list_sessions() == ["going"]
 
 
 def test_a_used_resource_is_code_7_and_an_event_a_running_uid_is_53() -> None:
@@ -120,17 +157,6 @@ def test_quotas_per_app_id_refuse_with_429_and_free_up_when_a_session_ends() -> 
         c = replace(config("a7", uid=7), cname="room1")
         again.start(c, started(c))
     assert after_restart.value.code == 429
-
-
-def test_every_reconcile_step_reaps_retired_uploaders() -> None:
-    """Found by the API fuzzer on a real cluster: the last stopped session's uploader (detached)
-    stayed alive, because retired uploaders were only ended by a later release."""
-    supervisor, children, _ = make()
-    begin(supervisor)
-    supervisor.stop("s1")
-    supervisor.update()
-    supervisor.update()
-    assert children.reaps == 2
 
 
 def test_stop_records_the_end_after_the_recorder_drained() -> None:
@@ -271,6 +297,8 @@ def test_a_recorder_lost_while_stopping_is_closed_from_the_log(tmp_path: Path) -
     assert supervisor.stop("s1") == "uploaded"  # the playlist of no slices: nothing to upload
     assert types(log, "s1")[-3:] == ["RecorderLeft", "RecordingStopped", "SessionExited"]
     assert children.fences[-1] == 2  # closed as the generation after the lost one
+    assert ("abandon", ("s1", 1)) in children.calls  # its channel buffer goes, and no longer
+    assert children.retired == ["uploader:s1"]  # keeps the channel alive
 
 
 def test_a_restarted_controller_fails_recording_sessions_over_and_finishes_stopping_ones(
