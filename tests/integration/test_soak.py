@@ -20,6 +20,7 @@ tolerance; the breakdown by process shows where).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import pytest
 import ray
 
 from cloudrec.client import ApiCallFailed, RecordingClient
-from cloudrec.cluster.options import NAMESPACE, uploader_name
+from cloudrec.cluster.options import NAMESPACE, channel_options, uploader_name
 from cloudrec.runtime import Runtime
 
 from .conftest import CHANNEL_GRACE_S
@@ -40,8 +41,11 @@ from .conftest import CHANNEL_GRACE_S
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2400),
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
 
-SESSIONS, AT_ONCE = 200, 4
+# `make soak` runs the issue's 200; `make test` a shorter run of the same test (each session
+# starts four worker processes: 200 take ~18 min on this 2-core machine)
+SESSIONS, AT_ONCE = int(os.environ.get("CLOUDREC_SOAK_SESSIONS", "30")), 4
 EXTRA_PROCESSES, EXTRA_RSS = 3, 150 * 2**20
+RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
 SETTLE_S = CHANNEL_GRACE_S + 90
 REQUEST = {"recordingConfig": {"channelType": 0, "streamTypes": 2, "maxIdleTime": 30},
            "recordingFileConfig": {"avFileType": ["hls"]}}
@@ -54,13 +58,16 @@ def ray_processes() -> list[psutil.Process]:
 
 
 def footprint() -> tuple[int, int]:
-    """(processes, total RSS in bytes) of the cluster's workers."""
+    """(processes, total RSS in bytes) of the cluster's workers; the RSS leaves out Ray's own
+    per-node agents (metrics, runtime environments: their caches are Ray's, not cloudrec's,
+    and `by_title` still prints them)."""
     count, rss = 0, 0
     for process in ray_processes():
         try:
-            rss += process.memory_info().rss
+            if not process.cmdline()[0].startswith(RAY_AGENTS):
+                rss += process.memory_info().rss
             count += 1
-        except psutil.NoSuchProcess:
+        except (psutil.NoSuchProcess, IndexError):
             continue
     return count, rss
 
@@ -100,10 +107,10 @@ def one_session(client: RecordingClient, cname: str) -> str:
     return sid
 
 
-def alive_named(prefixes: tuple[str, ...]) -> list[str]:
+def alive_named(names: tuple[str, ...]) -> list[str]:
     named = ray.util.list_named_actors(all_namespaces=True)
-    return [a["name"] for a in named if a["namespace"] == NAMESPACE
-            and a["name"].startswith(prefixes)]
+    wanted = set(names)
+    return [a["name"] for a in named if a["namespace"] == NAMESPACE and a["name"] in wanted]
 
 
 def settle(baseline: tuple[int, int],
@@ -131,7 +138,8 @@ def test_sessions_on_new_channel_names_leave_no_process_behind(
     with ThreadPoolExecutor(AT_ONCE) as pool:
         sids = list(pool.map(lambda cname: one_session(client, cname), cnames))
     ran_s = time.monotonic() - began
-    ours = (f"channel-{client.appid}-{tag}-", *(uploader_name(sid) for sid in sids))
+    channels = [channel_options(client.appid, cname)["name"] for cname in cnames]
+    ours = (*channels, *(uploader_name(sid) for sid in sids))
 
     def leftovers() -> list[str]:
         running = ray.get(runtime.controller.list_sessions.remote())
