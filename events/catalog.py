@@ -32,6 +32,7 @@ from cloudrec.events.recording import (
 from cloudrec.events.segment import (
     FileDropped,
     FileSalvaged,
+    MediaCorrupted,
     Mp4Written,
     PlaylistWritten,
     SliceStarted,
@@ -68,6 +69,7 @@ AnyEvent = Annotated[
     | FileSalvaged
     | FileDropped
     | TrackPlaylistStarted
+    | MediaCorrupted
     | UploaderStarted
     | FileUploaded
     | UploadFailed

@@ -95,3 +95,24 @@ class TrackPlaylistStarted(Event):
     stream_uid: str
     track: Literal["audio", "video"]
     start_ms: int
+
+
+Problem = Literal["undecodable", "unwritable", "empty", "backwards", "future"]
+
+
+class MediaCorrupted(Event):
+    """A user's stream sent packets the recorder had to skip, in one burst (spec §15 event 2).
+
+    A burst ends once the stream has been free of bad packets for a while (or at the end of the
+    recording): one event per burst, never per packet. `first_ms`/`last_ms` are the recorder's
+    clock when the first and last bad packets were met; `problems` names what was wrong:
+    undecodable (mix), unwritable (the remuxer refused it), empty, backwards (a decode time not
+    after the one before) or future (stamped far ahead of the channel clock)."""
+
+    type: Literal["MediaCorrupted"] = "MediaCorrupted"
+    uid: int
+    track: Literal["audio", "video"]
+    packets: int
+    first_ms: int
+    last_ms: int
+    problems: list[Problem]

@@ -25,7 +25,7 @@ from cloudrec.events.recording import (
     SessionExited,
     StartRepeated,
 )
-from cloudrec.events.segment import SliceStarted, StreamStateChanged
+from cloudrec.events.segment import MediaCorrupted, SliceStarted, StreamStateChanged
 from cloudrec.events.upload import (
     FileBackedUp,
     FileUploaded,
@@ -40,6 +40,8 @@ PRODUCT_ID = 3
 SERVICE_SCENE = "rtc_record"
 FATAL = 5
 UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
+# the spec names no recorder warning codes; ours for a burst of corrupt media from one user
+RECORDER_MODULE, CORRUPT_MEDIA_WARNING = 0, 101
 
 # eventType -> (serviceType, msgName), spec §15.4
 CATALOGUE: dict[int, tuple[int, str]] = {
@@ -243,3 +245,12 @@ def _(event: FileBackedUp, state: CallbackState) -> list[Details]:
 @_details.register
 def _(event: UploadProgressed, state: CallbackState) -> list[Details]:
     return [(33, {"progress": event.progress})]
+
+
+@_details.register
+def _(event: MediaCorrupted, state: CallbackState) -> list[Details]:
+    """One warning per burst, naming the user (details may gain fields, §15.3)."""
+    return [(2, {"module": RECORDER_MODULE, "warnCode": CORRUPT_MEDIA_WARNING,
+                 "streamUid": str(event.uid), "trackType": event.track,
+                 "packets": event.packets, "startUtcMs": event.first_ms,
+                 "endUtcMs": event.last_ms, "problems": list(event.problems)})]

@@ -39,7 +39,8 @@ class TrackDecoder:
         self.errors = 0
 
     def decode(self, packet: MediaPacket) -> list[TimedFrame]:
-        """Decode one packet; a corrupt packet is counted and skipped, never fatal."""
+        """Decode one packet; a corrupt packet is counted in `errors` and skipped, never fatal
+        (the recorder reports it: `corruption.CorruptionReport`)."""
         pts_us = int(packet.pts * packet.time_base * 1_000_000)
         if self.offset_us is None:
             self.offset_us = packet.channel_us - pts_us
@@ -51,8 +52,8 @@ class TrackDecoder:
             frames = self.context.decode(av_packet)
         except (av.error.FFmpegError, ValueError) as error:
             self.errors += 1
-            log.warning("uid %s %s: undecodable packet skipped (%s)", packet.uid, packet.kind,
-                        error)
+            log.debug("uid %s %s: undecodable packet skipped (%s)", packet.uid, packet.kind,
+                      error)
             return []
         return [self._timed(frame, packet) for frame in frames]
 

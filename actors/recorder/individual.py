@@ -16,9 +16,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+import av
+
 from cloudrec.actors.channel.channel import Batch
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.resume import Resume
@@ -47,6 +50,9 @@ class IndividualRecorder:
         self.members: list[int] = []
         self.tracks: dict[StreamKey, TrackInfo] = {}
         self.outputs: dict[StreamKey, TrackOutput] = {}
+        self.checks: dict[StreamKey, PacketCheck] = {}
+        self.corruption = CorruptionReport(config.sid, config.generation)
+        self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.queued: list[MediaPacket] = []
         self.ledger = FileLedger(config, events, deliver)
         self.streams = StreamStates(config.sid, config.generation)
@@ -81,6 +87,7 @@ class IndividualRecorder:
                 if known is not None:
                     self._drain(key, packets)
                 self.tracks[key] = track
+                self.checks[key] = PacketCheck()
                 self._output(key).start(track)
 
     def _drain(self, key: StreamKey, packets: list[MediaPacket]) -> None:
@@ -112,20 +119,31 @@ class IndividualRecorder:
     # -- output --------------------------------------------------------------------------
     def render(self, now_us: int) -> None:
         """Report stream state changes, then write every packet received so far."""
+        self.clock_us = now_us
         self.idle.tick(now_us)
         if changed := self.streams.update(self.tracks, now_us // 1000):
             self.events.append(changed)
+        if corrupted := self.corruption.tick(now_us):
+            self.events.append(corrupted)
         queued, self.queued = self.queued, []
         for packet in queued:
             self._write(packet)
 
     def _write(self, packet: MediaPacket) -> None:
         key = (packet.uid, packet.kind)
-        if key not in self.tracks:
+        track = self.tracks.get(key)
+        if track is None or track.generation != packet.generation:
+            return
+        if problem := self.checks[key].problem(packet, self.clock_us):
+            self.corruption.note(key, problem)
             return
         output = self.outputs[key]
         first = output.first_start_ms is None
-        started = output.write(packet)
+        try:
+            started = output.write(packet)
+        except (av.error.FFmpegError, ValueError):
+            self.corruption.note(key, "unwritable")
+            return
         if started is not None and first:
             self._announce(output, started)
 
@@ -158,4 +176,4 @@ class IndividualRecorder:
         self.ledger.closing = True
         for output in self.outputs.values():
             output.close()
-        self.events.append(self.streams.close(now_us // 1000))
+        self.events.append([*self.corruption.close(now_us), *self.streams.close(now_us // 1000)])

@@ -18,6 +18,7 @@ from cloudrec.actors.layout.compositor import Compositor
 from cloudrec.actors.layout.geometry import CustomRegion, Region, regions, to_pixels
 from cloudrec.actors.recorder.audio import AudioTimeline
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.decoder import TrackDecoder
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
@@ -47,6 +48,9 @@ class Recorder:
         self.members: list[int] = []
         self.tracks: dict[TrackKey, TrackInfo] = {}
         self.decoders: dict[TrackKey, TrackDecoder] = {}
+        self.checks: dict[TrackKey, PacketCheck] = {}
+        self.corruption = CorruptionReport(config.sid, config.generation)
+        self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
         self.mixer = AudioMixer()
@@ -89,10 +93,12 @@ class Recorder:
             if key not in self.tracks or self.tracks[key].generation != track.generation:
                 self.tracks[key] = track
                 self.decoders[key] = TrackDecoder(track)
+                self.checks[key] = PacketCheck()
 
     def _drop_track(self, key: TrackKey) -> None:
         self.tracks.pop(key, None)
         self.decoders.pop(key, None)
+        self.checks.pop(key, None)
         uid, kind = key
         if kind == "audio":
             self.audio.forget(uid)
@@ -108,7 +114,18 @@ class Recorder:
         decoder = self.decoders.get(key)
         if decoder is None or decoder.track.generation != packet.generation:
             return
-        for timed in decoder.decode(packet):
+        problem = self.checks[key].problem(packet, self.clock_us)
+        if problem == "empty":  # never to the decoder: it would take it for end of stream
+            self.corruption.note(key, problem)
+            return
+        errors = decoder.errors
+        frames = decoder.decode(packet)  # a misstamped packet is decoded all the same: later
+        if decoder.errors > errors:  # frames may refer to it; its own frames are not shown
+            problem = "undecodable"
+        if problem is not None:
+            self.corruption.note(key, problem)
+            return
+        for timed in frames:
             if packet.kind == "video":
                 self.pictures.setdefault(packet.uid, PictureBuffer()).add(timed)
             else:
@@ -118,7 +135,10 @@ class Recorder:
     def render(self, now_us: int) -> None:
         """Produce every output frame and audio block up to `now - jitter`."""
         watermark = now_us - self.config.jitter_ms * 1000
+        self.clock_us = now_us
         self.idle.tick(now_us)
+        if corrupted := self.corruption.tick(now_us):
+            self.events.append(corrupted)
         if not self.started and watermark >= self.t0_us:
             self._announce_start()
         if self.started and (changed := self.streams.update(self.tracks, now_us // 1000)):
@@ -194,7 +214,7 @@ class Recorder:
         self.output.close()
         at_ms = now_us // 1000
         sid, generation = self.config.sid, self.config.generation
-        self.events.append([*self.streams.close(at_ms),
+        self.events.append([*self.corruption.close(now_us), *self.streams.close(at_ms),
             StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="audio",
                                stream_uid="0", state=1, utc_ms=at_ms),
             StreamStateChanged(stream_id=sid, at_ms=at_ms, generation=generation, track="video",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from cloudrec.events.segment import MediaCorrupted
 from cloudrec.projections import callbacks, status
 
-from .session import SessionEvents
+from .session import T0, SessionEvents
 
 SERVICE_TYPES = {40: 1, 30: 2, 43: 1, 44: 1, 42: 1, 4: 0, 41: 1, 31: 2, 32: 2, 11: 0, 3: 0,
                  12: 0, 1: 0, 2: 0}  # fmt: skip
@@ -194,3 +195,19 @@ def test_backup_warning_32_and_progress_33() -> None:
     assert notices[1]["payload"]["details"] == {
         "msgName": "cloud_recording_warning", "module": 1, "warnCode": 32}
     assert notices[2]["payload"]["details"] == {"msgName": "uploading_progress", "progress": 5000}
+
+
+def test_corrupt_media_is_one_recorder_warning_naming_the_user() -> None:
+    s = SessionEvents()
+    corrupted = MediaCorrupted(stream_id=s.sid, at_ms=T0 + 5000, generation=1, uid=7,
+                               track="video", packets=42, first_ms=T0 + 1000,
+                               last_ms=T0 + 3000, problems=["backwards", "undecodable"])
+
+    notices = notify([s.started(), s.launched(), corrupted])
+
+    assert types(notices) == [40, 2]
+    assert notices[-1]["payload"]["details"] == {
+        "msgName": "cloud_recording_warning", "module": 0, "warnCode": 101, "streamUid": "7",
+        "trackType": "video", "packets": 42, "startUtcMs": T0 + 1000, "endUtcMs": T0 + 3000,
+        "problems": ["backwards", "undecodable"],
+    }  # fmt: skip
