@@ -38,6 +38,7 @@ from cloudrec.events.segment import (
     SliceStarted,
     SliceWritten,
     StreamStateChanged,
+    TrackNotRecorded,
     TrackPlaylistStarted,
 )
 from cloudrec.events.subscription import SubscriptionUpdated
@@ -70,6 +71,7 @@ AnyEvent = Annotated[
     | FileDropped
     | TrackPlaylistStarted
     | MediaCorrupted
+    | TrackNotRecorded
     | UploaderStarted
     | FileUploaded
     | UploadFailed

@@ -116,3 +116,14 @@ class MediaCorrupted(Event):
     first_ms: int
     last_ms: int
     problems: list[Problem]
+
+
+class TrackNotRecorded(Event):
+    """A user's stream the recorder was asked for but cannot record (spec §15 event 2), reported
+    once per published track: its codec fits no container of the mode (individual mode writes
+    TS, or WebM for VP8/VP9 video). The rest of the recording goes on without it."""
+
+    type: Literal["TrackNotRecorded"] = "TrackNotRecorded"
+    uid: int
+    track: Literal["audio", "video"]
+    codec: str

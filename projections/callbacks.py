@@ -25,7 +25,12 @@ from cloudrec.events.recording import (
     SessionExited,
     StartRepeated,
 )
-from cloudrec.events.segment import MediaCorrupted, SliceStarted, StreamStateChanged
+from cloudrec.events.segment import (
+    MediaCorrupted,
+    SliceStarted,
+    StreamStateChanged,
+    TrackNotRecorded,
+)
 from cloudrec.events.upload import (
     FileBackedUp,
     FileUploaded,
@@ -40,8 +45,9 @@ PRODUCT_ID = 3
 SERVICE_SCENE = "rtc_record"
 FATAL = 5
 UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
-# the spec names no recorder warning codes; ours for a burst of corrupt media from one user
-RECORDER_MODULE, CORRUPT_MEDIA_WARNING = 0, 101
+# the spec names no recorder warning codes; ours for a burst of corrupt media from one user, and
+# for a user's track whose codec the recording cannot carry
+RECORDER_MODULE, CORRUPT_MEDIA_WARNING, TRACK_NOT_RECORDED_WARNING = 0, 101, 102
 
 # eventType -> (serviceType, msgName), spec §15.4
 CATALOGUE: dict[int, tuple[int, str]] = {
@@ -254,3 +260,10 @@ def _(event: MediaCorrupted, state: CallbackState) -> list[Details]:
                  "streamUid": str(event.uid), "trackType": event.track,
                  "packets": event.packets, "startUtcMs": event.first_ms,
                  "endUtcMs": event.last_ms, "problems": list(event.problems)})]
+
+
+@_details.register
+def _(event: TrackNotRecorded, state: CallbackState) -> list[Details]:
+    """One warning per track left out, naming the user and the codec."""
+    return [(2, {"module": RECORDER_MODULE, "warnCode": TRACK_NOT_RECORDED_WARNING,
+                 "streamUid": str(event.uid), "trackType": event.track, "codec": event.codec})]

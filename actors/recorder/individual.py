@@ -7,7 +7,9 @@ a new or republished one is started) and queues its packets; `render(now_us)` re
 receiving/not-receiving transitions (43/44) and writes the queued packets into their tracks;
 `finish(now_us)` closes every file. Each track's playlist is announced (`TrackPlaylistStarted`,
 `SliceStarted` per stream) before its first file is recorded; files go through the `FileLedger`
-(event first, then upload) like the composite recorder's.
+(event first, then upload) like the composite recorder's. A wanted stream whose codec no slice can
+carry (TS, or WebM for VP8/VP9 video) is left out with one `TrackNotRecorded` warning, never
+silently.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.resume import Resume
 from cloudrec.actors.recorder.streams import StreamKey, StreamStates
-from cloudrec.actors.recorder.track_output import TS_CODECS, TrackOutput, TrackTarget
+from cloudrec.actors.recorder.track_output import RECORDABLE, TrackOutput, TrackTarget
 from cloudrec.actors.uploader.uploader import UploadJob
 from cloudrec.events.layout import Layout
 from cloudrec.events.log import EventLog
-from cloudrec.events.segment import SliceStarted, TrackPlaylistStarted
+from cloudrec.events.segment import SliceStarted, TrackNotRecorded, TrackPlaylistStarted
 
 log = logging.getLogger(__name__)
 AUDIO_ONLY, VIDEO_ONLY = 0, 1
@@ -59,6 +61,8 @@ class IndividualRecorder:
         if resume is not None:  # streams reported by the generation before: no repeated 43/44
             self.streams.receiving = {(uid, kind) for uid, kind in resume.receiving}  # type: ignore[misc]
         self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
+        self.left_out: set[tuple[int, str, str]] = set()  # (uid, kind, codec) reported
+        self.unreported: list[TrackInfo] = []  # left out, warned about at the next render
 
     # -- input ---------------------------------------------------------------------------
     def receive(self, batch: Batch) -> None:
@@ -97,11 +101,23 @@ class IndividualRecorder:
             self._write(packet)
 
     def _wants(self, track: TrackInfo) -> bool:
-        if track.uid == self.config.recorder_uid or track.codec not in TS_CODECS:
+        if track.uid == self.config.recorder_uid:
             return False
         blocked = VIDEO_ONLY if track.kind == "audio" else AUDIO_ONLY
         rule = self.audio if track.kind == "audio" else self.video
-        return self.config.stream_types != blocked and rule.wants(track.uid)
+        if self.config.stream_types == blocked or not rule.wants(track.uid):
+            return False
+        if track.codec not in RECORDABLE[track.kind]:
+            self._leave_out(track)
+            return False
+        return True
+
+    def _leave_out(self, track: TrackInfo) -> None:
+        """A wanted track no slice can carry: warned about once, not dropped silently."""
+        if (key := (track.uid, track.kind, track.codec)) not in self.left_out:
+            log.warning("uid %s %s: %s cannot be recorded in individual mode", *key)
+            self.left_out.add(key)
+            self.unreported.append(track)
 
     def _output(self, key: StreamKey) -> TrackOutput:
         if key not in self.outputs:
@@ -125,9 +141,16 @@ class IndividualRecorder:
             self.events.append(changed)
         if corrupted := self.corruption.tick(now_us):
             self.events.append(corrupted)
+        if self.unreported:
+            self.events.append(self._not_recorded(now_us // 1000))
         queued, self.queued = self.queued, []
         for packet in queued:
             self._write(packet)
+
+    def _not_recorded(self, at_ms: int) -> list[TrackNotRecorded]:
+        c, tracks, self.unreported = self.config, self.unreported, []
+        return [TrackNotRecorded(stream_id=c.sid, at_ms=at_ms, generation=c.generation,
+                                 uid=t.uid, track=t.kind, codec=t.codec) for t in tracks]
 
     def _write(self, packet: MediaPacket) -> None:
         key = (packet.uid, packet.kind)

@@ -1,10 +1,11 @@
 """Object keys of the output files (recording-api.md §13.1).
 
-Mix: `P<sid>_<cname>.m3u8`, `P<sid>_<cname>_<utc17>.ts`, `P<sid>_<cname>_<index>.mp4`;
-individual: `P<sid>_<cname>__uid_s_<uid>__uid_e_<audio|video>.m3u8` and `..._<utc17>.ts`, where `P`
-is the joined `fileNamePrefix` plus `/`; after fail-over `n` every new file name starts with
-`bak<n>_`. A playlist lists its slices by their bare file names (`file_name`), percent-encoded
-into URIs (`playlist.segment_uri`); names and keys themselves are never encoded.
+Mix: `P<sid>_<cname>.m3u8`, `P<sid>_<cname>_<utc17>.ts`, `P<sid>_<cname>_<index>.mp4`; individual:
+`P<sid>_<cname>__uid_s_<uid>__uid_e_<audio|video>.m3u8` and `..._<utc17>.ts` (`.webm` for a VP8 or
+VP9 video, which a TS cannot carry), where `P` is the joined `fileNamePrefix` plus `/`; after
+fail-over `n` every new file name starts with `bak<n>_`. A playlist lists its slices by their bare
+file names (`file_name`), percent-encoded into URIs (`playlist.segment_uri`); names and keys
+themselves are never encoded.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def track_playlist_name(
 
 def track_slice_name(
     prefix: list[str], sid: str, cname: str, uid: int, kind: str, start_ms: int,
-    failover: int | None = None,
+    failover: int | None = None, extension: str = "ts",
 ) -> str:
-    """Individual mode: one slice of one user's audio or video, named by its start."""
-    return _key(prefix, f"{_track(sid, cname, uid, kind)}_{utc17(start_ms)}.ts", failover)
+    """Individual mode: one slice of one user's audio or video, named by its start;
+    `extension` is its container's (`ts`, or `webm` for VP8/VP9)."""
+    name = f"{_track(sid, cname, uid, kind)}_{utc17(start_ms)}.{extension}"
+    return _key(prefix, name, failover)
 
 
 def _track(sid: str, cname: str, uid: int, kind: str) -> str:

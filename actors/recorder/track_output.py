@@ -1,4 +1,6 @@
-"""Individual mode: one user's audio or video, remuxed as published, into TS slices + a playlist.
+"""Individual mode: one user's audio or video, remuxed as published, into slices + a playlist.
+
+Slices are TS, except VP8/VP9 video, which a TS cannot carry: WebM slices (`webm`, §13.4).
 
 No decoding and no re-encoding: each packet's bytes go into the current slice as they came (the
 TS muxer only adds its framing: an access-unit delimiter before H.264; raw AAC gets the ADTS
@@ -9,9 +11,10 @@ every track of the session, so a player lines a user's audio and video up from t
 the `TIME=` of a START tag is the channel time of the pts that follows it.
 
 Cuts (§13.3): video on the first key frame once a slice holds `slice_seconds`, audio at the first
-packet once it does; both when the stream stops. A stream that comes back more than 15 s later
-starts a new "segment": `#EXT-X-DISCONTINUITY` and a new START tag in the same playlist; one that
-comes back sooner continues its segment (a discontinuity only if its codec or size changed).
+packet once it does; both when the stream stops; a TS slice also at 5.5 min or 50 MB (never a WebM
+one). A stream that comes back more than 15 s later starts a new "segment": `#EXT-X-DISCONTINUITY`
+and a new START tag in the same playlist; one that comes back sooner continues its segment (a
+discontinuity only if its codec or size changed).
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from .hls import FLUSHED, MIN_LAST_SLICE, TS_OFFSET, pad_for_probing
 from .naming import file_name, track_playlist_name, track_slice_name
 from .playlist import Playlist
 from .timebase import convert
+from .webm import WEBM_CODECS, WebmSlice
 
 TS_TIME_BASE = Fraction(1, 90_000)
 OFFSET_TICKS = convert(TS_OFFSET, Fraction(1), TS_TIME_BASE)
 SEGMENT_GAP_US = 15_000_000  # §13.3: a stream back within 15 s continues its segment
 TS_CODECS = frozenset({"h264", "hevc", "aac", "opus", "mp3"})
+RECORDABLE = {"audio": TS_CODECS, "video": TS_CODECS | WEBM_CODECS}  # what a slice can carry
 DEFAULT_STEP_US = {"audio": 20_000, "video": 66_667}  # a packet's length before two are seen
 MIN_LAST_SLICE_US = convert(MIN_LAST_SLICE, Fraction(1), Fraction(1, 1_000_000))
 FORCED_CUT_US, FORCED_CUT_BYTES = 330_000_000, 50 * 1024 * 1024  # §13.3: 5.5 min or 50 MB
@@ -65,9 +70,9 @@ class TrackTarget:
         """The original name in every generation: a failover continues it (decision 11)."""
         return track_playlist_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind)
 
-    def slice_key(self, start_ms: int) -> str:
+    def slice_key(self, start_ms: int, extension: str = "ts") -> str:
         return track_slice_name(list(self.prefix), self.sid, self.cname, self.uid, self.kind,
-                                start_ms, self.failover)
+                                start_ms, self.failover, extension)
 
     def path(self, key: str) -> Path:
         return local_path(self.workdir, key)
@@ -83,6 +88,8 @@ class TrackTarget:
 
 class TsSlice:
     """One open TS file holding one stream, muxed without a codec context."""
+
+    forced_cut = True  # §13.3: cut at 5.5 min or 50 MB even without a key frame
 
     def __init__(self, target: TrackTarget, track: TrackInfo, start_us: int) -> None:
         self.start_us = self.end_us = start_us
@@ -114,6 +121,12 @@ class TsSlice:
         if end_us is not None:
             self.end_us = end_us
         return (self.end_us - self.start_us) / 1_000_000
+
+
+def _open_slice(target: TrackTarget, track: TrackInfo, start_us: int) -> TsSlice | WebmSlice:
+    if track.kind == "video" and track.codec in WEBM_CODECS:
+        return WebmSlice(target, track, start_us)
+    return TsSlice(target, track, start_us)
 
 
 def _mux_stream(container: OutputContainer, track: TrackInfo) -> Stream:
@@ -172,7 +185,7 @@ class TrackOutput:
         self._on_file = on_file
         self._track: TrackInfo | None = None
         self._format: tuple[object, ...] | None = None
-        self._slice: TsSlice | None = None
+        self._slice: TsSlice | WebmSlice | None = None
         self._pending_start = False
         self._last_us: int | None = None  # channel (decode) time of the last packet written
         self._step_us = DEFAULT_STEP_US[target.kind]
@@ -224,7 +237,7 @@ class TrackOutput:
             self._close_slice(end_us=at_us)
         if self._slice is None:
             assert self._track is not None
-            self._slice = TsSlice(self.target, self._track, at_us)
+            self._slice = _open_slice(self.target, self._track, at_us)
         if self._last_us is not None and 0 < decode_us - self._last_us < SEGMENT_GAP_US:
             self._step_us = decode_us - self._last_us
         self._last_us = decode_us
@@ -274,7 +287,8 @@ class TrackOutput:
         if self._slice is None:
             return False
         length_us = at_us - self._slice.start_us
-        if length_us >= FORCED_CUT_US or self._slice.size >= FORCED_CUT_BYTES:
+        if self._slice.forced_cut and (length_us >= FORCED_CUT_US
+                                       or self._slice.size >= FORCED_CUT_BYTES):
             return True  # §13.3: H.264 is cut at 5.5 min or 50 MB even without a key frame
         if self.target.kind == "video" and not packet.keyframe:
             return False

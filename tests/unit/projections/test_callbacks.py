@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cloudrec.events.segment import MediaCorrupted
+from cloudrec.events.segment import MediaCorrupted, TrackNotRecorded
 from cloudrec.projections import callbacks, status
 
 from .session import T0, SessionEvents
@@ -211,3 +211,16 @@ def test_corrupt_media_is_one_recorder_warning_naming_the_user() -> None:
         "trackType": "video", "packets": 42, "startUtcMs": T0 + 1000, "endUtcMs": T0 + 3000,
         "problems": ["backwards", "undecodable"],
     }  # fmt: skip
+
+
+def test_a_track_not_recorded_is_one_recorder_warning_naming_user_and_codec() -> None:
+    s = SessionEvents()
+    left_out = TrackNotRecorded(stream_id=s.sid, at_ms=T0 + 5000, generation=1, uid=7,
+                                track="video", codec="av1")
+
+    notices = notify([s.started(), s.launched(), left_out])
+
+    assert types(notices) == [40, 2]
+    assert notices[-1]["payload"]["details"] == {
+        "msgName": "cloud_recording_warning", "module": 0, "warnCode": 102, "streamUid": "7",
+        "trackType": "video", "codec": "av1"}

@@ -1,6 +1,12 @@
 from fractions import Fraction
 
-from cloudrec.actors.recorder.naming import file_name, mp4_name, playlist_name, slice_name
+from cloudrec.actors.recorder.naming import (
+    file_name,
+    mp4_name,
+    playlist_name,
+    slice_name,
+    track_slice_name,
+)
 from cloudrec.actors.recorder.timebase import convert, utc17
 
 SID = "38f8e3cfdc474cd56fc1ceba380d7e1a"
@@ -41,3 +47,10 @@ def test_file_name_strips_the_prefix():
     assert file_name(f"rec/room42/{SID}_room42_20190611073246073.ts") == (
         f"{SID}_room42_20190611073246073.ts"
     )
+
+
+def test_individual_slices_are_ts_or_webm_for_vp8():
+    assert track_slice_name(["a"], SID, "c", 7, "video", T0) == (
+        f"a/{SID}_c__uid_s_7__uid_e_video_20190611073246073.ts")
+    assert track_slice_name([], SID, "c", 7, "video", T0, failover=0, extension="webm") == (
+        f"bak0_{SID}_c__uid_s_7__uid_e_video_20190611073246073.webm")
