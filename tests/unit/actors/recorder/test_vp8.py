@@ -1,5 +1,6 @@
 """VP8 senders (web users): in a mix their video is decoded and composited like H.264's; in
-individual mode it is remuxed into WebM slices (§13.4); a codec no slice can carry is warned about."""
+individual mode it is remuxed into WebM slices (§13.4); a codec no slice can carry is warned
+about."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ and be cut at key frames only: never forced (§13.3).
 from __future__ import annotations
 
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import av
