@@ -27,8 +27,8 @@ from cloudrec.events.segment import FileDropped, FileSalvaged, PlaylistWritten
 from cloudrec.projections import recovery
 from cloudrec.projections.recovery import RecoveryView
 
-MEDIA_SUFFIXES = {".ts": "slice", ".mp4": "mp4"}
-TRACK_SLICE = re.compile(r"^(?:bak\d+_)?(.+__uid_e_(?:audio|video))_\d{17}\.ts$")
+MEDIA_SUFFIXES = {".ts": "slice", ".webm": "slice", ".mp4": "mp4"}
+TRACK_SLICE = re.compile(r"^(?:bak\d+_)?(.+__uid_e_(?:audio|video))_\d{17}\.(?:ts|webm)$")
 
 
 @dataclass(frozen=True)

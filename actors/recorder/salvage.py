@@ -1,4 +1,5 @@
-"""Salvaging a slice cut short by a killed recorder: keep what demuxes, rewrite it as a whole TS.
+"""Salvaging a slice cut short by a killed recorder: keep what demuxes, rewrite it as a whole TS
+(or WebM, for an individual-mode VP8/VP9 slice).
 
 A SIGKILLed recorder leaves its slice cut at an arbitrary byte. The next generation completes it
 from what was written (`Salvaged`) or drops it (`None`). Packets are copied as they are, pts/dts
@@ -8,7 +9,9 @@ Dropped: a cut TS packet at the end; packets the demuxer flags corrupt; video be
 key frame (undecodable); and the last packet of every stream. The demuxer hands out the PES still
 open at the end of the data as it is, unflagged (video PES have no length; the AAC parser re-frames
 audio), so the last packet may lack its tail and nothing tells: kept, it would decode to a broken
-picture or an AAC error; dropped, it costs one frame.
+picture or an AAC error; dropped, it costs one frame. A WebM cut short loses its open cluster
+(the muxer writes a cluster whole) and has no cues; the Matroska demuxer reads what came before,
+and the same rules apply.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .hls import TS_PACKET, pad_for_probing
 from .segment import mux, seconds
 
 MUXER_OPTIONS = {"mpegts_copyts": "1"}  # never offset pts/dts (FFmpeg would if max_delay were set)
+WEBM = "webm"
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,21 @@ class Salvaged:
 
 
 def salvage_file(path: Path) -> Salvaged | None:
-    """Salvage an unfinished output file; only TS slices can be (an MP4 without index cannot)."""
+    """Salvage an unfinished output file; only TS and WebM slices can be (an MP4 without index
+    cannot)."""
+    if path.suffix == ".webm":
+        return salvage_webm(path)
     return salvage_ts(path) if path.suffix == ".ts" else None
+
+
+def salvage_webm(path: Path) -> Salvaged | None:
+    """Rewrite the possibly truncated WebM at `path` in place with every usable packet; None,
+    leaving the file as it is, when nothing usable remains or it is no WebM at all."""
+    try:
+        with av.open(io.BytesIO(path.read_bytes()), "r", format="matroska") as source:
+            return _salvage(path, source, WEBM)
+    except av.FFmpegError:
+        return None
 
 
 def salvage_ts(path: Path) -> Salvaged | None:
@@ -60,13 +77,13 @@ def salvage_ts(path: Path) -> Salvaged | None:
         return None
 
 
-def _salvage(path: Path, source: InputContainer) -> Salvaged | None:
+def _salvage(path: Path, source: InputContainer, form: str = "mpegts") -> Salvaged | None:
     kept = _usable(_demux(source))
     if not kept:
         return None
     first_s, end_s = _span(kept)
     has_key = any(p.is_keyframe for p in kept if p.stream.type == "video")
-    return Salvaged(path, first_s, end_s, len(kept), _rewrite(path, kept), has_key)
+    return Salvaged(path, first_s, end_s, len(kept), _rewrite(path, kept, form), has_key)
 
 
 def _demux(source: InputContainer) -> list[Packet[Stream]]:
@@ -109,15 +126,17 @@ def _length(packet: Packet[Stream]) -> Fraction:
     return 1 / Fraction(rate) if rate else Fraction(0)
 
 
-def _rewrite(path: Path, packets: list[Packet[Stream]]) -> int:
-    """Write `packets` to a TS next to `path`, then move it over `path`; the new size."""
+def _rewrite(path: Path, packets: list[Packet[Stream]], form: str) -> int:
+    """Write `packets` to a TS (or WebM) next to `path`, then move it over `path`; the new size."""
     temp = path.with_name(f".{path.name}.salvage")
+    options = {} if form == WEBM else MUXER_OPTIONS
     try:
-        with av.open(str(temp), "w", format="mpegts", options=MUXER_OPTIONS) as out:
+        with av.open(str(temp), "w", format=form, options=options) as out:
             streams = _copy_streams(out, packets)
             for packet in packets:
                 mux(out, streams[packet.stream.index], packet)
-        pad_for_probing(temp)
+        if form != WEBM:
+            pad_for_probing(temp)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

@@ -17,6 +17,8 @@ from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.recorder import track_output
 from cloudrec.actors.recorder.files import FileWritten
 from cloudrec.actors.recorder.hls import TS_OFFSET
+from cloudrec.actors.recorder.resume import MEDIA_SUFFIXES, track_playlist_key
+from cloudrec.actors.recorder.salvage import salvage_file
 from cloudrec.actors.recorder.track_output import TrackOutput, TrackTarget
 
 from .test_vp8 import FPS, TIME_BASE, vp8_packets
@@ -66,3 +68,29 @@ def test_webm_slices_are_cut_at_key_frames_and_never_forced(
     for piece in slices:
         with av.open(str(piece.path)) as container:
             assert next(p for p in container.demux(video=0) if p.size).is_keyframe
+
+
+def test_a_webm_cut_short_is_salvaged_from_its_whole_clusters(tmp_path: Path) -> None:
+    fed = vp8_packets(1, 3.0, gop=FPS)
+    [piece] = write(tmp_path, fed)
+    data = piece.path.read_bytes()
+    piece.path.write_bytes(data[: len(data) * 3 // 4])  # a recorder killed mid-slice
+    kept = salvage_file(piece.path)
+    assert kept is not None and kept.has_video_key
+    assert kept.first_s == float(TS_OFFSET) and 1 < kept.packets < len(fed)
+    with av.open(str(piece.path)) as container:
+        packets = [bytes(p) for p in container.demux(video=0) if p.size]
+    assert packets == [p.data for p in fed[: kept.packets]]
+
+
+@pytest.mark.parametrize("content", [b"", b"\x1a\x45\xdf\xa3", b"not a webm at all" * 10])
+def test_a_webm_with_nothing_usable_is_left_to_be_dropped(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.webm"
+    path.write_bytes(content)
+    assert salvage_file(path) is None and path.read_bytes() == content
+
+
+def test_a_webm_slice_belongs_to_its_track_playlist_after_a_failover() -> None:
+    name = f"rec/bak0_{SID}_room__uid_s_1__uid_e_video_20270115080000000.webm"
+    assert track_playlist_key(name) == f"rec/{SID}_room__uid_s_1__uid_e_video.m3u8"
+    assert MEDIA_SUFFIXES[".webm"] == "slice"
