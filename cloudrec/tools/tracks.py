@@ -1,7 +1,8 @@
 """Individual-mode files on disk (§13.1, §13.2): sessions, users, tracks and UTC-anchored slices.
 
 A playlist `<sid>_<cname>__uid_s_<uid>__uid_e_<audio|video>.m3u8` (optionally `bak<n>_`-prefixed
-after a fail-over, whose slices join the same track) lists MPEG-TS slices.
+after a fail-over, whose slices join the same track) lists MPEG-TS slices, or WebM ones for a VP8
+or VP9 video; both are read the same way (FFmpeg recognises the container by its content).
 
 How a slice is placed on the UTC timeline: TS timestamps inside a slice may count from the
 recording's start, a restart or anything else, so they are only trusted *relative to the slice's
