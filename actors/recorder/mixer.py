@@ -6,9 +6,10 @@ chunk at its absolute sample position on the mix timeline (derived from channel 
 `AudioMixer.add`; the recorder pulls fixed-size output frames with `pop_until`.
 
 Headroom rule: the mix is a plain sum and is never hard-clipped. A `Limiter` keeps every
-output sample at or below `CEILING` (-3 dBFS): the margin a lossy encoder needs, since AAC at
-~48 kbit/s reconstructs a loud signal with overshoot (at -1 dBFS it took decoded peaks past
-full scale where a user's audio started or stopped). Its gain moves smoothly: it starts
+output sample at or below `CEILING` (-6 dBFS): the margin a lossy encoder needs, since AAC at
+~48 kbit/s reconstructs a loud signal with overshoot where a user's audio starts or stops (at
+-1 dBFS decoded peaks went past full scale; at -3 dBFS a user joining a loaded recorder decoded
+to 1.15, +4.2 dB; at -6 dBFS the same join decodes to ~0.8). Its gain moves smoothly: it starts
 turning down one frame (`frame_size` samples, ~21 ms at 48 kHz) before a loud frame when that
 frame is already mixed, drops at once only when it is not, and recovers over `RELEASE_FRAMES`
 frames, so the waveform keeps its shape and no gain step becomes an audible click. Audio whose
@@ -26,7 +27,7 @@ import numpy as np
 LAYOUTS = {1: "mono", 2: "stereo"}
 
 
-CEILING = 10 ** (-3 / 20)  # -3 dBFS
+CEILING = 10 ** (-6 / 20)  # -6 dBFS
 RELEASE_FRAMES = 12  # ~0.25 s from full attenuation back to unity gain
 FADE_IN = 240  # 5 ms at 48 kHz
 
