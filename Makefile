@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: $(STAMP) services-up ffmpeg
 	$(BIN)/python -m pytest
 
+# The inner loop: unit tests only (no Ray cluster, no services).
+.PHONY: test-unit
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
 # The 200-session actor and memory soak of issue 11 (`make test` runs 30 of them): ~20 min.
 .PHONY: soak
 soak: $(STAMP)
