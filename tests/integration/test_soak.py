@@ -53,8 +53,15 @@ REQUEST = {"recordingConfig": {"channelType": 0, "streamTypes": 2, "maxIdleTime"
 
 def ray_processes() -> list[psutil.Process]:
     """Every process the raylet of this cluster started (its workers, whatever they run)."""
-    raylets = [p for p in psutil.Process().children(recursive=True) if p.name() == "raylet"]
+    raylets = [p for p in psutil.Process().children(recursive=True) if _named(p, "raylet")]
     return [child for raylet in raylets for child in raylet.children(recursive=True)]
+
+
+def _named(process: psutil.Process, name: str) -> bool:
+    try:
+        return bool(process.name() == name)
+    except psutil.NoSuchProcess:  # it ended while the tree was being walked
+        return False
 
 
 def footprint() -> tuple[int, int]:
