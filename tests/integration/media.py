@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 
 from cloudrec.actors.layout.geometry import PixelRect
+from cloudrec.client import RecordingClient
 
 
 @dataclass
@@ -62,3 +64,22 @@ def tone_strength(samples: np.ndarray, rate: int, hz: float) -> float:
     freqs = np.fft.rfftfreq(len(samples), 1 / rate)
     band = spectrum[(freqs > hz - 8) & (freqs < hz + 8)]
     return float(band.max())
+
+
+def start_recording(client: RecordingClient, cname: str, uid: str, mode: str, prefix: str,
+                    fps: int = 15, layout: int = 1) -> tuple[str, str]:
+    """Acquire and start a `mode` recording of every stream in `cname` into file storage under
+    `prefix`: a mix is 640x360 at `fps` in `layout` (bestFit) with HLS and MP4. Returns
+    (resourceId, sid)."""
+    storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
+               "secretKey": "local", "fileNamePrefix": [prefix]}
+    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
+    body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
+    if mode == "mix":
+        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": fps, "bitrate": 800,
+                                       "mixedVideoLayout": layout}
+        body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
+    else:
+        config["subscribeUidGroup"] = 0
+    resource = client.acquire(cname, uid)
+    return resource, client.start(resource, cname, uid, body, mode=mode)

@@ -30,7 +30,7 @@ from cloudrec.client import RecordingClient
 from cloudrec.projections import callbacks
 from cloudrec.runtime import Runtime
 
-from .media import colour_at, decode, tone_strength
+from .media import colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -77,22 +77,6 @@ class Spoilt:
         return [early, packet] if n == 3 else [early]
 
 
-def _start(client: RecordingClient, cname: str, uid: str, mode: str,
-           prefix: str) -> tuple[str, str]:
-    storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
-               "secretKey": "local", "fileNamePrefix": [prefix]}
-    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
-    body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
-    if mode == "mix":
-        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": FPS, "bitrate": 800,
-                                       "mixedVideoLayout": BEST_FIT}
-        body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
-    else:
-        config["subscribeUidGroup"] = 0
-    resource = client.acquire(cname, uid)
-    return resource, client.start(resource, cname, uid, body, mode=mode)
-
-
 @pytest.fixture(scope="module")
 def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]]
              ) -> dict[str, Any]:
@@ -109,8 +93,8 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
         threads[-1].start()
         while not feeds[-1].sent:
             time.sleep(0.05)
-    mix = _start(client, cname, "900051", "mix", f"mix{tag}")
-    individual = _start(client, cname, "900052", "individual", f"ind{tag}")
+    mix = start_recording(client, cname, "900051", "mix", f"mix{tag}", FPS, BEST_FIT)
+    individual = start_recording(client, cname, "900052", "individual", f"ind{tag}")
     # bursts count from here: however long a loaded machine took to start, both see both
     spoilt.origin = spoilt.latest
     time.sleep(RECORD_S)

@@ -30,7 +30,7 @@ from cloudrec.actors.layout.geometry import regions, to_pixels
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
-from .media import Decoded, colour_at, decode, tone_strength
+from .media import Decoded, colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -90,22 +90,6 @@ def _tone(clip: Clip, start: int, size: int) -> av.AudioFrame:
     return frame
 
 
-def _start(client: RecordingClient, cname: str, uid: str, mode: str,
-           prefix: str) -> tuple[str, str]:
-    storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
-               "secretKey": "local", "fileNamePrefix": [prefix]}
-    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
-    body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
-    if mode == "mix":
-        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": FPS, "bitrate": 800,
-                                       "mixedVideoLayout": BEST_FIT}
-        body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
-    else:
-        config["subscribeUidGroup"] = 0
-    resource = client.acquire(cname, uid)
-    return resource, client.start(resource, cname, uid, body, mode=mode)
-
-
 @pytest.fixture(scope="module")
 def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]],
              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -123,9 +107,9 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
         threads[-1].start()
         while not feeds[-1].sent:
             time.sleep(0.05)
-    mix = _start(client, cname, "900041", "mix", f"mix{tag}")
+    mix = start_recording(client, cname, "900041", "mix", f"mix{tag}", FPS, BEST_FIT)
     began = time.monotonic()
-    individual = _start(client, cname, "900042", "individual", f"ind{tag}")
+    individual = start_recording(client, cname, "900042", "individual", f"ind{tag}")
     time.sleep(RECORD_S)
     client.stop(*mix[:2], cname, "900041", mode="mix")
     mixed_s = time.monotonic() - began
