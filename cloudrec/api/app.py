@@ -71,13 +71,14 @@ class Endpoints:
         return parse_body(raw, model, mode, invalid_code)
 
     def session_grant(self, appid: str, resource_id: str, sid: str,
-                      ids: dict[str, str | None]) -> ResourceGrant:
-        """Decode the resourceId of a running session and check it against the call."""
-        grant = self.codec.decode(resource_id)
+                      ids: dict[str, str | None]) -> tuple[ResourceGrant, str]:
+        """Decode the resourceId of a running session and check it against the call: the
+        grant and the spelling the session is keyed by."""
+        grant, key = self.codec.read(resource_id)
         grant.check_app(appid)
         ids.update(cname=grant.cname, uid=grant.uid)
         check_sid(sid)
-        return grant
+        return grant, key
 
     async def session_body(self, request: Request, model: type[Any], mode: str,
                            grant: ResourceGrant, invalid_code: int = INVALID_PARAMETER) -> Any:
@@ -102,11 +103,10 @@ class Endpoints:
             check_mode(mode)
             body: StartRequest = await self.body(request, StartRequest, mode)
             ids.update(cname=body.cname, uid=body.uid)
-            grant = self.codec.decode(resource_id)
+            grant, key = self.codec.read(resource_id)  # one session per grant, however spelt
             grant.check_channel(appid, body.cname, body.uid)
             grant.check_fresh(self.settings.clock())
             check_start(mode, grant, body)
-            key = self.codec.canonical(resource_id)  # one session per grant, however spelt
             sid = await run_in_threadpool(self.backend.start, appid, body.cname, body.uid, key,
                                           mode, body, grant)
         return {"resourceId": resource_id, "sid": sid, "cname": body.cname, "uid": body.uid}
@@ -115,8 +115,7 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            self.session_grant(appid, resource_id, sid, ids)
-            key = self.codec.canonical(resource_id)  # the session's spelling
+            _, key = self.session_grant(appid, resource_id, sid, ids)
             response = await run_in_threadpool(self.backend.query, appid, sid, key, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 
@@ -125,8 +124,7 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            grant = self.session_grant(appid, resource_id, sid, ids)
-            key = self.codec.canonical(resource_id)  # the session's spelling
+            grant, key = self.session_grant(appid, resource_id, sid, ids)
             body: UpdateRequest = await self.session_body(request, UpdateRequest, mode, grant)
             check_update(mode, body)
             await run_in_threadpool(self.backend.update, appid, sid, key, mode, body)
@@ -137,8 +135,7 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            grant = self.session_grant(appid, resource_id, sid, ids)
-            key = self.codec.canonical(resource_id)  # the session's spelling
+            grant, key = self.session_grant(appid, resource_id, sid, ids)
             check_update_layout(mode)
             body: UpdateLayoutRequest = await self.session_body(
                 request, UpdateLayoutRequest, mode, grant, INVALID_LAYOUT
@@ -151,8 +148,7 @@ class Endpoints:
         ids: dict[str, str | None] = {"resource_id": resource_id, "sid": sid}
         with echoing(ids):
             check_mode(mode)
-            grant = self.session_grant(appid, resource_id, sid, ids)
-            key = self.codec.canonical(resource_id)  # the session's spelling
+            grant, key = self.session_grant(appid, resource_id, sid, ids)
             await self.session_body(request, StopRequest, mode, grant)
             response = await run_in_threadpool(self.backend.stop, appid, sid, key, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}

@@ -87,16 +87,16 @@ class ResourceCodec:
 
     def decode(self, resource_id: str) -> ResourceGrant:
         """The grant inside a resourceId; anything unreadable or forged → ApiError 1001."""
-        return self._open(_unbase64(resource_id))
+        return self.read(resource_id)[0]
 
-    def canonical(self, resource_id: str) -> str:
-        """The one spelling of a readable resourceId. Base64 decoding forgives padding, `+`
-        and `/` for `-` and `_`, stray characters and the unused low bits of the last one:
+    def read(self, resource_id: str) -> tuple[ResourceGrant, str]:
+        """The grant and the one spelling of its resourceId. Base64 decoding forgives padding,
+        `+` and `/` for `-` and `_`, stray characters and the unused low bits of the last one:
         sessions are keyed by this spelling, so no other one starts a second session."""
         raw = _unbase64(resource_id)
-        self._open(raw)
+        grant = self._open(raw)
         assert raw is not None  # _open refused it otherwise
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return grant, base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def _open(self, raw: bytes | None) -> ResourceGrant:
         if raw is None or len(raw) <= 1 + NONCE_BYTES + TAG_BYTES or raw[:1] != VERSION:
