@@ -103,9 +103,10 @@ Problem = Literal["undecodable", "unwritable", "empty", "backwards", "future"]
 class MediaCorrupted(Event):
     """A user's stream sent packets the recorder had to skip, in one burst (spec §15 event 2).
 
-    A burst ends once the stream has been free of bad packets for a while (or at the end of the
-    recording): one event per burst, never per packet. `first_ms`/`last_ms` are the recorder's
-    clock when the first and last bad packets were met; `problems` names what was wrong:
+    A burst ends once the stream went on for a while free of bad packets (or stopped, or the
+    recording ended): one event per burst, never per packet. `first_ms`/`last_ms` are the
+    stream's position (channel clock, ms) at the first and last bad packets, so two bursts
+    stay two however late the publisher sent them; `problems` names what was wrong:
     undecodable (mix), unwritable (the remuxer refused it), empty, backwards (a decode time not
     after the one before) or future (stamped far ahead of the channel clock)."""
 

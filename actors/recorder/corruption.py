@@ -15,6 +15,7 @@ the clock got there). Undecodable and unwritable packets are reported by the sta
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cloudrec.actors.channel.packet import Kind, MediaPacket
@@ -22,7 +23,8 @@ from cloudrec.events.segment import MediaCorrupted, Problem
 
 log = logging.getLogger(__name__)
 FUTURE_US = 10_000_000  # a packet stamped further ahead of the recorder's clock is wrong
-QUIET_US = 2_000_000  # a burst ends after this long without a bad packet
+QUIET_US = 2_000_000  # a burst ends once its stream went this far on without a bad packet
+STALLED_US = 10_000_000  # or once the recorder saw no bad packet of it for this long
 LONGEST_US = 60_000_000  # a burst that never ends is reported once a minute
 
 StreamKey = tuple[int, Kind]
@@ -31,11 +33,13 @@ StreamKey = tuple[int, Kind]
 class PacketCheck:
     """One stream's packets in order: `problem(packet, now_us)` says what is wrong, else None.
 
-    A packet found good moves the stream's decode clock on; a bad one does not, so a single
-    packet stamped far ahead does not make every later good packet look late."""
+    A packet found good moves the stream's decode clock and its position (`position_us`, the
+    channel time of the newest good packet) on; a bad one does not, so a single packet stamped
+    far ahead does not make every later good packet look late."""
 
     def __init__(self) -> None:
         self.last_us: int | None = None  # decode time of the last good packet
+        self.position_us: int | None = None  # channel time of the last good packet
 
     def problem(self, packet: MediaPacket, now_us: int | None) -> Problem | None:
         if not packet.data:
@@ -44,14 +48,20 @@ class PacketCheck:
             return "backwards"
         if now_us is not None and packet.channel_us > now_us + FUTURE_US:
             return "future"
-        self.last_us = packet.decode_us
+        self.last_us, self.position_us = packet.decode_us, packet.channel_us
         return None
+
+    def where(self, packet: MediaPacket) -> int:
+        """Where in the stream a bad `packet` was met: after the last good one (its own stamp
+        may be what is wrong), or at its own stamp before any good packet."""
+        return packet.channel_us if self.position_us is None else self.position_us
 
 
 @dataclass
 class _Burst:
-    first_us: int
-    last_us: int
+    first_us: int  # the stream's position at its first bad packet
+    last_us: int  # and at its last
+    noted_us: int | None = None  # the recorder's clock when its last bad packet was noted
     packets: int = 0
     problems: set[Problem] = field(default_factory=set)
 
@@ -59,45 +69,55 @@ class _Burst:
 class CorruptionReport:
     """Bad packets per stream, gathered into bursts; `tick(now)` returns the bursts that ended.
 
-    `note` may be called without a clock (while a batch is received); the packets noted since
-    the last tick are dated at the next one."""
+    Bursts are measured in the stream's own media time (`PacketCheck.position_us`), not by when
+    the packets arrived: a publisher that lags and then sends two bursts 2.5 s apart in one
+    batch still made two bursts. A burst ends once its stream went `QUIET_US` on with no bad
+    packet, once the recorder met none of it for `STALLED_US` (the stream stopped), once it
+    spans `LONGEST_US`, or when the recording ends (`close`)."""
 
-    def __init__(self, sid: str, generation: int) -> None:
-        self.sid, self.generation = sid, generation
-        self._pending: dict[StreamKey, _Burst] = {}  # noted, not yet dated
+    def __init__(self, sid: str, generation: int, checks: Mapping[StreamKey, PacketCheck]
+                 ) -> None:
+        self.sid, self.generation, self.checks = sid, generation, checks
         self._bursts: dict[StreamKey, _Burst] = {}
+        self._ended: list[tuple[StreamKey, _Burst]] = []  # split off by `note`, due at `tick`
 
-    def note(self, key: StreamKey, problem: Problem) -> None:
-        pending = self._pending.setdefault(key, _Burst(0, 0))
-        pending.packets += 1
-        pending.problems.add(problem)
+    def note(self, key: StreamKey, problem: Problem, at_us: int) -> None:
+        """A bad packet of stream `key`, met at position `at_us` of the stream."""
+        burst = self._bursts.get(key)
+        if burst is not None and at_us - burst.last_us >= QUIET_US:
+            self._ended.append((key, self._bursts.pop(key)))
+            burst = None
+        if burst is None:
+            burst = self._bursts[key] = _Burst(at_us, at_us)
+            log.warning("uid %s %s: corrupt media (%s)", key[0], key[1], problem)
+        burst.last_us = max(burst.last_us, at_us)
+        burst.noted_us = None  # dated by the next tick
+        burst.packets += 1
+        burst.problems.add(problem)
 
     def tick(self, now_us: int) -> list[MediaCorrupted]:
-        """Date what was noted, and close the bursts that are over (quiet or too long)."""
-        self._date(now_us)
-        ended = [key for key, burst in self._bursts.items()
-                 if now_us - burst.last_us >= QUIET_US or now_us - burst.first_us >= LONGEST_US]
-        return [self._event(key, self._bursts.pop(key), now_us) for key in ended]
+        """Close the bursts that are over (their stream went on quietly, stopped, or too long)."""
+        for burst in self._bursts.values():
+            if burst.noted_us is None:
+                burst.noted_us = now_us
+        ended, self._ended = self._ended, []
+        for key, burst in list(self._bursts.items()):
+            check = self.checks.get(key)
+            position = burst.last_us if check is None or check.position_us is None \
+                else check.position_us
+            if (position - burst.last_us >= QUIET_US or now_us - (burst.noted_us or now_us)
+                    >= STALLED_US or burst.last_us - burst.first_us >= LONGEST_US):
+                ended.append((key, self._bursts.pop(key)))
+        return [self._event(key, burst, now_us) for key, burst in ended]
 
     def close(self, now_us: int) -> list[MediaCorrupted]:
         """The recording ends: every open burst is reported."""
-        self._date(now_us)
-        return [self._event(key, self._bursts.pop(key), now_us) for key in list(self._bursts)]
-
-    def _date(self, now_us: int) -> None:
-        for key, pending in self._pending.items():
-            burst = self._bursts.setdefault(key, _Burst(now_us, now_us))
-            if not burst.packets:
-                log.warning("uid %s %s: corrupt media (%s)", key[0], key[1],
-                            ", ".join(sorted(pending.problems)))
-            burst.last_us = now_us
-            burst.packets += pending.packets
-            burst.problems |= pending.problems
-        self._pending.clear()
+        ended, self._ended = self._ended + list(self._bursts.items()), []
+        self._bursts.clear()
+        return [self._event(key, burst, now_us) for key, burst in ended]
 
     def _event(self, key: StreamKey, burst: _Burst, now_us: int) -> MediaCorrupted:
         return MediaCorrupted(
-            stream_id=self.sid, at_ms=max(now_us, burst.last_us) // 1000,
-            generation=self.generation, uid=key[0], track=key[1], packets=burst.packets,
-            first_ms=burst.first_us // 1000, last_ms=burst.last_us // 1000,
-            problems=sorted(burst.problems))
+            stream_id=self.sid, at_ms=now_us // 1000, generation=self.generation, uid=key[0],
+            track=key[1], packets=burst.packets, first_ms=burst.first_us // 1000,
+            last_ms=burst.last_us // 1000, problems=sorted(burst.problems))

@@ -53,7 +53,7 @@ class IndividualRecorder:
         self.tracks: dict[StreamKey, TrackInfo] = {}
         self.outputs: dict[StreamKey, TrackOutput] = {}
         self.checks: dict[StreamKey, PacketCheck] = {}
-        self.corruption = CorruptionReport(config.sid, config.generation)
+        self.corruption = CorruptionReport(config.sid, config.generation, self.checks)
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.queued: list[MediaPacket] = []
         self.ledger = FileLedger(config, events, deliver)
@@ -158,14 +158,14 @@ class IndividualRecorder:
         if track is None or track.generation != packet.generation:
             return
         if problem := self.checks[key].problem(packet, self.clock_us):
-            self.corruption.note(key, problem)
+            self.corruption.note(key, problem, self.checks[key].where(packet))
             return
         output = self.outputs[key]
         first = output.first_start_ms is None
         try:
             started = output.write(packet)
         except (av.error.FFmpegError, ValueError):
-            self.corruption.note(key, "unwritable")
+            self.corruption.note(key, "unwritable", self.checks[key].where(packet))
             return
         if started is not None and first:
             self._announce(output, started)

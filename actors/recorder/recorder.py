@@ -49,7 +49,7 @@ class Recorder:
         self.tracks: dict[TrackKey, TrackInfo] = {}
         self.decoders: dict[TrackKey, TrackDecoder] = {}
         self.checks: dict[TrackKey, PacketCheck] = {}
-        self.corruption = CorruptionReport(config.sid, config.generation)
+        self.corruption = CorruptionReport(config.sid, config.generation, self.checks)
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
@@ -116,14 +116,14 @@ class Recorder:
             return
         problem = self.checks[key].problem(packet, self.clock_us)
         if problem == "empty":  # never to the decoder: it would take it for end of stream
-            self.corruption.note(key, problem)
+            self.corruption.note(key, problem, self.checks[key].where(packet))
             return
         errors = decoder.errors
         frames = decoder.decode(packet)  # a misstamped packet is decoded all the same: later
         if decoder.errors > errors:  # frames may refer to it; its own frames are not shown
             problem = "undecodable"
         if problem is not None:
-            self.corruption.note(key, problem)
+            self.corruption.note(key, problem, self.checks[key].where(packet))
             return
         for timed in frames:
             if packet.kind == "video":

@@ -22,6 +22,7 @@ from cloudrec.actors.recorder.corruption import (
     FUTURE_US,
     LONGEST_US,
     QUIET_US,
+    STALLED_US,
     CorruptionReport,
     PacketCheck,
 )
@@ -59,25 +60,57 @@ def test_a_check_names_empty_backwards_and_future_packets() -> None:
     assert check.problem(packet(10**9), None) is None  # no clock yet: not judged
 
 
-def test_a_burst_is_reported_once_after_it_went_quiet() -> None:
-    report = CorruptionReport(SID, generation=1)
-    for step in range(10):
-        report.note((1, "video"), "undecodable" if step % 2 else "backwards")
-        assert report.tick(T0 + step * 100_000) == []
-    assert report.tick(T0 + 900_000 + QUIET_US - 1) == []
-    [event] = report.tick(T0 + 900_000 + QUIET_US)
-    assert (event.uid, event.track, event.packets) == (1, "video", 10)
-    assert (event.first_ms, event.last_ms) == (T0 // 1000, T0 // 1000 + 900)
-    assert event.problems == ["backwards", "undecodable"]
+def test_a_burst_is_reported_once_its_stream_went_on_quietly() -> None:
+    check = PacketCheck()
+    report = CorruptionReport(SID, generation=1, checks={(1, "audio"): check})
+    for step in range(10):  # 0.9 s of media with every other packet bad
+        p = packet(step * 100)
+        if step % 2:
+            report.note((1, "audio"), "undecodable", check.where(p))
+        else:
+            assert check.problem(p, T0) is None
+        assert report.tick(T0) == []
+    ms = 800 + QUIET_US // 1000  # bad ones are met after the last good one (0.8 s)
+    assert check.problem(packet(ms - 1), T0) is None
+    assert report.tick(T0 + 1) == []
+    assert check.problem(packet(ms), T0) is None
+    [event] = report.tick(T0 + 2)
+    assert (event.uid, event.track, event.packets) == (1, "audio", 5)
+    assert (event.first_ms, event.last_ms) == (T0 // 1000, T0 // 1000 + 800)
+    assert event.problems == ["undecodable"]
     assert report.tick(T0 + 10 * QUIET_US) == []
 
 
+def test_two_bursts_arriving_together_are_two_bursts() -> None:
+    """A lagging publisher sends 2.5 s of media at once: the bursts in it are still apart."""
+    check = PacketCheck()
+    report = CorruptionReport(SID, generation=1, checks={(1, "audio"): check})
+    for ms in range(0, 4000, 100):
+        p = packet(ms)
+        if 500 <= ms < 1000 or 3500 <= ms < 3800:
+            report.note((1, "audio"), "empty", check.where(p))
+        else:
+            assert check.problem(p, T0) is None
+    assert report.tick(T0) != []  # the first ended when the second began
+    [second] = report.close(T0 + 1)
+    assert (second.first_ms, second.last_ms) == (T0 // 1000 + 3400, T0 // 1000 + 3400)
+
+
+def test_a_burst_of_a_stream_that_stopped_is_reported_after_a_while() -> None:
+    check = PacketCheck()
+    report = CorruptionReport(SID, generation=1, checks={(1, "audio"): check})
+    report.note((1, "audio"), "empty", check.where(packet(0)))
+    assert report.tick(T0) == []
+    assert report.tick(T0 + STALLED_US - 1) == []
+    assert len(report.tick(T0 + STALLED_US)) == 1
+
+
 def test_streams_have_their_own_bursts_and_close_reports_what_is_open() -> None:
-    report = CorruptionReport(SID, generation=1)
-    report.note((1, "video"), "empty")
-    report.note((2, "audio"), "future")
+    report = CorruptionReport(SID, generation=1, checks={})
+    report.note((1, "video"), "empty", T0)
+    report.note((2, "audio"), "future", T0)
     report.tick(T0)
-    report.note((2, "audio"), "future")
+    report.note((2, "audio"), "future", T0 + 1000)
     events = report.close(T0 + 1000)
     assert sorted((e.uid, e.track, e.packets) for e in events) == [(1, "video", 1),
                                                                    (2, "audio", 2)]
@@ -85,10 +118,13 @@ def test_streams_have_their_own_bursts_and_close_reports_what_is_open() -> None:
 
 
 def test_a_burst_that_never_ends_is_reported_every_minute() -> None:
-    report = CorruptionReport(SID, generation=1)
+    check = PacketCheck()
+    report = CorruptionReport(SID, generation=1, checks={(1, "audio"): check})
     reported = []
     for step in range(LONGEST_US * 2 // 1_000_000 + 2):  # 0..60 s, then 61..121 s
-        report.note((1, "audio"), "undecodable")
+        p = packet(step * 1000)
+        assert check.problem(p, None) is None
+        report.note((1, "audio"), "undecodable", check.where(p))
         reported += report.tick(T0 + step * 1_000_000)
     assert len(reported) == 2
 
@@ -149,8 +185,9 @@ def test_one_warning_per_stream_and_burst_of_the_corrupt_user_only(
     bursts = sorted((e.uid, e.track, e.first_ms) for e in corrupted)
     assert [(uid, track) for uid, track, _ in bursts] == [
         (1, "audio"), (1, "audio"), (1, "video"), (1, "video")]
-    for e in corrupted:  # dated by the recorder's clock, within its burst (one 100 ms step)
-        assert any(T0 // 1000 + a * 1000 <= e.first_ms <= e.last_ms <= T0 // 1000 + b * 1000 + 200
+    base = T0 // 1000
+    for e in corrupted:  # dated in the stream's media time, within its burst (give or take)
+        assert any(base + a * 1000 - 100 <= e.first_ms <= e.last_ms <= base + b * 1000 + 200
                    for a, b in BURSTS), e
         assert e.packets > 1
 
