@@ -141,6 +141,14 @@ def latencies(uploads: pd.DataFrame, slices: pd.DataFrame) -> Figure:
     return fig
 
 
+def histogram(values: pd.Series, title: str) -> Figure:
+    """One histogram (e.g. `fleet.callback_lag(log).latency_ms / 1000`)."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    _histogram(ax, values, title)
+    fig.tight_layout()
+    return fig
+
+
 def _histogram(ax: Axes, values: pd.Series, title: str) -> None:
     values = values.dropna().astype(float)
     ax.hist(values, bins=20, label=title, color="#4c72b0")
@@ -166,6 +174,6 @@ def bars(counts: pd.Series, title: str) -> Figure:
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(counts) + 1.2))
     ax.barh([str(label) for label in counts.index], counts.to_numpy(), label=title)
     ax.invert_yaxis()
-    ax.set_title(title)
+    ax.set_title(title if len(counts) else f"{title}: none")
     fig.tight_layout()
     return fig
