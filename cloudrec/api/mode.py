@@ -8,6 +8,7 @@ supported yet". The request models stay general: each mode has its own rule func
 from __future__ import annotations
 
 from cloudrec.api.errors import ApiError
+from cloudrec.api.layout import Layout
 from cloudrec.api.requests import StartRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
 
@@ -25,6 +26,7 @@ def check_mode(mode: str) -> None:
 
 def check_start(mode: str, grant: ResourceGrant, request: StartRequest) -> None:
     """The combination rules of the path's mode (after `check_mode`)."""
+    check_served_media_options(request)
     if mode == "individual":
         check_individual_start(grant, request)
     else:
@@ -39,6 +41,34 @@ def check_update_layout(mode: str) -> None:
     """`updateLayout` is mix only (§7): there is no layout to update in individual mode."""
     if mode != "mix":
         raise ApiError(2, "updateLayout is mix-mode only")
+
+
+def check_served_media_options(request: StartRequest) -> None:
+    """Options the spec defines that cloudrec cannot honour yet are refused, never ignored:
+    media decryption, the low video stream (publishers send one stream), background images."""
+    recording = request.client_request.recording_config
+    if recording is None:
+        return
+    if recording.decryption_mode != 0:
+        raise ApiError(2, "decryptionMode (media decryption) is not supported yet: "
+                          "record unencrypted channels, decryptionMode 0")
+    if recording.video_stream_type != 0:
+        raise ApiError(2, "videoStreamType 1 (the low stream) is not supported yet: "
+                          "publishers send one video stream, videoStreamType 0")
+    if recording.transcoding_config is not None:
+        check_layout_images(recording.transcoding_config)
+
+
+def check_layout_images(layout: Layout) -> None:
+    """Background images (§12.5-12.6) are not painted yet: a layout naming one is refused."""
+    named = [name for name, value in (("backgroundImage", layout.background_image),
+                                      ("defaultUserBackgroundImage",
+                                       layout.default_user_background_image),
+                                      ("backgroundConfig", layout.background_config))
+             if value is not None]
+    if named:
+        raise ApiError(2, f"{', '.join(named)}: background images are not supported yet "
+                          "(use backgroundColor)")
 
 
 def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:

@@ -189,6 +189,44 @@ def test_update_layout_body_errors_are_code_1028(api):
                      sid=sid)
 
 
+UNSERVED_OPTIONS = {
+    "decryption": (("recordingConfig",), {"decryptionMode": 1, "secret": "k"}),
+    "low stream": (("recordingConfig",), {"videoStreamType": 1}),
+    "background image": (TRANSCODING, {"backgroundImage": "https://example.com/a.jpg"}),
+    "default user image": (TRANSCODING,
+                           {"defaultUserBackgroundImage": "https://example.com/a.jpg"}),
+    "user backgrounds": (TRANSCODING, {"backgroundConfig": [
+        {"uid": "1", "image_url": "https://example.com/a.jpg"}]}),
+}
+
+
+@pytest.mark.parametrize("path,extra", UNSERVED_OPTIONS.values(), ids=UNSERVED_OPTIONS.keys())
+def test_options_not_served_yet_are_refused_with_code_2_never_ignored(api, backend, path,
+                                                                      extra):
+    """Tried: each spec option cloudrec cannot honour yet, alone in an otherwise good start;
+    and the background images in updateLayout. Refused, naming the option; nothing starts."""
+    body = api.start_body()
+    target = body["clientRequest"]
+    for key in path:
+        target = target[key]
+    target.update(extra)
+    resource_id = api.acquire().json()["resourceId"]
+
+    response = api.start(resource_id, body)
+
+    reply = assert_error(response, 400, 2, resourceId=resource_id, cname="room42",
+                         uid="900001")
+    assert next(iter(extra)) in reply["reason"] and "not supported yet" in reply["reason"]
+    assert not backend.sessions
+    if path == TRANSCODING:
+        resource_id, sid = api.running()
+        layout = {"mixedVideoLayout": 1, **extra}
+        response = api.client.post(api.session_path(resource_id, sid, "updateLayout"), json={
+            "cname": "room42", "uid": "900001", "clientRequest": layout})
+        assert_error(response, 400, 2, cname="room42", uid="900001", resourceId=resource_id,
+                     sid=sid)
+
+
 def test_update_layout_non_json_is_still_code_8(api):
     resource_id, sid = api.running()
 
@@ -232,15 +270,11 @@ def test_deeply_nested_private_params_are_code_2_not_500(api):
 def test_the_largest_accepted_start_is_a_small_event(api, backend):
     """Every free-form field at its largest accepted size: start is accepted and what goes
     into the session's RecordingStarted (the secret-free config) stays under 64 KB."""
-    url = "https://example.com/" + "i" * 2000
     regions = [{"uid": str(i), "x_axis": 0, "y_axis": 0, "width": 0.1, "height": 0.1}
                for i in range(1, 18)]
-    backgrounds = [{"uid": str(i), "image_url": url} for i in range(1, 18)]
     body = api.start_body()
     config = body["clientRequest"]
-    config["recordingConfig"]["transcodingConfig"].update(
-        layoutConfig=regions, backgroundConfig=backgrounds, backgroundImage=url,
-        defaultUserBackgroundImage=url)
+    config["recordingConfig"]["transcodingConfig"].update(layoutConfig=regions)
     config["recordingConfig"].update(
         subscribeVideoUids=[str(i) for i in range(1, 33)],
         privateParams='{"correctEXTINF": true' + " " * 990 + "}")
