@@ -66,6 +66,13 @@ typecheck: $(STAMP)
 	for d in actors events projections cluster; do ln -s $(CURDIR)/$$d build/typecheck/cloudrec/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
+# The notebooks executed and rendered into build/notebooks/ (not committed): against the log named
+# by CLOUDREC_EVENTS (and files in CLOUDREC_STORAGE) if set, else a small recorded test session.
+.PHONY: notebooks
+notebooks: $(STAMP)
+	rm -rf build/notebooks
+	$(BIN)/python notebooks/render.py
+
 bench: $(STAMP) ffmpeg
 	$(BIN)/python bench/composite.py
 	$(BIN)/python bench/individual.py
