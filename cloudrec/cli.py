@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudrec.actors.session.supervisor import Quota
+from cloudrec.cluster.options import Placement
 from cloudrec.events.backends import DEFAULT_EVENTS
 from cloudrec.runtime import DEFAULT_BACKUP, DEFAULT_STORAGE, DEFAULT_WORKDIR, RuntimeSettings
 from cloudrec.tools.options import add_commands as add_tool_commands
@@ -50,6 +51,14 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-channels-per-app", type=int, default=quota.channels_per_app,
                         help="distinct channels one app id may record at once (default: "
                              "%(default)s; CLOUDREC_MAX_CHANNELS_PER_APP)")
+    parser.add_argument("--recorder-resource", default=Placement.from_env().recorder_resource,
+                        metavar="NAME",
+                        help="recorders run only on nodes with this Ray custom resource, one "
+                             "unit each (`ray start --resources '{\"NAME\": 8}'`; default: "
+                             "CLOUDREC_RECORDER_RESOURCE, else any node)")
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="CPUs of the local Ray cluster (default: the machine's; recorders "
+                             "reserve their share of them)")
     _webhook_args(parser)
 
 
@@ -72,7 +81,9 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
                            slice_seconds=args.slice_seconds, s3_endpoint=args.s3_endpoint,
                            backup_url=args.backup, webhooks=tuple(args.webhook),
                            webhooks_file=args.webhooks, webhook_state=args.webhook_state,
-                           quota=Quota(args.max_recordings_per_app, args.max_channels_per_app))
+                           quota=Quota(args.max_recordings_per_app, args.max_channels_per_app),
+                           placement=Placement(recorder_resource=args.recorder_resource),
+                           num_cpus=args.num_cpus)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -43,6 +43,9 @@ class RuntimeSettings:
     webhooks_file: Path | None = None  # JSON settings, re-read when it changes
     webhook_state: Path | None = None  # the deliverer's view store (default: .cloudrec/webhooks/)
     quota: Quota = field(default_factory=Quota.from_env)  # per app id
+    placement: options.Placement = field(default_factory=options.Placement.from_env)
+    num_cpus: int | None = None  # of a local cluster (default: the machine's)
+    deliver_webhooks: bool = True  # False: a `cloudrec webhooks` process delivers them
 
     def webhook_settings(self) -> WebhookSettings:
         return WebhookSettings.from_options(self.webhooks, self.webhooks_file)
@@ -85,15 +88,16 @@ def status_runner(events: EventLog, events_url: str) -> ProjectionRunner:
 
 def start_runtime(settings: RuntimeSettings) -> Runtime:
     events_url, storage_url = _absolute(settings.events_url), _absolute(settings.storage_url)
-    connect(settings.ray_address)
-    controller = options.remote(ControllerActor, options.controller_options()).remote(
-        events_url, storage_url, quota=settings.quota)
+    connect(settings.ray_address, settings.num_cpus)
+    home = ray.get_runtime_context().get_node_id()
+    controller = options.remote(ControllerActor, options.controller_options(home)).remote(
+        events_url, storage_url, quota=settings.quota, placement=settings.placement)
     ray.get(controller.ready.remote())  # sessions recovered, a warm recorder waiting
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),
                                settings.slice_seconds, storage=settings.storage_plan(),
                                status_runner=status_runner(events, events_url))
-    hooks = settings.webhook_settings()
+    hooks = settings.webhook_settings() if settings.deliver_webhooks else None
     deliverer = start_deliverer(events, events_url, hooks, settings.webhook_state) if hooks \
         else None
     return Runtime(settings, events, controller, service, deliverer)

@@ -28,10 +28,22 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         if use_token_if_present(os.environ):
             _reread_ray_config()
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.WARNING,
-                 log_to_driver=log_to_driver)
+                 log_to_driver=log_to_driver, runtime_env=actor_env(os.environ))
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                  namespace=NAMESPACE, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+
+
+# Settings the actors read from their environment. A local cluster's workers inherit this
+# process's environment; on a cluster started by `ray start` they have the node's, so these are
+# handed to every actor of the job. Secrets (resource key, webhook secrets) are not: a runtime
+# environment is shown by Ray's dashboard and job API.
+ACTOR_SETTINGS = ("CLOUDREC_WARM_RECORDERS", "CLOUDREC_CHANNEL_GRACE_S", "CLOUDREC_RAY_LOGS",
+                  "CLOUDREC_RECORDER_RESOURCE")
+
+
+def actor_env(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {"env_vars": {k: env[k] for k in ACTOR_SETTINGS if k in env}}
 
 
 def token_at_hand(env: Mapping[str, str]) -> bool:

@@ -12,6 +12,7 @@ head; drivers join it through `cloudrec.cluster.connect`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +54,20 @@ class Head:
                 continue
         return list(found.values())
 
+    def node_id(self) -> str:
+        """The node's id, as Ray names it (from its raylet's command line)."""
+        for process in _alive(self.processes()):
+            for part in process.cmdline():
+                if part.startswith("--node_id="):
+                    return str(part).removeprefix("--node_id=")
+        raise LookupError(f"no raylet of {self.temp_dir} runs")
+
+    def kill_raylet(self) -> None:
+        """The node is lost: SIGKILL its raylet (its workers end with it)."""
+        for process in _alive(self.processes()):
+            if "raylet/raylet" in " ".join(process.cmdline()):
+                process.kill()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL what is left: every process of this head, no other."""
         processes = self.processes()
@@ -72,30 +87,51 @@ class Head:
 
 def start_head(temp_dir: Path, port: int, num_cpus: int = 2,
                env: dict[str, str] | None = None, timeout_s: float = 120.0,
-               dashboard_port: int | None = None) -> Head:
+               dashboard_port: int | None = None,
+               resources: dict[str, float] | None = None) -> Head:
     """`ray start --head` with its own temp directory and port; returns once it answers.
     With `dashboard_port`, the dashboard (and so `ray job submit`) listens there."""
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
-    command = [ray, "start", "--head", f"--port={port}", f"--num-cpus={num_cpus}",
-               f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+    command = ["--head", f"--port={port}"]
     if dashboard_port is None:
         command.append("--include-dashboard=false")
     else:
         command += ["--include-dashboard=true", "--dashboard-host=127.0.0.1",
                     f"--dashboard-port={dashboard_port}"]
+    return _ray_start(Head(temp_dir, port), command, num_cpus, resources, env, timeout_s)
+
+
+def join_node(head_address: str, temp_dir: Path, num_cpus: int = 1,
+              resources: dict[str, float] | None = None, env: dict[str, str] | None = None,
+              timeout_s: float = 120.0) -> Head:
+    """Another node of the cluster at `head_address` (`ray start --address`), on this machine,
+    with its own temp directory: stopping it (or SIGKILLing its raylet) loses that node."""
+    environment = {**(env or {}), "RAY_AUTH_MODE": "token"}  # a node presents the head's token
+    return _ray_start(Head(temp_dir, 0), [f"--address={head_address}"], num_cpus, resources,
+                      environment, timeout_s)
+
+
+def _ray_start(node: Head, command: list[str], num_cpus: int,
+               resources: dict[str, float] | None, env: dict[str, str] | None,
+               timeout_s: float) -> Head:
+    temp_dir = node.temp_dir
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
+    command = [ray, "start", *command, f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}",
+               "--disable-usage-stats"]
+    if resources:
+        command.append(f"--resources={json.dumps(resources)}")
     environment = {**os.environ, **(env or {}), "RAY_TMPDIR": str(temp_dir)}
-    head = Head(temp_dir, port)
+    head = node
     done = subprocess.run(command, env=environment, capture_output=True, text=True,
                           timeout=timeout_s)
     if done.returncode != 0:
         head.stop()
-        raise RuntimeError(f"ray start --head failed: {done.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(command[1:3])} failed: {done.stderr[-2000:]}")
     deadline = time.monotonic() + timeout_s
     while not any("raylet" in " ".join(p.cmdline()) for p in _alive(head.processes())):
         if time.monotonic() > deadline:
             head.stop()
-            raise RuntimeError("the head's raylet did not come up")
+            raise RuntimeError("the node's raylet did not come up")
         time.sleep(0.2)
     return head
 

@@ -7,15 +7,30 @@ vacant for its grace period, an uploader once its session ended and its backlog 
 Recorders and layout controllers are owned by the controller and die with it; their state is in
 the log, and a restarted controller fails each recording over to a new recorder generation.
 Recorders are started before they are needed (warm spares, so `start` has one recording within
-about a second) and so carry no session name. Names derive from ids. Actors reserve no CPU
-(`num_cpus=0`): they are I/O- or media-bound loops, and a 2-core laptop must fit a whole
-recording; real capacity is governed by the controller, not by Ray's CPU accounting.
+about a second) and so carry no session name. Names derive from ids.
+
+Placement: every actor reserves what it uses, so Ray's scheduler spreads recorders over the
+nodes (`Placement`). A recorder reserves CPU by its job: a composite pays a base (decoding its
+users, mixing, the channel's transport) plus a share per million output pixels per second
+(compositing and encoding); an individual recorder, which only remuxes, a base plus a share per
+track. The figures are the benchmarks' (`bench/`, 2-core development machine): a default
+composite (640x360@15) measured 0.23 of a core, 1280x720@30 about 0.75; the individual core
+0.32 ms of CPU per user-second. With `recorder_resource` set, a recorder also needs one unit of
+that custom resource: only nodes started with it (`ray start --resources '{"recorder": 8}'`)
+take recorders, at most that many each, and recorders are spread over the nodes that fit. The
+controller reserves nothing (it must always have a place); channels, uploaders and layout
+controllers live beside it when its node has room (soft affinity, `home`), so a lost recording
+node takes only its recorders with it, and those fail over.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import ray
 
@@ -30,34 +45,127 @@ def _safe(text: str) -> str:
                   text.encode()).decode()
 
 
-def controller_options() -> dict[str, Any]:
+def controller_options(home: str | None = None) -> dict[str, Any]:
+    """`home`: the node of the process that starts it (the API's), when it has room."""
     return {"name": CONTROLLER, "namespace": NAMESPACE, "lifetime": "detached",
-            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 32, "max_restarts": -1}
+            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 32, "max_restarts": -1,
+            **_near(home)}
 
 
-def channel_options(appid: str, cname: str) -> dict[str, Any]:
+def _near(home: str | None) -> dict[str, Any]:
+    """Beside the controller's node `home` when it has room, else anywhere."""
+    if home is None:
+        return {}
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=home, soft=True)}
+
+
+def channel_options(appid: str, cname: str, home: str | None = None) -> dict[str, Any]:
     return {"name": f"channel-{_safe(appid)}-{_safe(cname)}", "namespace": NAMESPACE,
-            "lifetime": "detached", "get_if_exists": True, "num_cpus": 0, "max_concurrency": 16}
+            "lifetime": "detached", "get_if_exists": True, "num_cpus": CHANNEL_CPU,
+            "max_concurrency": 16, **_near(home)}
 
 
-def recorder_options() -> dict[str, Any]:
-    """A warm spare: it learns its session (and generation) at `begin`."""
-    return {"namespace": NAMESPACE, "num_cpus": 0, "max_concurrency": 4, "max_restarts": 0}
+MIX_BASE_CPU = 0.15  # decoding the users, mixing audio, the channel's fan-out
+MIX_CPU_PER_MPX_S = 0.022  # compositing + encoding, per million output pixels per second
+INDIVIDUAL_BASE_CPU = 0.02
+INDIVIDUAL_CPU_PER_TRACK = 0.001  # remuxing one stream (0.16 ms per second, rounded up)
+INDIVIDUAL_TRACKS_ALL = 34  # "all users": 17 users' audio and video
+CHANNEL_CPU = 0.02
+UPLOADER_CPU = 0.01
 
 
-def layout_options(sid: str) -> dict[str, Any]:
+class Job(Protocol):
+    """What placement reads of a recording's config (`RecordingConfig`)."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def fps(self) -> int: ...
+
+    @property
+    def stream_types(self) -> int: ...
+
+    @property
+    def audio(self) -> Any: ...
+
+    @property
+    def video(self) -> Any: ...
+
+
+def recorder_cpu(job: Job) -> float:
+    """The share of a core a recorder of `job` reserves, rounded up to a hundredth."""
+    if job.mode == "individual":
+        tracks = sum(_tracks(rule) for kind, rule in (("audio", job.audio), ("video", job.video))
+                     if job.stream_types in (2, 0 if kind == "audio" else 1))
+        cpu = INDIVIDUAL_BASE_CPU + INDIVIDUAL_CPU_PER_TRACK * tracks
+    else:
+        cpu = MIX_BASE_CPU + MIX_CPU_PER_MPX_S * job.width * job.height * job.fps / 1e6
+    return math.ceil(cpu * 100) / 100
+
+
+def _tracks(rule: Any) -> int:
+    if not rule.enabled:
+        return 0
+    return len(rule.only) if rule.only is not None else INDIVIDUAL_TRACKS_ALL // 2
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The cluster-wide placement rule (the controller's; set by `cloudrec serve`)."""
+
+    recorder_resource: str | None = None  # custom resource a recorder needs one unit of
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Placement:
+        return cls(recorder_resource=env.get("CLOUDREC_RECORDER_RESOURCE") or None)
+
+    def recorder_needs(self, job: Job) -> dict[str, float]:
+        """Ray resources a recorder of `job` reserves: {"CPU": ..., custom: 1}."""
+        needs = {"CPU": recorder_cpu(job)}
+        if self.recorder_resource:
+            needs[self.recorder_resource] = 1.0
+        return needs
+
+    def recorder_options(self, needs: Mapping[str, float]) -> dict[str, Any]:
+        """A warm spare for jobs needing `needs`: it learns its session at `begin`."""
+        custom = {k: v for k, v in needs.items() if k != "CPU"}
+        return {"namespace": NAMESPACE, "num_cpus": needs.get("CPU", 0.0),
+                "resources": custom, "max_concurrency": 4, "max_restarts": 0,
+                "scheduling_strategy": "SPREAD"}
+
+
+def fits(needs: Mapping[str, float], free_per_node: Mapping[str, Mapping[str, float]]) -> bool:
+    """Some node has every resource of `needs` free (Ray places an actor on one node)."""
+    return any(all(free.get(k, 0.0) >= v - 1e-9 for k, v in needs.items())
+               for free in free_per_node.values())
+
+
+def describe(needs: Mapping[str, float]) -> str:
+    return ", ".join(f"{v:g} {k}" for k, v in sorted(needs.items()))
+
+
+def layout_options(sid: str, home: str | None = None) -> dict[str, Any]:
     return {"name": f"layout-{sid}", "namespace": NAMESPACE, "num_cpus": 0,
-            "max_restarts": 3, "max_task_retries": 3}
+            "max_restarts": 3, "max_task_retries": 3, **_near(home)}
 
 
 def uploader_name(sid: str) -> str:
     return f"uploader-{sid}"
 
 
-def uploader_options(sid: str) -> dict[str, Any]:
+def uploader_options(sid: str, home: str | None = None) -> dict[str, Any]:
     return {"name": uploader_name(sid), "namespace": NAMESPACE, "lifetime": "detached",
-            "get_if_exists": True, "num_cpus": 0, "max_concurrency": 1, "max_restarts": 3,
-            "max_task_retries": 3}
+            "get_if_exists": True, "num_cpus": UPLOADER_CPU, "max_concurrency": 1,
+            "max_restarts": 3, "max_task_retries": 3, **_near(home)}
 
 
 def publisher_options(appid: str, cname: str, uid: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.session.children import RayChildren
 from cloudrec.actors.session.session import Rejected
 from cloudrec.actors.session.supervisor import Quota, Supervisor
+from cloudrec.cluster.options import Placement
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.layout import Layout
 from cloudrec.events.recording import RecordingStarted
@@ -33,9 +34,9 @@ Refusal = tuple[int, str, str] | None
 
 class ControllerActor:
     def __init__(self, events_url: str, storage_url: str, reconcile_s: float = 0.2,
-                 quota: Quota | None = None) -> None:
+                 quota: Quota | None = None, placement: Placement | None = None) -> None:
         self.settings = {"events_url": events_url, "storage_url": storage_url}
-        self.children = RayChildren(events_url, storage_url)
+        self.children = RayChildren(events_url, storage_url, placement=placement)
         self.core = Supervisor(open_event_log(events_url), self.children, quota=quota)
         self.recovered = threading.Event()
         self.stopping = threading.Event()

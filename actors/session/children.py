@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -48,42 +49,93 @@ class Watch:
     dead: bool = False
 
 
-class RecorderPool:
-    """Warm recorder processes: each has imported everything and waits for `begin`."""
+Needs = tuple[tuple[str, float], ...]  # a recorder's Ray resources, hashable
 
-    def __init__(self, size: int = WARM_RECORDERS) -> None:
-        self.size = size
-        self.spares: list[tuple[Any, Any]] = []  # (actor, its ready() ref)
+
+class RecorderPool:
+    """Warm recorder processes: each has imported everything and waits for `begin`.
+
+    A spare reserves the resources of a job (`options.Placement`), fixed when it is created, so
+    the pool keeps spares of the shape last asked for (at first the default composite's); a
+    start of another shape gets a process of its own, started then (a second or two more)."""
+
+    def __init__(self, placement: options.Placement, size: int = WARM_RECORDERS) -> None:
+        self.placement, self.size = placement, size
+        self.shape: Needs = _needs(placement.recorder_needs(RecordingConfig(
+            sid="", appid="", cname="", recorder_uid=0, generation=0, workdir=Path("."))))
+        self.spares: list[tuple[Any, Any, Needs]] = []  # (actor, its ready() ref, its needs)
         self.lock = threading.Lock()
         self.fill()
+
+    def _spawn(self, needs: Needs) -> tuple[Any, Any, Needs]:
+        actor = options.remote(RecorderActor, self.placement.recorder_options(dict(needs)))
+        spawned = actor.remote()
+        return spawned, spawned.ready.remote(), needs
 
     def fill(self) -> None:
         with self.lock:
             while len(self.spares) < self.size:
-                actor = options.remote(RecorderActor, options.recorder_options()).remote()
-                self.spares.append((actor, actor.ready.remote()))
+                self.spares.append(self._spawn(self.shape))
 
-    def take(self) -> Any:
+    def ready(self, needs: Needs) -> int | None:
+        """The index of a spare of this shape that is placed and warm, if any."""
+        for index, (_, ref, shape) in enumerate(self.spares):
+            if shape == needs and ray.wait([ref], timeout=0)[0]:
+                return index
+        return None
+
+    def take(self, needs: Needs) -> Any:
         with self.lock:
-            taken = self.spares.pop(0) if self.spares else None
-        if taken is None:
-            actor = options.remote(RecorderActor, options.recorder_options()).remote()
-            taken = (actor, actor.ready.remote())
+            index = self.ready(needs)
+            if index is None:  # one not yet warm, else a new one
+                index = next((i for i, s in enumerate(self.spares) if s[2] == needs), None)
+            taken = self.spares.pop(index) if index is not None else self._spawn(needs)
+            if needs != self.shape:  # spares of the shape now in demand
+                self.shape = needs
+                self._drop_others()
         self.fill()
         return taken[0]
 
+    def drop_other_shapes(self) -> bool:
+        """Free what spares of another shape than the one in demand reserve: True if any."""
+        with self.lock:
+            return self._drop_others()
+
+    def _drop_others(self) -> bool:
+        others = [s for s in self.spares if s[2] != self.shape]
+        self.spares = [s for s in self.spares if s[2] == self.shape]
+        for actor, _, _ in others:
+            ray.kill(actor, no_restart=True)
+        return bool(others)
+
     def wait_warm(self, timeout_s: float) -> bool:
         with self.lock:
-            refs = [ref for _, ref in self.spares]
+            refs = [ref for _, ref, _ in self.spares]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
         return len(ready) == len(refs)
 
 
+def _needs(needs: dict[str, float]) -> Needs:
+    return tuple(sorted(needs.items()))
+
+
+def free_per_node() -> dict[str, dict[str, float]]:
+    """What each node has free now (Ray's GCS view; a driver-side call, no dashboard)."""
+    from ray._private.state import state
+
+    per_node = state.available_resources_per_node  # what ray.available_resources() sums
+    free: dict[str, dict[str, float]] = per_node()  # type: ignore[no-untyped-call]
+    return free
+
+
 class RayChildren:
-    def __init__(self, events_url: str, storage_url: str, warm: int = WARM_RECORDERS) -> None:
+    def __init__(self, events_url: str, storage_url: str, warm: int = WARM_RECORDERS,
+                 placement: options.Placement | None = None) -> None:
         self.events_url = events_url
         self.storage_url = storage_url
-        self.pool = RecorderPool(warm)
+        self.placement = placement or options.Placement.from_env()
+        self.home: str | None = ray.get_runtime_context().get_node_id()  # the controller's
+        self.pool = RecorderPool(self.placement, warm)
         self.watches: dict[str, Watch] = {}
         self.announced: dict[str, Any] = {}  # uploader id -> its announce() ref
 
@@ -91,7 +143,7 @@ class RayChildren:
     def channel(self, appid: str, cname: str, attempts: int = 5) -> Any:
         """The channel's actor, kept for another grace period; one that ended as it was asked
         for (or is still dying, its name not yet free) is replaced by a fresh one."""
-        cls = options.remote(ChannelActor, options.channel_options(appid, cname))
+        cls = options.remote(ChannelActor, options.channel_options(appid, cname, self.home))
         for attempt in range(1, attempts + 1):
             try:
                 actor = cls.remote(appid, cname, self.events_url, CHANNEL_GRACE_S)
@@ -113,7 +165,8 @@ class RayChildren:
         """The session's uploader (the one that survived a controller restart, if any). The
         storage keys go to it only; a store refusing at start is reported by it (error event)
         and the recording goes on, keeping its files locally."""
-        uploader = options.remote(UploaderActor, options.uploader_options(config.sid)).remote(
+        opts = options.uploader_options(config.sid, self.home)
+        uploader = options.remote(UploaderActor, opts).remote(
             self.storage_url, self.events_url, config.storage, config.sid)
         self.announced[_id(uploader)] = uploader.announce.remote(config.sid, 0)
         return uploader
@@ -142,14 +195,35 @@ class RayChildren:
                 if actor["namespace"] == options.NAMESPACE and actor["name"].startswith(prefix)]
 
     def layout(self, sid: str, layout: Layout) -> Any:
-        return options.remote(LayoutActor, options.layout_options(sid)).remote(
+        return options.remote(LayoutActor, options.layout_options(sid, self.home)).remote(
             sid, layout, self.events_url)
+
+    def room(self, config: RecordingConfig, wait_s: float = 3.0) -> str | None:
+        """None if a recorder for `config` can be placed now (a warm spare of its shape, or a
+        node with its resources free), else what it needs. Spares of another shape are given
+        up for it, and the cluster is watched for `wait_s` while Ray frees their share."""
+        needs = _needs(self.placement.recorder_needs(config))
+        if self.pool.ready(needs) is not None:
+            return None
+        deadline = time.monotonic() + wait_s
+        dropped = False
+        while True:
+            if options.fits(dict(needs), free_per_node()):
+                return None
+            if not dropped:
+                dropped = self.pool.drop_other_shapes()
+                if not dropped:
+                    break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        return options.describe(dict(needs))
 
     def recorder(self, config: RecordingConfig, channel: Any, uploader: Any,
                  timeout_s: float) -> Any:
         """A warm recorder begins generation `config.generation`; raises unless it joined
         within `timeout_s`."""
-        recorder = self.pool.take()
+        recorder = self.pool.take(_needs(self.placement.recorder_needs(config)))
         try:
             ray.get(recorder.begin.remote(_secret_free(config), channel, uploader,
                                           self.events_url), timeout=timeout_s)

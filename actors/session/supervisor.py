@@ -62,6 +62,7 @@ class Timing:
 
 
 QUOTA_EXCEEDED = 429  # cloudrec's own code (the spec has none): HTTP 429, retry later
+NO_ROOM = 62  # "start: could not reach recording service (retry)" (spec §10): cluster full
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,9 @@ class Supervisor:
                 for run in list(self.running.values()) if run.channel is not None}
 
     def start(self, config: RecordingConfig, started: RecordingStarted) -> None:
-        """Append the start (code 7 for a used resourceId, 53 for a running appid/cname/uid);
-        the recorder is launched in the background."""
+        """Append the start (code 7 for a used resourceId, 53 for a running appid/cname/uid,
+        429 past a quota, 62 when no node has room for its recorder); the recorder is
+        launched in the background."""
         sid, who = config.sid, (config.appid, config.cname, str(config.recorder_uid))
         with self.lock:
             if (used := self.by_resource.get(started.resource_id)) is not None:
@@ -155,6 +157,9 @@ class Supervisor:
             if who in self.live:
                 raise Rejected(53, "a recorder with this appid, cname and uid is already running")
             self.quota.check(config.appid, config.cname, self.live)
+            if (needs := self.children.room(config)) is not None:
+                raise Rejected(NO_ROOM, "could not reach recording service: no node of the "
+                               f"cluster has room for this recorder ({needs}); retry later")
             storage = config.storage.describe() if config.storage else ""
             self._append(sid, session.start(self.state(sid), started, to_plan(config), storage))
             self.by_resource[started.resource_id], self.live[who] = sid, sid

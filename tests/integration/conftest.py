@@ -96,7 +96,10 @@ def runtime(request: pytest.FixtureRequest,
     settings = RuntimeSettings(events_url=_events_url(request.param, root, request),
                                storage_url=f"file://{root}/recordings",
                                workdir=root / "work", slice_seconds=SLICE_SECONDS)
-    ray.init(num_cpus=2, include_dashboard=False, namespace="cloudrec",
+    # 8 logical CPUs on 2 cores: recorders reserve their share of a core (cluster/options.py),
+    # and the tests run more small recordings at once (plus lingering channels and uploaders)
+    # than 2 would hold; placement itself is tested on a cluster of its own (test_multinode)
+    ray.init(num_cpus=8, include_dashboard=False, namespace="cloudrec",
              runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore",
                                        "CLOUDREC_CHANNEL_GRACE_S": str(CHANNEL_GRACE_S)}})
     try:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from cloudrec.cluster.connect import server_address, token_at_hand, use_token_if_present
+from cloudrec.cluster.connect import (
+    actor_env,
+    server_address,
+    token_at_hand,
+    use_token_if_present,
+)
 
 
 def test_the_named_cluster_wins_then_ray_address_then_the_file_serve_wrote(
@@ -33,3 +38,11 @@ def test_token_mode_is_turned_on_only_with_a_token_and_no_chosen_mode(tmp_path: 
     assert not use_token_if_present(chosen) and chosen["RAY_AUTH_MODE"] == "disabled"
     none = {"RAY_AUTH_TOKEN_PATH": str(tmp_path / "absent")}
     assert not use_token_if_present(none) and "RAY_AUTH_MODE" not in none
+
+
+def test_actors_on_a_joined_cluster_get_the_settings_but_never_the_secrets() -> None:
+    env = {"CLOUDREC_WARM_RECORDERS": "0", "CLOUDREC_RECORDER_RESOURCE": "recorder",
+           "CLOUDREC_RESOURCE_KEY": "k" * 32, "CLOUDREC_WEBHOOKS": "app=http://x,secret=s",
+           "CLOUDREC_CUSTOMERS": "a:b:c", "PATH": "/bin"}
+    assert actor_env(env) == {"env_vars": {"CLOUDREC_WARM_RECORDERS": "0",
+                                           "CLOUDREC_RECORDER_RESOURCE": "recorder"}}

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from cloudrec.cluster.options import channel_options
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cloudrec.actors.recorder.config import RecordingConfig, Subscription
+from cloudrec.cluster.options import (
+    INDIVIDUAL_BASE_CPU,
+    Placement,
+    channel_options,
+    fits,
+    recorder_cpu,
+)
 
 from ..api.names import LEGAL_CNAMES, PUNCTUATION
 
@@ -17,3 +29,41 @@ def test_distinct_channels_get_distinct_actor_names() -> None:
     names = [channel_options(appid, cname)["name"] for appid, cname in pairs]
     assert len(set(names)) == len(set(pairs))
     assert all(n.isascii() and " " not in n for n in names)
+
+
+def job(**kw: object) -> RecordingConfig:
+    return replace(RecordingConfig(sid="s", appid="a", cname="c", recorder_uid=1, generation=1,
+                                   workdir=Path(".")), **kw)  # type: ignore[arg-type]
+
+
+def test_a_recorder_reserves_cpu_by_its_job() -> None:
+    """The benchmarks' figures: a default composite ~0.23 of a core, 720p30 ~0.75; an
+    individual recorder a base plus a little per track it may record."""
+    assert recorder_cpu(job()) == pytest.approx(0.23)
+    assert recorder_cpu(job(width=1280, height=720, fps=30)) == pytest.approx(0.76)
+    assert recorder_cpu(job(width=1920, height=1080, fps=30)) > recorder_cpu(
+        job(width=1280, height=720, fps=30))
+    everyone = recorder_cpu(job(mode="individual"))
+    two = recorder_cpu(job(mode="individual", audio=Subscription(only=frozenset({1})),
+                           video=Subscription(only=frozenset({1}))))
+    audio_only = recorder_cpu(job(mode="individual", stream_types=0))
+    assert two < audio_only < everyone <= 0.06
+    assert recorder_cpu(job(mode="individual", audio=Subscription(enabled=False),
+                            video=Subscription(enabled=False))) == INDIVIDUAL_BASE_CPU
+
+
+def test_a_custom_resource_dedicates_nodes_to_recording() -> None:
+    assert Placement().recorder_needs(job()) == {"CPU": 0.23}
+    dedicated = Placement.from_env({"CLOUDREC_RECORDER_RESOURCE": "recorder"})
+    needs = dedicated.recorder_needs(job())
+    assert needs == {"CPU": 0.23, "recorder": 1.0}
+    opts = dedicated.recorder_options(needs)
+    assert opts["num_cpus"] == 0.23 and opts["resources"] == {"recorder": 1.0}
+    assert Placement.from_env({}).recorder_resource is None
+
+
+def test_fits_asks_for_one_node_with_everything_free() -> None:
+    needs = {"CPU": 0.5, "recorder": 1.0}
+    assert fits(needs, {"a": {"CPU": 0.5, "recorder": 1.0}})
+    assert not fits(needs, {"a": {"CPU": 2.0}, "b": {"CPU": 0.1, "recorder": 4.0}})
+    assert not fits(needs, {})

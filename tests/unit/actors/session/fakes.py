@@ -37,6 +37,7 @@ class FakeChildren:
     uploaded: str = "uploaded"
     silent: bool = False  # nobody publishes: no user's stream is heard
     join_fails: bool = False
+    full: bool = False  # no node has room for a recorder
     stop_fails: bool = False
     dead: set[str] = field(default_factory=set)
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -47,6 +48,9 @@ class FakeChildren:
     uploaders_alive: list[str] = field(default_factory=list)  # sids, as Ray lists them
     kept: list[list[str]] = field(default_factory=list)  # each keep_channels call
     retired: list[str] = field(default_factory=list)
+
+    def room(self, config: RecordingConfig) -> str | None:
+        return "0.23 CPU" if self.full else None
 
     def channel(self, appid: str, cname: str) -> str:
         self.calls.append(("channel", (appid, cname)))

@@ -123,6 +123,20 @@ def test_a_used_resource_is_code_7_and_an_event_a_running_uid_is_53() -> None:
     assert running.value.code == 53 and log.read_stream("s3") == []
 
 
+def test_a_full_cluster_refuses_start_with_62_and_records_nothing() -> None:
+    """Tried: a start while no node has room for its recorder, then the same start once room
+    came back. The refusal is the spec's code 62 (retry), the log holds nothing of it."""
+    supervisor, children, log = make(full=True)
+    c = config("f1")
+    with pytest.raises(Rejected) as full:
+        supervisor.start(c, started(c))
+    assert full.value.code == 62 and "could not reach recording service" in full.value.reason
+    assert log.read_stream("f1") == []
+    children.full = False
+    supervisor.start(c, started(c))
+    assert "RecordingStarted" in types(log, "f1")
+
+
 def test_quotas_per_app_id_refuse_with_429_and_free_up_when_a_session_ends() -> None:
     """Tried: a fifth recording of one app (quota 4), a third channel (quota 2 channels), the
     same starts for another app, and a start once a session stopped; then a controller
