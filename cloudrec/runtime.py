@@ -86,12 +86,30 @@ def status_runner(events: EventLog, events_url: str) -> ProjectionRunner:
     return ProjectionRunner(events, status, MemoryViewStore(), commit=commit)
 
 
+class OtherController(RuntimeError):
+    """The cluster's controller runs on another event log or storage than asked for."""
+
+
+def check_same_controller(running: dict[str, str], events_url: str, storage_url: str) -> None:
+    """One controller per cluster (a named, detached actor): a second cloudrec on other
+    settings would drive it, and its sessions would go to a log it never reads."""
+    wanted = {"events_url": events_url, "storage_url": storage_url}
+    if running != wanted:
+        raise OtherController(
+            f"this Ray cluster already runs a cloudrec controller on other settings "
+            f"(events {running.get('events_url')}, storage {running.get('storage_url')}; asked "
+            f"for events {events_url}, storage {storage_url}): use the same settings, or end "
+            f"that one first (the actor {options.CONTROLLER!r} in namespace "
+            f"{options.NAMESPACE!r})")
+
+
 def start_runtime(settings: RuntimeSettings) -> Runtime:
     events_url, storage_url = _absolute(settings.events_url), _absolute(settings.storage_url)
     connect(settings.ray_address, settings.num_cpus)
     home = ray.get_runtime_context().get_node_id()
     controller = options.remote(ControllerActor, options.controller_options(home)).remote(
         events_url, storage_url, quota=settings.quota, placement=settings.placement)
+    check_same_controller(ray.get(controller.get_settings.remote()), events_url, storage_url)
     ray.get(controller.ready.remote())  # sessions recovered, a warm recorder waiting
     events = open_event_log(events_url)
     service = RecordingService(events, ControllerHandle(controller), settings.workdir.resolve(),

@@ -12,6 +12,7 @@ from cloudrec.cluster.connect import (
     token_at_hand,
     use_token_if_present,
 )
+from cloudrec.runtime import OtherController, check_same_controller
 
 
 def test_the_named_cluster_wins_then_ray_address_then_the_file_serve_wrote(
@@ -46,3 +47,10 @@ def test_actors_on_a_joined_cluster_get_the_settings_but_never_the_secrets() -> 
            "CLOUDREC_CUSTOMERS": "a:b:c", "PATH": "/bin"}
     assert actor_env(env) == {"env_vars": {"CLOUDREC_WARM_RECORDERS": "0",
                                            "CLOUDREC_RECORDER_RESOURCE": "recorder"}}
+
+
+def test_a_second_cloudrec_on_other_settings_is_told_not_to_drive_the_controller() -> None:
+    running = {"events_url": "sqlite:////a/events.db", "storage_url": "file:///a/rec"}
+    check_same_controller(running, "sqlite:////a/events.db", "file:///a/rec")
+    with pytest.raises(OtherController, match="already runs a cloudrec controller"):
+        check_same_controller(running, "sqlite:////b/events.db", "file:///a/rec")
