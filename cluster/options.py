@@ -13,14 +13,18 @@ Placement: every actor reserves what it uses, so Ray's scheduler spreads recorde
 nodes (`Placement`). A recorder reserves CPU by its job: a composite pays a base (decoding its
 users, mixing, the channel's transport) plus a share per million output pixels per second
 (compositing and encoding); an individual recorder, which only remuxes, a base plus a share per
-track. The figures are the benchmarks' (`bench/`, 2-core development machine): a default
-composite (640x360@15) measured 0.23 of a core, 1280x720@30 about 0.75; the individual core
-0.32 ms of CPU per user-second. With `recorder_resource` set, a recorder also needs one unit of
-that custom resource: only nodes started with it (`ray start --resources '{"recorder": 8}'`)
-take recorders, at most that many each, and recorders are spread over the nodes that fit. The
-controller reserves nothing (it must always have a place); channels, uploaders and layout
-controllers live beside it when its node has room (soft affinity, `home`), so a lost recording
-node takes only its recorders with it, and those fail over.
+track. The figures (2-core development machine): a default composite (640x360@15, 4 users)
+measured 0.23 of a core in its recorder process under `cloudrec serve`; `bench/composite.py`
+measures 0.19 of a core for the 1280x720@30 pipeline alone on synthetic pictures, which cost
+x264 little, so the per-pixel share is set for camera content at P2's 720p30 budget (0.75);
+`bench/individual.py` measures 0.32 ms of CPU per user-second for the individual core, and an
+individual recorder's base covers its process and transport. With `recorder_resource` set, a
+recorder also needs one unit of that custom resource: only nodes started with it (`ray start
+--resources '{"recorder": 8}'`) take recorders, at most that many each, and recorders are
+spread over the nodes that fit. The controller reserves nothing (it must always have a
+place); channels, uploaders and layout controllers live beside it when its node has room (soft
+affinity, `home`), so a lost recording node takes only its recorders with it, and those fail
+over.
 """
 
 from __future__ import annotations
