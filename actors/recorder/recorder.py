@@ -144,14 +144,18 @@ class Recorder:
         if self.started and (changed := self.streams.update(self.tracks, now_us // 1000)):
             self.events.append(changed)
         step = 1_000_000 / self.config.fps
-        while self.t0_us + int(self.frames_out * step) <= watermark:
-            self._render_picture(self.t0_us + int(self.frames_out * step))
+        while (due := self.t0_us + int(self.frames_out * step)) <= watermark:
+            self._render_picture(due)
             self.frames_out += 1
-        self.audio.close_runs_before(self.audio.sample_at(watermark))
-        for frame in self.mixer.pop_until(self.audio.sample_at(watermark)):
+            self._mix_until(due)  # interleaved: a render after a stall still gives each slice
+        self._mix_until(watermark)  # its audio (video alone would cut it first)
+        self.output.poll()
+
+    def _mix_until(self, channel_us: int) -> None:
+        self.audio.close_runs_before(self.audio.sample_at(channel_us))
+        for frame in self.mixer.pop_until(self.audio.sample_at(channel_us)):
             assert frame.pts is not None  # the mixer stamps every frame with its position
             self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
-        self.output.poll()
 
     def _render_picture(self, channel_us: int) -> None:
         placements = []

@@ -131,15 +131,21 @@ def test_ray_job_submit_runs_the_api_and_a_recording_on_the_cluster(
     events_url = f"sqlite:///{tmp_path}/events.db"
 
     def submit(*wait: str) -> str:
-        job_id = f"cloudrec-{uuid.uuid4().hex[:8]}"
-        done = subprocess.run(
-            [ray_cli, "job", "submit", "--address", address, "--submission-id", job_id, *wait,
-             "--", sys.executable, "-m", "cloudrec.cluster.job", "--port", str(port),
-             "--events", events_url, "--storage", f"file://{tmp_path}/recordings",
-             "--workdir", str(tmp_path / "work"), "--customer", f"job:{secret}:{APPID}"],
-            env=env, capture_output=True, text=True, timeout=300)
-        assert "--no-wait" not in wait or done.returncode == 0, done.stderr[-3000:]
-        return job_id if wait else done.stdout + done.stderr
+        deadline = time.monotonic() + 120
+        while True:  # a fresh head's job agent takes a while to come up
+            job_id = f"cloudrec-{uuid.uuid4().hex[:8]}"
+            done = subprocess.run(
+                [ray_cli, "job", "submit", "--address", address, "--submission-id", job_id,
+                 *wait, "--", sys.executable, "-m", "cloudrec.cluster.job", "--port", str(port),
+                 "--events", events_url, "--storage", f"file://{tmp_path}/recordings",
+                 "--workdir", str(tmp_path / "work"), "--customer", f"job:{secret}:{APPID}"],
+                env=env, capture_output=True, text=True, timeout=300)
+            said = done.stdout + done.stderr
+            if "No available agent" not in said or time.monotonic() > deadline:
+                break
+            time.sleep(2.0)
+        assert "--no-wait" not in wait or done.returncode == 0, said[-3000:]
+        return job_id if wait else said
 
     refused = submit()  # waits for the job's end
     assert "already runs a cloudrec controller on other settings" in refused, refused[-3000:]
