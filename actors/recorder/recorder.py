@@ -22,6 +22,7 @@ from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.decoder import TrackDecoder
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
+from cloudrec.actors.recorder.loss import LossGate
 from cloudrec.actors.recorder.mixer import AudioMixer
 from cloudrec.actors.recorder.output import OutputConfig
 from cloudrec.actors.recorder.resume import Resume
@@ -49,6 +50,7 @@ class Recorder:
         self.tracks: dict[TrackKey, TrackInfo] = {}
         self.decoders: dict[TrackKey, TrackDecoder] = {}
         self.checks: dict[TrackKey, PacketCheck] = {}
+        self.gates: dict[TrackKey, LossGate] = {}  # video: hold the picture over a loss
         self.corruption = CorruptionReport(config.sid, config.generation, self.checks)
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.pictures: dict[int, PictureBuffer] = {}
@@ -94,11 +96,13 @@ class Recorder:
                 self.tracks[key] = track
                 self.decoders[key] = TrackDecoder(track)
                 self.checks[key] = PacketCheck()
+                self.gates[key] = LossGate(track.codec)
 
     def _drop_track(self, key: TrackKey) -> None:
         self.tracks.pop(key, None)
         self.decoders.pop(key, None)
         self.checks.pop(key, None)
+        self.gates.pop(key, None)
         uid, kind = key
         if kind == "audio":
             self.audio.forget(uid)
@@ -114,6 +118,8 @@ class Recorder:
         decoder = self.decoders.get(key)
         if decoder is None or decoder.track.generation != packet.generation:
             return
+        if packet.kind == "video" and self.gates[key].waiting(packet.decode_us, packet.keyframe):
+            return  # nothing decodes before a key frame: not corrupt, just joined mid-way
         problem = self.checks[key].problem(packet, self.clock_us)
         if problem == "empty":  # never to the decoder: it would take it for end of stream
             self.corruption.note(key, problem, self.checks[key].where(packet))
@@ -122,6 +128,9 @@ class Recorder:
         frames = decoder.decode(packet)  # a misstamped packet is decoded all the same: later
         if decoder.errors > errors:  # frames may refer to it; its own frames are not shown
             problem = "undecodable"
+        if packet.kind == "video" and problem in (None, "undecodable"):
+            shown = self.gates[key].admit(packet.decode_us, packet.keyframe, problem is not None)
+            frames = frames if shown else []
         if problem is not None:
             self.corruption.note(key, problem, self.checks[key].where(packet))
             return
