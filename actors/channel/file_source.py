@@ -8,6 +8,12 @@ needs no extradata. Audio keeps its extradata (AAC AudioSpecificConfig, OpusHead
 Media time is counted from the container's start, so `packets_until(1.0)` is the first second
 even for an MPEG-TS that starts at 1.4 s; packet pts keep the file's own values.
 
+A video stream's display rotation (the display matrix a phone writes when held upright) is
+published with its track (`TrackInfo.rotation`): the packets do not carry it. PyAV shows the
+matrix only on decoded frames, so a local file's first picture is decoded once, in a second
+reader, to learn it (at most `ROTATION_PROBE_PACKETS` packets); a URL is not opened twice and is
+published as not rotated.
+
 Packets are released by their own decode time, not by their place in the file. Files store
 tracks in chunks: an MP4 muxed video first (as PyAV writes when a program encodes all its video
 before its audio) holds its audio up to a second behind its video, and the demuxer hands it over
@@ -20,6 +26,7 @@ beyond it, in case a track has ended) and releases each track's packets up to th
 from __future__ import annotations
 
 import heapq
+import os
 from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
@@ -31,6 +38,7 @@ from av.stream import Stream
 from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 
 ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+ROTATION_PROBE_PACKETS = 300
 READ_AHEAD_S = 10.0  # FFmpeg's own interleaving limit (max_interleave_delta) is 10 s
 Timed = tuple[float, MediaPacket]  # (decode time in seconds, packet)
 
@@ -51,6 +59,7 @@ class FileSource:
         start = self._container.start_time
         self._start_seconds = start / av.time_base if start is not None else 0.0
         self._filters = {s.index: _annexb_filter(s) for s in self._streams if annexb}
+        self._rotation = _display_rotation(path_or_url) if self._container.streams.video else 0
         self._packets = self._demux()
         self._read: dict[Kind, deque[Timed]] = {s.type: deque() for s in self._streams}
         self._ended = False
@@ -106,7 +115,8 @@ class FileSource:
         filtered = self._filters.get(stream.index) is not None
         extradata = None if filtered else context.extradata
         if kind == "video":
-            size = {"width": context.width, "height": context.height}
+            size = {"width": context.width, "height": context.height,
+                    "rotation": self._rotation}
         else:
             size = {"sample_rate": context.sample_rate, "channels": context.layout.nb_channels}
         return TrackInfo(self.uid, kind, context.name, stream.time_base, extradata, **size)
@@ -155,3 +165,27 @@ def _annexb_filter(stream: Any) -> av.BitStreamFilterContext | None:
     if name is None or extradata[:1] != b"\x01":  # not length-prefixed (avcC/hvcC starts 0x01)
         return None
     return av.BitStreamFilterContext(name, in_stream=stream)
+
+
+def _display_rotation(path: str) -> int:
+    """The first video stream's display rotation, degrees counter-clockwise (0/90/180/270), from
+    its first decoded picture; 0 for a URL or a stream that gives no picture soon enough."""
+    if not os.path.isfile(path):
+        return 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        for count, packet in enumerate(container.demux(stream)):
+            if count >= ROTATION_PROBE_PACKETS:
+                break
+            for frame in _decoded(stream.codec_context, packet):
+                return int(round(frame.rotation / 90) * 90 % 360)
+    return 0
+
+
+def _decoded(context: Any, packet: Any) -> list[av.VideoFrame]:
+    """The frames of `packet`; none if the decoder refuses it (a stream that starts without a
+    key frame, a damaged packet)."""
+    try:
+        return list(context.decode(packet))
+    except av.error.FFmpegError:
+        return []

@@ -29,6 +29,7 @@ class TrackInfo:
     sample_rate: int = 0
     channels: int = 0
     generation: int = 0  # bumps on every (re)publish; a new generation needs a new decoder
+    rotation: int = 0  # display rotation, degrees counter-clockwise: 0, 90, 180 or 270
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Per-track decoders: encoded packets in, frames stamped with channel time out.
 
 A track's channel offset (`channel_us - pts`) is learned from its packets, so decoded frames
-keep the channel timeline even when the decoder reorders or delays them.
+keep the channel timeline even when the decoder reorders or delays them. A video track published
+with a display rotation (a phone held upright) gives its pictures turned upright.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import av
+import numpy as np
 
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 
@@ -58,6 +60,17 @@ class TrackDecoder:
         return [self._timed(frame, packet) for frame in frames]
 
     def _timed(self, frame: av.VideoFrame | av.AudioFrame, packet: MediaPacket) -> TimedFrame:
+        if isinstance(frame, av.VideoFrame) and self.track.rotation:
+            frame = upright(frame, self.track.rotation)
         if frame.pts is None or frame.time_base is None or self.offset_us is None:
             return TimedFrame(packet.channel_us, frame)
         return TimedFrame(self.offset_us + int(frame.pts * frame.time_base * 1_000_000), frame)
+
+
+def upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
+    """`frame` turned by its display rotation (degrees counter-clockwise), as a player shows it:
+    the decoder gives the picture as it was encoded, and a mix has no display matrix."""
+    image = np.rot90(frame.to_ndarray(format="rgb24"), k=rotation // 90)
+    turned = av.VideoFrame.from_ndarray(np.ascontiguousarray(image, np.uint8), format="rgb24")
+    turned.pts, turned.time_base = frame.pts, frame.time_base
+    return turned

@@ -10,6 +10,10 @@ One clock (media-timing.md): TS time = channel time − recording start + `TS_OF
 every track of the session, so a player lines a user's audio and video up from the pts alone, and
 the `TIME=` of a START tag is the channel time of the pts that follows it.
 
+A sender that changes its picture size mid-stream (a key frame with new parameter sets) is cut
+there: a discontinuity and the new size (`#EXT-X-AGORA-ROTATE`) before the next slice
+(`picture_size`).
+
 Cuts (§13.3): video on the first key frame once a slice holds `slice_seconds`, audio at the first
 packet once it does; both when the stream stops; a TS slice also at 5.5 min or 50 MB (never a WebM
 one). A stream that comes back more than 15 s later starts a new "segment": `#EXT-X-DISCONTINUITY`
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,6 +39,7 @@ from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
 from .files import FileKind, FileWritten, OnFile, local_path, replace_text
 from .hls import FLUSHED, MIN_LAST_SLICE, TS_OFFSET, pad_for_probing
 from .naming import file_name, track_playlist_name, track_slice_name
+from .picture_size import Size, key_frame_size
 from .playlist import Playlist
 from .timebase import convert
 from .webm import WEBM_CODECS, WebmSlice
@@ -162,6 +167,12 @@ def _opus_template(sample_rate: int, channels: int) -> Stream:
     return av.open(buffer).streams.audio[0]
 
 
+def _format_of(track: TrackInfo) -> tuple[object, ...]:
+    """What a playlist marks with a discontinuity when it changes."""
+    return (track.codec, track.width, track.height, track.rotation, track.sample_rate,
+            track.channels)
+
+
 def adts_header(asc: bytes, payload: int) -> bytes:
     """The 7-byte ADTS header of a raw AAC frame of `payload` bytes (ISO 14496-3 1.A.2)."""
     profile = (asc[0] >> 3) - 1
@@ -233,8 +244,11 @@ class TrackOutput:
             return None
         at_us, decode_us = packet.channel_us, packet.decode_us
         started = self._begin(at_us) if self._pending_start else None
-        if self._due(packet, at_us):
+        resized = self._resized_to(packet)
+        if resized is not None or self._due(packet, at_us):
             self._close_slice(end_us=at_us)
+        if resized is not None:
+            self._mark_size(resized, at_us)
         if self._slice is None:
             assert self._track is not None
             self._slice = _open_slice(self.target, self._track, at_us)
@@ -267,13 +281,14 @@ class TrackOutput:
         assert self._track is not None
         self._pending_start = False
         track = self._track
-        fmt = (track.codec, track.width, track.height, track.sample_rate, track.channels)
+        fmt = _format_of(track)
         new_segment = self._last_us is None or at_us - self._last_us > SEGMENT_GAP_US
         if self._last_us is not None and (new_segment or fmt != self._format):
             self.playlist.add_discontinuity()
-        resized = self._format is None or fmt[1:3] != self._format[1:3]
+        resized = self._format is None or fmt[1:4] != self._format[1:4]  # or turned
         if track.kind == "video" and track.width and resized:  # the stream's first size, or new
-            self.playlist.mark_rotation(track.width, track.height, 0, at_us // 1000)
+            self.playlist.mark_rotation(track.width, track.height, track.rotation,
+                                        at_us // 1000)
         self._format = fmt
         if not new_segment:
             return None
@@ -282,6 +297,22 @@ class TrackOutput:
         if self.first_start_ms is None:
             self.first_start_ms = at_ms
         return at_ms
+
+    def _resized_to(self, packet: MediaPacket) -> Size | None:
+        """The new picture size of a key frame that changes it mid-stream, else None."""
+        track = self._track
+        if track is None or self._slice is None or not packet.keyframe or not track.width:
+            return None  # not video, no slice yet, or a track that never said its size
+        size = key_frame_size(track, packet)
+        return size if size is not None and size != (track.width, track.height) else None
+
+    def _mark_size(self, size: Size, at_us: int) -> None:
+        """The stream goes on in another size: a cut, a discontinuity and the new size (§13.2)."""
+        assert self._track is not None
+        self._track = replace(self._track, width=size[0], height=size[1])
+        self._format = _format_of(self._track)
+        self.playlist.add_discontinuity()
+        self.playlist.mark_rotation(*size, self._track.rotation, at_us // 1000)
 
     def _due(self, packet: MediaPacket, at_us: int) -> bool:
         if self._slice is None:

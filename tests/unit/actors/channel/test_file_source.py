@@ -157,3 +157,21 @@ def test_every_track_is_released_at_its_own_time(media_file: Path) -> None:
     for kind in ("audio", "video"):  # each track in its file order, nothing lost
         sent = [p.pts for _, packets in batches for p in packets if p.kind == kind]
         assert sent == [p.pts for p in read_all(media_file)[1] if p.kind == kind]
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 270])
+def test_a_video_track_says_its_display_rotation(tmp_path: Path, degrees: int) -> None:
+    """A phone's MP4 stores its rotation in a display matrix, which no packet carries."""
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+        video.set_display_rotation(degrees)
+        picture = SyntheticPublisher(uid=1, color=COLOR, tone_hz=TONE, width=160, height=90)
+        for i in range(3):
+            frame = picture.draw_frame(i)
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    [track] = read_all(path)[0]
+    assert (track.kind, track.width, track.height, track.rotation) == ("video", 160, 90, degrees)
