@@ -84,6 +84,8 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
     recording = options.recording_config
     transcoding = recording.transcoding if recording else None
     storage = options.storage_config
+    snapshots = options.snapshot_config  # alone (no recordingFileConfig): snapshots only
+    record_files = snapshots is None or "recording_file_config" in options.model_fields_set
     audio, video = subscriptions(recording) if recording else (Subscription(), Subscription())
     extra: dict[str, Any] = {}
     if transcoding is not None:
@@ -95,7 +97,10 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
         stream_types=recording.stream_types if recording else 2,
         channel_type=recording.channel_type if recording else 0,
         audio_profile=(recording.audio_profile or 0) if recording else 0,
-        av_file_types=tuple(options.recording_file_config.av_file_type),
+        av_file_types=tuple(options.recording_file_config.av_file_type) if record_files else (),
         file_prefix=tuple(storage.file_name_prefix or []) if storage else (),
         audio=audio, video=video, max_idle_s=recording.max_idle_time if recording else 30,
-        slice_seconds=slice_seconds, storage=destination, **extra)
+        slice_seconds=slice_seconds, storage=destination,
+        snapshot_interval_s=snapshots.capture_interval if snapshots else 0,
+        record_files=record_files,
+        **extra)

@@ -37,6 +37,7 @@ from cloudrec.events.segment import (
     PlaylistWritten,
     SliceStarted,
     SliceWritten,
+    SnapshotWritten,
     StreamStateChanged,
     TrackNotRecorded,
     TrackPlaylistStarted,
@@ -65,6 +66,7 @@ AnyEvent = Annotated[
     | StreamStateChanged
     | SliceStarted
     | SliceWritten
+    | SnapshotWritten
     | PlaylistWritten
     | Mp4Written
     | FileSalvaged

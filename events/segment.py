@@ -40,6 +40,19 @@ class SliceWritten(Event):
     size: int
 
 
+class SnapshotWritten(Event):
+    """A JPG of one user's video is on local disk (individual mode's snapshots, §5.3); named
+    and timed by the frame it shows (`start_ms`, channel time)."""
+
+    type: Literal["SnapshotWritten"] = "SnapshotWritten"
+    key: str
+    stream_uid: str
+    start_ms: int
+    width: int
+    height: int
+    size: int
+
+
 class FileSalvaged(Event):
     """A file a failed generation left half-written was completed from what it had written
     (by the generation after it): a `SliceWritten` of the failed generation, in effect."""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from cloudrec.events.envelope import Event
 
-FileKind = Literal["slice", "playlist", "mp4"]
+FileKind = Literal["slice", "playlist", "mp4", "snapshot"]
 
 
 class UploaderStarted(Event):

@@ -42,7 +42,7 @@ from cloudrec.projections import status
 from cloudrec.projections.fence import is_fenced
 
 PRODUCT_ID = 3
-SERVICE_SCENE = "rtc_record"
+SERVICE_SCENE, SNAPSHOT_SCENE = "rtc_record", "rtc_snapshot"
 FATAL = 5
 UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
 # the spec names no recorder warning codes; ours for a burst of corrupt media from one user, and
@@ -66,6 +66,7 @@ CATALOGUE: dict[int, tuple[int, str]] = {
     42: (1, "recorder_slice_start"),
     43: (1, "recorder_audio_stream_state_changed"),
     44: (1, "recorder_video_stream_state_changed"),
+    45: (1, "recorder_snapshot_file"),
 }
 
 Details = tuple[int, dict[str, Any]]  # (eventType, details without msgName)
@@ -127,7 +128,7 @@ def _notice(
             "sequence": state.sequence + offset,
             "sendts": event.at_ms,
             "serviceType": service_type,
-            "serviceScene": SERVICE_SCENE,
+            "serviceScene": SNAPSHOT_SCENE if status.snapshot_only(session) else SERVICE_SCENE,
             "details": {"msgName": msg_name, **details},
         },
     }
@@ -191,6 +192,8 @@ def _(event: SliceStarted, state: CallbackState) -> list[Details]:
 
 @_details.register
 def _(event: FileUploaded, state: CallbackState) -> list[Details]:
+    if event.kind == "snapshot":  # one per snapshot uploaded (§15.4)
+        return [(45, {"fileName": event.key})]
     if event.kind != "playlist" or event.key in state.reported_playlists:
         return []
     return [(4, {"fileList": event.key})]

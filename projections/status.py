@@ -23,6 +23,7 @@ from cloudrec.events.recording import (
 from cloudrec.events.segment import (
     Mp4Written,
     SliceStarted,
+    SnapshotWritten,
     StreamStateChanged,
     TrackPlaylistStarted,
 )
@@ -131,6 +132,14 @@ def _(event: SliceStarted, view: StatusView) -> StatusView:
 
 
 @_apply.register
+def _(event: SnapshotWritten, view: StatusView) -> StatusView:
+    """Snapshots only: `sliceStartTime` is the first snapshot's time."""
+    if view.slice_start_time or not snapshot_only(view):
+        return view
+    return replace(view, slice_start_time=event.start_ms)
+
+
+@_apply.register
 def _(event: StreamStateChanged, view: StatusView) -> StatusView:
     if view.heard_users or event.stream_uid == "0" or event.state != 0:
         return view
@@ -178,6 +187,11 @@ def _(event: RecordingFailed, view: StatusView) -> StatusView:
     return _advance(view, FAILED)
 
 
+def snapshot_only(view: StatusView) -> bool:
+    """An individual session started with snapshotConfig and no recordingFileConfig (§5.3)."""
+    return view.mode == "individual" and not view.av_file_types
+
+
 def is_json_mode(view: StatusView) -> bool:
     """Individual mode and `["hls","mp4"]` list files as JSON; `["hls"]` names the playlist (§8)."""
     return view.mode == "individual" or "mp4" in view.av_file_types
@@ -216,7 +230,9 @@ def _track_entry(file: TrackFile) -> dict[str, Any]:
 
 
 def server_response(view: StatusView) -> dict[str, Any]:
-    """`serverResponse` of `query` (§8)."""
+    """`serverResponse` of `query` (§8); snapshots only: `status` and `sliceStartTime`."""
+    if snapshot_only(view):
+        return {"status": view.status, "sliceStartTime": view.slice_start_time}
     if is_json_mode(view):
         listing: Any = file_list(view)
         mode = "json"
@@ -231,7 +247,9 @@ def server_response(view: StatusView) -> dict[str, Any]:
 
 
 def stop_response(view: StatusView) -> dict[str, Any]:
-    """`serverResponse` of `stop` (§9): always json mode."""
+    """`serverResponse` of `stop` (§9): always json mode; snapshots only: `uploadingStatus`."""
+    if snapshot_only(view):
+        return {"uploadingStatus": view.uploading_status}
     return {
         "fileListMode": "json",
         "fileList": file_list(view),

@@ -55,6 +55,8 @@ class RecordingConfig:
     slice_seconds: float = 15.0
     jitter_ms: int = 300
     max_users: int = 17
+    snapshot_interval_s: int = 0  # individual mode: a JPG of each user's video this often (§5.3)
+    record_files: bool = True  # False: snapshots only, no audio/video files
     # the customer's bucket and keys: for the uploader only (None = the server's file storage)
     storage: Destination | None = field(default=None, repr=False, compare=False)
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from .timebase import MILLISECONDS, convert
 
-FileKind = Literal["slice", "playlist", "mp4"]
+FileKind = Literal["slice", "playlist", "mp4", "snapshot"]
 
 
 @dataclass

@@ -9,7 +9,8 @@ receiving/not-receiving transitions (43/44) and writes the queued packets into t
 `SliceStarted` per stream) before its first file is recorded; files go through the `FileLedger`
 (event first, then upload) like the composite recorder's. A wanted stream whose codec no slice can
 carry (TS, or WebM for VP8/VP9 video) is left out with one `TrackNotRecorded` warning, never
-silently.
+silently. With snapshots on (§5.3) each user's video is also decoded for a JPG every interval
+(`snapshot.Snapshots`); snapshots only (`record_files` False) writes no audio or video files.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.resume import Resume
+from cloudrec.actors.recorder.snapshot import Snapshots
 from cloudrec.actors.recorder.streams import StreamKey, StreamStates
 from cloudrec.actors.recorder.track_output import RECORDABLE, TrackOutput, TrackTarget
 from cloudrec.actors.uploader.uploader import UploadJob
@@ -62,6 +64,10 @@ class IndividualRecorder:
             self.streams.receiving = {(uid, kind) for uid, kind in resume.receiving}  # type: ignore[misc]
         self.idle = IdleClock(config.channel_type, config.recorder_uid, t0_us)
         self.left_out: set[tuple[int, str, str]] = set()  # (uid, kind, codec) reported
+        self.snapshots = Snapshots(
+            config.sid, config.cname, config.file_prefix, config.generation,
+            config.workdir, config.snapshot_interval_s, self.origin_us, events, deliver,
+        ) if config.snapshot_interval_s else None
         self.unreported: list[TrackInfo] = []  # left out, warned about at the next render
 
     # -- input ---------------------------------------------------------------------------
@@ -84,7 +90,10 @@ class IndividualRecorder:
         for key in set(self.tracks) - set(current):
             self._drain(key, packets)
             del self.tracks[key]
-            self.outputs[key].stop()
+            if key in self.outputs:
+                self.outputs[key].stop()
+            if self.snapshots is not None and key[1] == "video":
+                self.snapshots.stop(key[0])
         for key, track in current.items():
             known = self.tracks.get(key)
             if known is None or known.generation != track.generation:
@@ -92,7 +101,10 @@ class IndividualRecorder:
                     self._drain(key, packets)
                 self.tracks[key] = track
                 self.checks[key] = PacketCheck()
-                self._output(key).start(track)
+                if self.config.record_files:
+                    self._output(key).start(track)
+                if self.snapshots is not None and key[1] == "video":
+                    self.snapshots.start(track)
 
     def _drain(self, key: StreamKey, packets: list[MediaPacket]) -> None:
         """Write what is queued or in hand for a stream about to stop or restart."""
@@ -107,6 +119,8 @@ class IndividualRecorder:
         rule = self.audio if track.kind == "audio" else self.video
         if self.config.stream_types == blocked or not rule.wants(track.uid):
             return False
+        if not self.config.record_files:  # snapshots only: every decodable video
+            return track.kind == "video"
         if track.codec not in RECORDABLE[track.kind]:
             self._leave_out(track)
             return False
@@ -159,6 +173,10 @@ class IndividualRecorder:
             return
         if problem := self.checks[key].problem(packet, self.clock_us):
             self.corruption.note(key, problem, self.checks[key].where(packet))
+            return
+        if self.snapshots is not None and packet.kind == "video":
+            self.snapshots.feed(packet)
+        if not self.config.record_files:
             return
         output = self.outputs[key]
         first = output.first_start_ms is None

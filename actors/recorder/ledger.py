@@ -24,7 +24,8 @@ class FileLedger:
 
     def on_file(self, written: FileWritten) -> None:
         self.events.append([self._event(written)])
-        md5 = "" if written.kind == "playlist" else _md5(written.path)  # the playlist is rewritten
+        # the playlist is rewritten: no digest
+        md5 = "" if written.kind == "playlist" else md5_of(written.path)
         self.deliver(UploadJob(sid=self.config.sid, generation=self.config.generation,
                                key=written.key, path=written.path, kind=written.kind, md5=md5))
 
@@ -43,7 +44,7 @@ class FileLedger:
                                segments=w.index, ended=self.closing)
 
 
-def _md5(path: Path) -> str:
+def md5_of(path: Path) -> str:
     """Digest of the bytes as written: the store verifies it (ContentMD5) and events keep it."""
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as file:

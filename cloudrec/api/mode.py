@@ -87,7 +87,11 @@ def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:
     if recording.stream_mode not in (None, "default"):
         raise ApiError(2, "recordingConfig.streamMode standard and original are not supported yet")
     if options.snapshot_config is not None:
-        raise ApiError(2, "snapshotConfig is not supported yet")
+        if recording.stream_types == 0:
+            raise ApiError(2, "snapshotConfig needs streamTypes 1 or 2 (video)")
+        if recording.has_audio_list and not recording.has_video_list:
+            raise ApiError(2, "snapshotConfig with an audio subscription list needs a video "
+                              "subscription list too")
     if options.extension_service_config is not None or options.transcode_options is not None:
         raise ApiError(2, "extension services and transcodeOptions are not supported yet")
     if options.apps_collection and options.apps_collection.combination_policy != "default":
