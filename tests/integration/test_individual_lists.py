@@ -19,6 +19,7 @@ import av
 import pytest
 
 from cloudrec.client import RecordingClient
+from cloudrec.events.segment import TrackPlaylistStarted
 from cloudrec.events.subscription import SubscriptionUpdated
 from cloudrec.runtime import Runtime
 from cloudrec.scenario import LiveChannel, Scenario, notifications
@@ -49,11 +50,16 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     live.wait_present(list(USERS))  # publishing before `start`
     resource = client.acquire(cname, "900021")
     sid = client.start(resource, cname, "900021", start_request(), mode="individual")
+    # the times count from when the recorder records every stream of the start's lists: on a
+    # loaded machine its process took 10 s to start, and the update came before any file
+    _wait_for_playlists(runtime, sid, {(4001, "audio"), (4002, "audio"), (4001, "video"),
+                                       (4003, "video")})
     began = time.monotonic()
     time.sleep(UPDATE_AT_S)
     client.update(resource, sid, cname, "900021", {
         "audioUidList": {"unsubscribeAudioUids": ["4001"]},
         "videoUidList": {"subscribeVideoUids": ["4002"]}}, mode="individual")
+    _wait_for_playlists(runtime, sid, {(4003, "audio"), (4002, "video")})
     time.sleep(max(0.0, STOP_AT_S - (time.monotonic() - began)))
     client.stop(resource, sid, cname, "900021", mode="individual")
     live.close()
@@ -63,6 +69,18 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     return {"sid": sid, "cname": cname, "events": events, "update_ms": update.at_ms,
             "notes": notifications(runtime, sid),
             "root": Path(runtime.settings.storage_url.removeprefix("file://"))}
+
+
+def _wait_for_playlists(runtime: Runtime, sid: str, streams: set[tuple[int, str]],
+                        timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        started = {(int(e.stream_uid), e.track) for e in runtime.events.read_stream(sid)
+                   if isinstance(e, TrackPlaylistStarted)}
+        if streams <= started:
+            return
+        assert time.monotonic() < deadline, f"no playlists of {streams - started}"
+        time.sleep(0.2)
 
 
 def _tracks(recorded: dict) -> dict[tuple[int, str], str]:
