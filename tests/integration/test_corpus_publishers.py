@@ -2,16 +2,18 @@
 are and recorded together through the REST API, in mix and in individual mode (issue 12).
 
 User 8001 publishes an MP4 as an editor writes it (H.264 high profile with B-frames, AAC 44.1 kHz
-stereo), user 8002 one as a web sender's recording (VP8, AAC 8 kHz mono, in Matroska). What is
-checked: the composite holds both tones within a few dB of each other and both colours in their
-regions; individual mode writes the VP8 video into WebM slices and the H.264 into TS, and keeps
-each user's tone in their audio.
+stereo), user 8002 one as a web sender's recording (VP8, AAC 8 kHz mono, in Matroska), user 8003
+a phone's (H.264 with a 90° display matrix, AAC 48 kHz). What is checked: the composite holds
+every tone within a few dB of the others and every colour in its region (the phone's picture
+upright); individual mode writes the VP8 video into WebM slices and the H.264 into TS, tags the
+phone's playlist ROTATE=90, and keeps each user's tone in their audio.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.channel.publisher import Publisher
-from cloudrec.actors.layout.geometry import regions, to_pixels
+from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
@@ -39,7 +41,11 @@ CASES = {
                       seconds=30.0),
     8002: corpus.Case("vp8_aac-8k-mono", "mkv", corpus.Video("libvpx"), corpus.Audio("aac", 8_000),
                       color=(40, 70, 230), tone_hz=660.0, seconds=30.0),
+    8003: corpus.Case("h264-rotated-90_aac-48k", "mp4",
+                      corpus.Video("libx264", "high", rotation=90), corpus.Audio("aac"),
+                      color=(230, 210, 40), tone_hz=880.0, seconds=30.0),
 }
+PHONE = 8003
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +93,17 @@ def test_the_mix_holds_both_tones_at_a_like_level_and_both_colours(
     assert min(levels.values()) > -25 and max(levels.values()) - min(levels.values()) < 3, levels
     image = mp4.frame_at(mp4.video_seconds / 2)
     for region in regions(BEST_FIT, list(CASES), None):
-        got = colour_at(image, to_pixels(region, 640, 360))
-        assert np.abs(got - np.array(CASES[region.uid].color)).max() < 48, (region.uid, got)
+        rect = to_pixels(region, 640, 360)
+        if region.uid == PHONE:  # upright: the picture's right half (TURNED_COLOR) on top
+            half = rect.height // 2
+            assert_colour(image, replace(rect, height=half), corpus.TURNED_COLOR)
+            rect = replace(rect, y=rect.y + half, height=half)
+        assert_colour(image, rect, CASES[region.uid].color)
+
+
+def assert_colour(image: np.ndarray, rect: PixelRect, colour: tuple[int, int, int]) -> None:
+    got = colour_at(image, rect)
+    assert np.abs(got - np.array(colour)).max() < 48, (rect, got, colour)
 
 
 @pytest.mark.parametrize("uid", list(CASES))
@@ -100,6 +115,9 @@ def test_individual_mode_records_each_users_video_and_tone(
     for path in video:
         with av.open(str(path)) as container:
             assert list(container.decode(video=0))
+    [playlist] = folder.rglob(f"*__uid_s_{uid}__uid_e_video.m3u8")
+    rotation = 90 if uid == PHONE else 0
+    assert f",ROTATE={rotation},TIME=" in playlist.read_text()
     audio = []
     for path in sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_audio_*.ts")):
         with av.open(str(path)) as container:
