@@ -42,7 +42,7 @@ from .test_recorder import median
 
 T0 = 1_800_000_000_000_000  # µs
 SID = "c" * 32
-REFERENCE = SyntheticPublisher(2, (0, 255, 0), 500.0, width=160, height=90)
+REFERENCE_COLOR, REFERENCE_TONE = (0, 255, 0), 500.0  # uid 2, the synthetic publisher
 CANVAS = (320, 180)
 RECORDED_S = 3.2  # the file lasts 3 s; a little more so its end is in
 
@@ -74,7 +74,7 @@ def record(case: corpus.Case, folder: Path, out: Path, mode: str) -> Run:
     clock = {"now": T0}
     channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
     channel.subscribe("rec")
-    reference = SyntheticPublisher(2, REFERENCE.color, REFERENCE.tone_hz, width=160, height=90)
+    reference = SyntheticPublisher(2, REFERENCE_COLOR, REFERENCE_TONE, width=160, height=90)
     with FileSource(str(media(case, folder)), uid=1) as source:
         for track in [*source.tracks(), *reference.tracks()]:
             channel.publish(track)
@@ -160,7 +160,7 @@ def test_mix(case: corpus.Case, corpus_dir: Path, tmp_path: Path) -> None:
             assert_color(image, tile, corpus.COLOR)
     window = mix.audio[int((clean_from(case, "audio") + 0.4) * 48_000) : int(2.9 * 48_000)]
     level = 20 * np.log10(tone_strength(window, corpus.TONE)
-                          / tone_strength(window, REFERENCE.tone_hz))
+                          / tone_strength(window, REFERENCE_TONE))
     assert abs(level) < 3.0, f"{case}: uid 1 is {level:+.1f} dB against the reference"
     corrupted = {e.uid for e in run.events if isinstance(e, MediaCorrupted)}
     if case.damage != "lost":  # a lost reference may make the decoder refuse what follows
