@@ -55,9 +55,11 @@ Needs = tuple[tuple[str, float], ...]  # a recorder's Ray resources, hashable
 class RecorderPool:
     """Warm recorder processes: each has imported everything and waits for `begin`.
 
-    A spare reserves the resources of a job (`options.Placement`), fixed when it is created, so
-    the pool keeps spares of the shape last asked for (at first the default composite's); a
-    start of another shape gets a process of its own, started then (a second or two more)."""
+    A spare reserves the resources of a job (`options.Placement`), fixed when it is created: the
+    default composite's at first, which covers an individual recording's too (a recorder taken
+    from a spare keeps the spare's reservation, so at most `size` of them reserve more than
+    their job). A start that needs more (a larger canvas) gets a process of its own, started
+    then (a second or two more), and from then on the spares reserve that much."""
 
     def __init__(self, placement: options.Placement, size: int = WARM_RECORDERS) -> None:
         self.placement, self.size = placement, size
@@ -78,9 +80,9 @@ class RecorderPool:
                 self.spares.append(self._spawn(self.shape))
 
     def ready(self, needs: Needs) -> int | None:
-        """The index of a spare of this shape that is placed and warm, if any."""
+        """The index of a spare that covers `needs` and is placed and warm, if any."""
         for index, (_, ref, shape) in enumerate(self.spares):
-            if shape == needs and ray.wait([ref], timeout=0)[0]:
+            if covers(shape, needs) and ray.wait([ref], timeout=0)[0]:
                 return index
         return None
 
@@ -88,25 +90,27 @@ class RecorderPool:
         with self.lock:
             index = self.ready(needs)
             if index is None:  # one not yet warm, else a new one
-                index = next((i for i, s in enumerate(self.spares) if s[2] == needs), None)
+                index = next((i for i, s in enumerate(self.spares) if covers(s[2], needs)),
+                             None)
             taken = self.spares.pop(index) if index is not None else self._spawn(needs)
-            if needs != self.shape:  # spares of the shape now in demand
+            if not covers(self.shape, needs):  # spares large enough for what is asked now
                 self.shape = needs
-                self._drop_others()
+                self._drop_short_of(needs)
         self.fill()
         return taken[0]
 
-    def drop_other_shapes(self) -> bool:
-        """Free what spares of another shape than the one in demand reserve: True if any."""
+    def drop_short_of(self, needs: Needs) -> bool:
+        """Free what spares too small for `needs` reserve (when the cluster has no room for
+        it otherwise): True if any."""
         with self.lock:
-            return self._drop_others()
+            return self._drop_short_of(needs)
 
-    def _drop_others(self) -> bool:
-        others = [s for s in self.spares if s[2] != self.shape]
-        self.spares = [s for s in self.spares if s[2] == self.shape]
-        for actor, _, _ in others:
+    def _drop_short_of(self, needs: Needs) -> bool:
+        short = [s for s in self.spares if not covers(s[2], needs)]
+        self.spares = [s for s in self.spares if covers(s[2], needs)]
+        for actor, _, _ in short:
             ray.kill(actor, no_restart=True)
-        return bool(others)
+        return bool(short)
 
     def wait_warm(self, timeout_s: float) -> bool:
         with self.lock:
@@ -117,6 +121,12 @@ class RecorderPool:
 
 def _needs(needs: dict[str, float]) -> Needs:
     return tuple(sorted(needs.items()))
+
+
+def covers(shape: Needs, needs: Needs) -> bool:
+    """A recorder reserving `shape` has at least `needs` of every resource."""
+    have = dict(shape)
+    return all(have.get(name, 0.0) >= amount - 1e-9 for name, amount in needs)
 
 
 def free_per_node() -> dict[str, dict[str, float]]:
@@ -199,8 +209,8 @@ class RayChildren:
             sid, layout, self.events_url)
 
     def room(self, config: RecordingConfig, wait_s: float = 3.0) -> str | None:
-        """None if a recorder for `config` can be placed now (a warm spare of its shape, or a
-        node with its resources free), else what it needs. Spares of another shape are given
+        """None if a recorder for `config` can be placed now (a warm spare that covers it, or a
+        node with its resources free), else what it needs. Spares too small for it are given
         up for it, and the cluster is watched for `wait_s` while Ray frees their share."""
         needs = _needs(self.placement.recorder_needs(config))
         if self.pool.ready(needs) is not None:
@@ -211,7 +221,7 @@ class RayChildren:
             if options.fits(dict(needs), free_per_node()):
                 return None
             if not dropped:
-                dropped = self.pool.drop_other_shapes()
+                dropped = self.pool.drop_short_of(needs)
                 if not dropped:
                     break
             if time.monotonic() >= deadline:

@@ -67,3 +67,16 @@ def test_fits_asks_for_one_node_with_everything_free() -> None:
     assert fits(needs, {"a": {"CPU": 0.5, "recorder": 1.0}})
     assert not fits(needs, {"a": {"CPU": 2.0}, "b": {"CPU": 0.1, "recorder": 4.0}})
     assert not fits(needs, {})
+
+
+def test_a_default_composite_spare_covers_an_individual_recording_not_a_larger_canvas() -> None:
+    from cloudrec.actors.session.children import _needs, covers
+
+    placement = Placement()
+    spare = _needs(placement.recorder_needs(job()))
+    assert covers(spare, _needs(placement.recorder_needs(job(mode="individual"))))
+    assert covers(spare, spare)
+    assert not covers(spare, _needs(placement.recorder_needs(job(width=1280, height=720,
+                                                                   fps=30))))
+    dedicated = Placement(recorder_resource="recorder")
+    assert not covers(spare, _needs(dedicated.recorder_needs(job(mode="individual"))))
