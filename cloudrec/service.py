@@ -35,7 +35,7 @@ from cloudrec.events.log import EventLog
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.subscription import UidLists
 from cloudrec.projections import metrics, status
-from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
+from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner, SharedCatchUp
 from cloudrec.projections.status import StatusView
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,16 @@ class RecordingService:
         self.storage = storage or StoragePlan()
         self.slice_seconds, self.clock_ms = slice_seconds, clock_ms
         self.status_runner = status_runner or ProjectionRunner(events, status, MemoryViewStore())
-        self.lock = threading.RLock()
+        self.caught_up = SharedCatchUp(self.status_runner)
         self._metrics, self._metrics_lock = metrics.Metrics(), threading.Lock()
 
     # -- reads ---------------------------------------------------------------------------
     def view(self, sid: str) -> StatusView:
-        """`sid`'s status once the runner has folded every append made before this call."""
-        with self.lock:
-            self.status_runner.catch_up()
-            view: StatusView = self.status_runner.view(sid)
-            return view
+        """`sid`'s status once the runner has folded every append made before this call
+        (concurrent calls share one read of the log, no call holds a lock while it reads)."""
+        self.caught_up.catch_up()
+        view: StatusView = self.status_runner.view(sid)
+        return view
 
     def _live(self, appid: str, sid: str, resource_id: str, mode: str) -> StatusView:
         view = self.view(sid)

@@ -147,3 +147,36 @@ class CallbackRunner(ProjectionRunner):
         state, notifications = self.projection.apply(view, event)
         self._outbox.extend(notifications)
         return state
+
+
+class SharedCatchUp:
+    """Catching a runner up for many concurrent readers at once (the `query` path).
+
+    A reader needs everything appended before it asked, so it waits for a catch-up that began
+    after it arrived; readers arriving while one runs share the next. With N concurrent readers
+    the log is read about twice per burst instead of N times one after another."""
+
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self.runner = runner
+        self._cond = threading.Condition()
+        self._started = 0  # catch-ups begun
+        self._done = 0  # catch-ups finished (the runner holds all they read)
+        self._running = False
+
+    def catch_up(self) -> None:
+        with self._cond:
+            need = self._started + 1  # one that begins after now
+            while self._done < need:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running, self._started = True, self._started + 1
+                mine = self._started
+                self._cond.release()
+                try:
+                    self.runner.catch_up()
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    self._cond.notify_all()
+                self._done = mine
