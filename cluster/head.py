@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -116,8 +117,12 @@ def _ray_start(node: Head, command: list[str], num_cpus: int,
     temp_dir = node.temp_dir
     temp_dir.mkdir(parents=True, exist_ok=True)
     ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
+    # each node's agent on ports of its own: the defaults (52365 for the agent that takes
+    # `ray job submit`) are taken by any other Ray cluster on the machine, and an agent that
+    # cannot bind leaves the head with "No available agent to submit job"
     command = [ray, "start", *command, f"--num-cpus={num_cpus}", f"--temp-dir={temp_dir}",
-               "--disable-usage-stats"]
+               "--disable-usage-stats", f"--dashboard-agent-listen-port={_free_port()}",
+               f"--dashboard-agent-grpc-port={_free_port()}"]
     if resources:
         command.append(f"--resources={json.dumps(resources)}")
     environment = {**os.environ, **(env or {}), "RAY_TMPDIR": str(temp_dir)}
@@ -134,6 +139,13 @@ def _ray_start(node: Head, command: list[str], num_cpus: int,
             raise RuntimeError("the node's raylet did not come up")
         time.sleep(0.2)
     return head
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -301,6 +301,17 @@ def test_null_private_params_is_absent_not_500(api):
     assert response.status_code == 200, response.text
 
 
+def test_null_object_tag_is_absent_not_500(api):
+    """Found by the schemathesis fuzzer in CI: `"extensionParams": {"tag": null}` reached
+    len(None) in the tag check."""
+    body = api.start_body()
+    body["clientRequest"]["storageConfig"]["extensionParams"] = {"tag": None, "sse": None}
+
+    response = api.start(api.acquire().json()["resourceId"], body)
+
+    assert response.status_code == 200, response.text
+
+
 UPDATE_LISTS = {
     "33 audio uids": {"audioUidList": {"subscribeAudioUids": [str(i) for i in range(1, 34)]}},
     "empty video list": {"videoUidList": {"subscribeVideoUids": []}},

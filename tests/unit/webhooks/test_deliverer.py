@@ -196,6 +196,7 @@ def catalogue_sessions() -> list:
     env = lambda ev: {"stream_id": ev.sid, "at_ms": ev._at()}  # noqa: E731
     a = [s.started(), s.launched(), s.uploader(), s.stream("audio"), s.stream("video"),
          s.slice_started(), s.uploaded(s.playlist, "playlist"), s.repeated(),
+         s.uploaded("rec/sidA_room42__uid_s_7__uid_e_video_20260101000000000.jpg", "snapshot"),
          UploadProgressed(**env(s), progress=5000), s.upload_failed("a.ts"),
          FileBackedUp(**env(s), key="a.ts", kind="slice", size=3, reason="down"),
          s.failed(1), s.launched(2, 2002), s.slice_started(2, discontinue_ms=1234),

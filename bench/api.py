@@ -1,0 +1,164 @@
+"""P7: "query p99 <= 20 ms at 200 requests/s from 50 concurrent clients while recordings run"
+(shared/spec/targets.md), on the service's query path, in one run, two ways.
+
+  shared     today's `RecordingService.view`: concurrent readers share catch-ups of the status
+             view (`SharedCatchUp`), each still seeing every append made before it asked.
+  baseline   the same service with the pre-issue-14 read: every reader catches the view up
+             itself, one at a time under one lock (what measured p50 134 ms / p99 362 ms at
+             20 clients over HTTP).
+
+Both run against the embedded log with `--sessions` recordings "running": a writer thread
+appends what they would (a slice every 15 s and a stream state change now and then per
+recording, `--rate` events/s in total) while `--clients` threads each issue `query` for a
+random session at an even share of `--rps`. Latency = the service's `query` call (catch-up,
+fold, answer); HTTP and auth are not included (they add the same to both).
+
+Run: .venv/bin/python bench/api.py [--clients 50] [--rps 200] [--seconds 20] [--sessions 100]
+
+Measured (2-core development machine, quiet, 2026-11-30): baseline p50 0.1 / p99 0.5 ms, shared
+p50 0.1 / p99 0.5 ms at 202 req/s: the service's own path meets P7 either way, a catch-up of the
+embedded log costing ~0.1 ms. So the 134 ms p50 / 362 ms p99 the issue measured at 20 clients
+is spent above it (HTTP server, thread pool, auth), which this benchmark does not cover yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cloudrec.events.backends import open_event_log
+from cloudrec.events.log import EventLog
+from cloudrec.events.recording import RecorderLaunched, RecordingStarted
+from cloudrec.events.segment import SliceWritten, StreamStateChanged
+from cloudrec.projections.runner import SharedCatchUp
+from cloudrec.service import RecordingService
+
+APP = "benchapp"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def open_sessions(log: EventLog, count: int) -> list[str]:
+    sids = [uuid.uuid4().hex for _ in range(count)]
+    for sid in sids:
+        log.append([RecordingStarted(stream_id=sid, at_ms=now_ms(), appid=APP, cname="bench",
+                                     uid="1", resource_id=f"r-{sid}", mode="mix", config={},
+                                     av_file_types=["hls"], file_prefix=[],
+                                     playlist=f"{sid}_bench.m3u8"),
+                    RecorderLaunched(stream_id=sid, at_ms=now_ms(), generation=1,
+                                     recorder_uid=900001)])
+    return sids
+
+
+def write(log: EventLog, sids: list[str], rate: float, stop: threading.Event) -> int:
+    """What running recordings append: slices and stream state changes, `rate` per second."""
+    written, index = 0, {sid: 0 for sid in sids}
+    while not stop.is_set():
+        sid = random.choice(sids)
+        if random.random() < 0.5:
+            event: Any = SliceWritten(stream_id=sid, at_ms=now_ms(), generation=1,
+                                      key=f"{sid}_{index[sid]}.ts", index=index[sid],
+                                      start_ms=now_ms(), duration_s=15.0, size=100_000)
+            index[sid] += 1
+        else:
+            event = StreamStateChanged(stream_id=sid, at_ms=now_ms(), generation=1,
+                                       track="audio", stream_uid="7",
+                                       state=random.randint(0, 1), utc_ms=now_ms())
+        log.append([event])
+        written += 1
+        time.sleep(1 / rate)
+    return written
+
+
+class SerialCatchUp:
+    """The baseline: each reader catches the view up itself, one at a time."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner, self.lock = runner, threading.Lock()
+
+    def catch_up(self) -> None:
+        with self.lock:
+            self.runner.catch_up()
+
+
+def run(way: str, args: argparse.Namespace, folder: Path) -> dict[str, float]:
+    url = f"sqlite:///{folder}/{way}.db"
+    log = open_event_log(url)
+    sids = open_sessions(log, args.sessions)
+    service = RecordingService(log, controller=None, workdir=folder)  # type: ignore[arg-type]
+    if way == "baseline":
+        service.caught_up = SerialCatchUp(service.status_runner)  # type: ignore[assignment]
+    else:
+        service.caught_up = SharedCatchUp(service.status_runner)
+    service.view(sids[0])  # the fold of the history, before timing
+    stop = threading.Event()
+    writer = threading.Thread(target=write, args=(log, sids, args.rate, stop), daemon=True)
+    writer.start()
+    latencies: list[float] = []
+    lock = threading.Lock()
+    interval = args.clients / args.rps  # each client's share of the request rate
+    deadline = time.monotonic() + args.seconds
+
+    def client() -> None:
+        mine: list[float] = []
+        next_at = time.monotonic() + random.random() * interval
+        while (at := time.monotonic()) < deadline:
+            if at < next_at:
+                time.sleep(next_at - at)
+            sid = random.choice(sids)
+            began = time.perf_counter()
+            answer = service.query(APP, sid, f"r-{sid}", "mix")
+            mine.append((time.perf_counter() - began) * 1000)
+            assert answer["status"] >= 4
+            next_at += interval
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    writer.join()
+    log.close()
+    latencies.sort()
+    return {"requests": len(latencies), "rps": len(latencies) / args.seconds,
+            "p50": statistics.median(latencies),
+            "p99": latencies[int(len(latencies) * 0.99) - 1], "max": latencies[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rps", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=50.0, help="events/s the recordings write")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for way in ("baseline", "shared"):
+            results[way] = run(way, args, Path(folder))
+    print(f"query, {args.clients} clients at {args.rps:g} req/s, {args.sessions} recordings "  # noqa: T201
+          f"writing {args.rate:g} events/s, embedded log, {args.seconds:g} s each")
+    print("| way | requests/s | p50 ms | p99 ms | max ms |")  # noqa: T201
+    print("|---|---|---|---|---|")  # noqa: T201
+    for way, r in results.items():
+        print(f"| {way} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} |")  # noqa: T201
+    base, shared = results["baseline"], results["shared"]
+    print(f"p99 baseline/shared: {base['p99'] / shared['p99']:.1f}x; target p99 <= 20 ms: "  # noqa: T201
+          f"{'met' if shared['p99'] <= 20 else 'missed'}")
+
+
+if __name__ == "__main__":
+    main()
