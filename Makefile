@@ -78,6 +78,7 @@ bench: $(STAMP) ffmpeg
 	$(BIN)/python bench/individual.py
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/callbacks.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .cloudrec recordings bench/out
