@@ -29,34 +29,16 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from sessions import APP, now_ms, open_sessions  # bench/, run as scripts
+
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.log import EventLog
-from cloudrec.events.recording import RecorderLaunched, RecordingStarted
 from cloudrec.events.segment import SliceWritten, StreamStateChanged
 from cloudrec.projections.runner import SharedCatchUp
 from cloudrec.service import RecordingService
-
-APP = "benchapp"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def open_sessions(log: EventLog, count: int) -> list[str]:
-    sids = [uuid.uuid4().hex for _ in range(count)]
-    for sid in sids:
-        log.append([RecordingStarted(stream_id=sid, at_ms=now_ms(), appid=APP, cname="bench",
-                                     uid="1", resource_id=f"r-{sid}", mode="mix", config={},
-                                     av_file_types=["hls"], file_prefix=[],
-                                     playlist=f"{sid}_bench.m3u8"),
-                    RecorderLaunched(stream_id=sid, at_ms=now_ms(), generation=1,
-                                     recorder_uid=900001)])
-    return sids
 
 
 def write(log: EventLog, sids: list[str], rate: float, stop: threading.Event) -> int:

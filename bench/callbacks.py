@@ -30,32 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sessions import APP, now_ms, open_sessions  # bench/, run as scripts
 
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.log import EventLog
-from cloudrec.events.recording import RecorderLaunched, RecordingStarted
 from cloudrec.events.segment import StreamStateChanged
 from cloudrec.webhooks.config import WebhookSettings, parse_flag
 from cloudrec.webhooks.deliverer import start_deliverer
 from cloudrec.webhooks.envelope import body, headers
 from cloudrec.webhooks.receiver import Receiver
 
-APP, SECRET, TARGET_MS = "benchapp", "bench-secret", 500.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def open_sessions(log: EventLog, count: int) -> list[str]:
-    sids = [uuid.uuid4().hex for _ in range(count)]
-    for sid in sids:
-        log.append([RecordingStarted(stream_id=sid, at_ms=now_ms(), appid=APP, cname="bench",
-                                     uid="1", resource_id="r", mode="mix", config={},
-                                     av_file_types=["hls"], file_prefix=[], playlist="p.m3u8"),
-                    RecorderLaunched(stream_id=sid, at_ms=now_ms(), generation=1,
-                                     recorder_uid=900001)])
-    return sids
+SECRET, TARGET_MS = "bench-secret", 500.0
 
 
 def state_changed(sid: str, n: int) -> StreamStateChanged:
