@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 import av
 import numpy as np
 
+from cloudrec.actors.channel.handle import ChannelHandle
+from cloudrec.actors.channel.publisher import Publisher, Source
 from cloudrec.actors.layout.geometry import PixelRect
 from cloudrec.client import RecordingClient
 
@@ -83,3 +87,26 @@ def start_recording(client: RecordingClient, cname: str, uid: str, mode: str, pr
         config["subscribeUidGroup"] = 0
     resource = client.acquire(cname, uid)
     return resource, client.start(resource, cname, uid, body, mode=mode)
+
+
+class Feeds:
+    """Publishers feeding one channel, each in a thread of its own, as `cloudrec publish` does."""
+
+    def __init__(self, channel: ChannelHandle) -> None:
+        self.channel, self.stop = channel, threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def add(self, uid: int, source: Source) -> Publisher:
+        """Start publishing `source` as `uid`; returns once its first packets are sent (so
+        users added one after the other join in that order, which fixes their regions)."""
+        feed = Publisher(self.channel, uid, source)
+        self.threads.append(threading.Thread(target=feed.run, args=(self.stop,), daemon=True))
+        self.threads[-1].start()
+        while not feed.sent:
+            time.sleep(0.05)
+        return feed
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)

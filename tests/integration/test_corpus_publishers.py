@@ -11,7 +11,6 @@ phone's playlist ROTATE=90, and keeps each user's tone in their audio.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,13 +22,12 @@ import pytest
 
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.handle import ChannelHandle
-from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
 from ..unit.actors.recorder import corpus
-from .media import Decoded, colour_at, decode, start_recording, tone_strength
+from .media import Decoded, Feeds, colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -56,23 +54,17 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client = RecordingClient(server.url, "alice", secret, appid)
     cname, tag = f"corpus{int(time.time())}", f"{time.time_ns()}"
     channel = ChannelHandle(runtime.get_channel(appid, cname))
-    stop, threads = threading.Event(), []
+    feeds = Feeds(channel)
     for uid, case in CASES.items():  # one after the other: the join order fixes the regions
         path = folder / f"{case.name}.{case.container}"
         corpus.write(case, path)
-        feed = Publisher(channel, uid, FileSource(str(path), uid))
-        threads.append(threading.Thread(target=feed.run, args=(stop,), daemon=True))
-        threads[-1].start()
-        while not feed.sent:
-            time.sleep(0.05)
+        feeds.add(uid, FileSource(str(path), uid))
     mix = start_recording(client, cname, "900051", "mix", f"mix{tag}", FPS, BEST_FIT)
     individual = start_recording(client, cname, "900052", "individual", f"ind{tag}")
     time.sleep(RECORD_S)
     client.stop(*mix[:2], cname, "900051", mode="mix")
     client.stop(*individual[:2], cname, "900052", mode="individual")
-    stop.set()
-    for thread in threads:
-        thread.join(10)
+    feeds.close()
     client.close()
     root = Path(runtime.settings.storage_url.removeprefix("file://"))
     return {"mix": root / f"mix{tag}", "individual": root / f"ind{tag}"}

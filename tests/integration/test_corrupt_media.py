@@ -11,7 +11,6 @@ individual slices decode completely and hold every second of the recording.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,14 +22,13 @@ import pytest
 
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
-from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.channel.synthetic import SyntheticPublisher
 from cloudrec.actors.layout.geometry import regions, to_pixels
 from cloudrec.client import RecordingClient
 from cloudrec.projections import callbacks
 from cloudrec.runtime import Runtime
 
-from .media import colour_at, decode, start_recording, tone_strength
+from .media import Feeds, colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -84,15 +82,11 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client = RecordingClient(server.url, "alice", secret, appid)
     cname, tag = f"corrupt{int(time.time())}", f"{time.time_ns()}"
     channel = ChannelHandle(runtime.get_channel(appid, cname))
-    stop, threads, feeds = threading.Event(), [], []
+    feeds = Feeds(channel)
     spoilt = Spoilt(SyntheticPublisher(BAD, COLOURS[BAD], TONES[BAD], fps=FPS))
     for uid in (BAD, GOOD):  # one after the other: the join order fixes the regions
         source = SyntheticPublisher(uid, COLOURS[uid], TONES[uid], fps=FPS)
-        feeds.append(Publisher(channel, uid, spoilt if uid == BAD else source))
-        threads.append(threading.Thread(target=feeds[-1].run, args=(stop,), daemon=True))
-        threads[-1].start()
-        while not feeds[-1].sent:
-            time.sleep(0.05)
+        feeds.add(uid, spoilt if uid == BAD else source)
     mix = start_recording(client, cname, "900051", "mix", f"mix{tag}", FPS, BEST_FIT)
     individual = start_recording(client, cname, "900052", "individual", f"ind{tag}")
     # bursts count from here: however long a loaded machine took to start, both see both
@@ -105,9 +99,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
         time.sleep(0.2)
     client.stop(*mix[:2], cname, "900051", mode="mix")
     client.stop(*individual[:2], cname, "900052", mode="individual")
-    stop.set()
-    for thread in threads:
-        thread.join(10)
+    feeds.close()
     client.close()
     root = Path(runtime.settings.storage_url.removeprefix("file://"))
     notices = {mode: callbacks.notifications(runtime.events.read_stream(sid), sid)

@@ -12,7 +12,6 @@ playlist decodes with that user's tone.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,12 +24,11 @@ import pytest
 
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.handle import ChannelHandle
-from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.layout.geometry import regions, to_pixels
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
-from .media import Decoded, colour_at, decode, start_recording, tone_strength
+from .media import Decoded, Feeds, colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -98,15 +96,10 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client = RecordingClient(server.url, "alice", secret, appid)
     cname, tag = f"files{int(time.time())}", f"{time.time_ns()}"
     channel = ChannelHandle(runtime.get_channel(appid, cname))
-    stop, threads, feeds = threading.Event(), [], []
+    feeds = Feeds(channel)
     for clip in CLIPS:  # one after the other: the join order fixes the regions
         write_clip(folder / f"{clip.uid}.mp4", clip)
-        feeds.append(Publisher(channel, clip.uid, FileSource(str(folder / f"{clip.uid}.mp4"),
-                                                             clip.uid)))
-        threads.append(threading.Thread(target=feeds[-1].run, args=(stop,), daemon=True))
-        threads[-1].start()
-        while not feeds[-1].sent:
-            time.sleep(0.05)
+        feeds.add(clip.uid, FileSource(str(folder / f"{clip.uid}.mp4"), clip.uid))
     mix = start_recording(client, cname, "900041", "mix", f"mix{tag}", FPS, BEST_FIT)
     began = time.monotonic()
     individual = start_recording(client, cname, "900042", "individual", f"ind{tag}")
@@ -114,9 +107,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client.stop(*mix[:2], cname, "900041", mode="mix")
     mixed_s = time.monotonic() - began
     client.stop(*individual[:2], cname, "900042", mode="individual")
-    stop.set()
-    for thread in threads:
-        thread.join(10)
+    feeds.close()
     client.close()
     root = Path(runtime.settings.storage_url.removeprefix("file://"))
     return {"mix": root / f"mix{tag}", "individual": root / f"ind{tag}", "seconds": mixed_s}

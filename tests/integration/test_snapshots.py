@@ -12,7 +12,6 @@ with no audio/video file written; the recording session also has its playlists.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,14 @@ import numpy as np
 import pytest
 
 from cloudrec.actors.channel.handle import ChannelHandle
-from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.channel.synthetic import SyntheticPublisher
 from cloudrec.client import ApiCallFailed, RecordingClient
 from cloudrec.events.recording import RecorderLeft, RecordingStarted
 from cloudrec.events.segment import SnapshotWritten
 from cloudrec.projections import callbacks
 from cloudrec.runtime import Runtime
+
+from .media import Feeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -45,12 +45,8 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client = RecordingClient(server.url, "alice", secret, appid)
     cname, tag = f"snap{int(time.time())}", f"{time.time_ns()}"
     channel = ChannelHandle(runtime.get_channel(appid, cname))
-    stop = threading.Event()
-    feed = Publisher(channel, UID, SyntheticPublisher(UID, COLOUR, 500.0, 160, 90))
-    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
-    thread.start()
-    while not feed.sent:
-        time.sleep(0.05)
+    feeds = Feeds(channel)
+    feeds.add(UID, SyntheticPublisher(UID, COLOUR, 500.0, 160, 90))
     recording = {"streamTypes": 2, "channelType": 0, "subscribeUidGroup": 0}
     bodies = {
         "only": {"recordingConfig": recording, "snapshotConfig": SNAPSHOTS,
@@ -81,8 +77,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
         refused: Any = None
     except ApiCallFailed as error:
         refused = error
-    stop.set()
-    thread.join(10)
+    feeds.close()
     client.close()
     root = Path(runtime.settings.storage_url.removeprefix("file://"))
     notices = {name: callbacks.notifications(runtime.events.read_stream(sid), sid)

@@ -8,7 +8,6 @@ user's colour at the sent size; the audio playlist lists TS slices holding the O
 
 from __future__ import annotations
 
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -20,12 +19,11 @@ import pytest
 
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.handle import ChannelHandle
-from cloudrec.actors.channel.publisher import Publisher
 from cloudrec.actors.recorder.playlist import Playlist
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
-from .media import tone_strength
+from .media import Feeds, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -73,12 +71,8 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     client = RecordingClient(server.url, "alice", secret, appid)
     cname, tag = f"webm{int(time.time())}", f"{time.time_ns()}"
     channel = ChannelHandle(runtime.get_channel(appid, cname))
-    stop = threading.Event()
-    feed = Publisher(channel, UID, FileSource(str(folder / "web.webm"), UID))
-    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
-    thread.start()
-    while not feed.sent:
-        time.sleep(0.05)
+    feeds = Feeds(channel)
+    feeds.add(UID, FileSource(str(folder / "web.webm"), UID))
     storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
                "secretKey": "local", "fileNamePrefix": [f"web{tag}"]}
     body = {"recordingConfig": {"streamTypes": 2, "channelType": 0, "subscribeUidGroup": 0},
@@ -87,8 +81,7 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
     sid = client.start(resource, cname, "900051", body, mode="individual")
     time.sleep(RECORD_S)
     client.stop(resource, sid, cname, "900051", mode="individual")
-    stop.set()
-    thread.join(10)
+    feeds.close()
     client.close()
     return Path(runtime.settings.storage_url.removeprefix("file://")) / f"web{tag}"
 
