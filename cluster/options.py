@@ -34,9 +34,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import ray
+
+if TYPE_CHECKING:  # placement reads a recording's config; no import at run time
+    from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 
 NAMESPACE = "cloudrec"
 CONTROLLER = "cloudrec-controller"
@@ -80,32 +83,7 @@ CHANNEL_CPU = 0.02
 UPLOADER_CPU = 0.01
 
 
-class Job(Protocol):
-    """What placement reads of a recording's config (`RecordingConfig`)."""
-
-    @property
-    def mode(self) -> str: ...
-
-    @property
-    def width(self) -> int: ...
-
-    @property
-    def height(self) -> int: ...
-
-    @property
-    def fps(self) -> int: ...
-
-    @property
-    def stream_types(self) -> int: ...
-
-    @property
-    def audio(self) -> Any: ...
-
-    @property
-    def video(self) -> Any: ...
-
-
-def recorder_cpu(job: Job) -> float:
+def recorder_cpu(job: RecordingConfig) -> float:
     """The share of a core a recorder of `job` reserves, rounded up to a hundredth."""
     if job.mode == "individual":
         tracks = sum(_tracks(rule) for kind, rule in (("audio", job.audio), ("video", job.video))
@@ -116,7 +94,7 @@ def recorder_cpu(job: Job) -> float:
     return math.ceil(cpu * 100) / 100
 
 
-def _tracks(rule: Any) -> int:
+def _tracks(rule: Subscription) -> int:
     if not rule.enabled:
         return 0
     return len(rule.only) if rule.only is not None else INDIVIDUAL_TRACKS_ALL // 2
@@ -132,7 +110,7 @@ class Placement:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Placement:
         return cls(recorder_resource=env.get("CLOUDREC_RECORDER_RESOURCE") or None)
 
-    def recorder_needs(self, job: Job) -> dict[str, float]:
+    def recorder_needs(self, job: RecordingConfig) -> dict[str, float]:
         """Ray resources a recorder of `job` reserves: {"CPU": ..., custom: 1}."""
         needs = {"CPU": recorder_cpu(job)}
         if self.recorder_resource:
