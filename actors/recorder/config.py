@@ -56,9 +56,13 @@ class RecordingConfig:
     jitter_ms: int = 300
     max_users: int = 17
     snapshot_interval_s: int = 0  # individual mode: a JPG of each user's video this often (§5.3)
-    record_files: bool = True  # False: snapshots only, no audio/video files
     # the customer's bucket and keys: for the uploader only (None = the server's file storage)
     storage: Destination | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def record_files(self) -> bool:
+        """False for snapshots only (§5.3): no file types, no audio/video files."""
+        return bool(self.av_file_types)
 
 
 def to_plan(config: RecordingConfig) -> dict[str, Any]:

@@ -42,7 +42,6 @@ def record(tmp_path: Path, record_files: bool, seconds: float = 7.0
     config = RecordingConfig(sid=SID, appid="app", cname="room", recorder_uid=99,
                              generation=1, workdir=tmp_path, mode="individual",
                              file_prefix=("snap",), slice_seconds=2.0, snapshot_interval_s=1,
-                             record_files=record_files,
                              av_file_types=("hls",) if record_files else ())
     jobs: list[UploadJob] = []
     events = MemoryEventLog()
