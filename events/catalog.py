@@ -13,7 +13,13 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from cloudrec.events.callback import CallbackAbandoned, CallbackDelivered, CallbackFailed
-from cloudrec.events.channel import TrackPublished, TrackUnpublished, UserJoined, UserLeft
+from cloudrec.events.channel import (
+    TrackPublished,
+    TrackUnpublished,
+    UserJoined,
+    UserLeft,
+    upcast_track_event_v1,
+)
 from cloudrec.events.envelope import Event
 from cloudrec.events.layout import LayoutUpdated
 from cloudrec.events.recording import (
@@ -97,6 +103,8 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("FileUploaded", 1): upcast_file_uploaded_v1,
     ("RecorderFailed", 1): upcast_recorder_failed_v1,
+    ("TrackPublished", 1): upcast_track_event_v1,
+    ("TrackUnpublished", 1): upcast_track_event_v1,
 }
 
 

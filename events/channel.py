@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from cloudrec.events.envelope import Event
 
@@ -22,13 +22,24 @@ class UserLeft(Event):
 
 
 class TrackPublished(Event):
+    """`layer`: which video of a dual-stream sender, 0 the high (big) stream, 1 the low one."""
+
     type: Literal["TrackPublished"] = "TrackPublished"
+    schema_version: int = 2
     uid: int
     kind: Literal["audio", "video"]
     codec: str
+    layer: int = 0
 
 
 class TrackUnpublished(Event):
     type: Literal["TrackUnpublished"] = "TrackUnpublished"
+    schema_version: int = 2
     uid: int
     kind: Literal["audio", "video"]
+    layer: int | None = 0  # None: every layer of it
+
+
+def upcast_track_event_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no `layer`: senders had one video stream, the high one."""
+    return dict(payload, schema_version=2, layer=0)

@@ -16,7 +16,7 @@ import time
 import ray
 
 from cloudrec.actors.channel.channel import Batch, Channel, wall_clock_us
-from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+from cloudrec.actors.channel.packet import HIGH, Kind, MediaPacket, TrackInfo
 from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, STALE_SUBSCRIBER_S, Vacancy
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.channel import (
@@ -94,21 +94,23 @@ class ChannelActor:
             self.vacancy.keep(wall_clock_us())
             stamped = self.core.publish(track)
         self._record(TrackPublished(stream_id=self.stream, at_ms=_now_ms(), uid=track.uid,
-                                    kind=track.kind, codec=track.codec))
+                                    kind=track.kind, codec=track.codec, layer=track.layer))
         return stamped
 
-    def unpublish(self, uid: int, kind: Kind) -> None:
-        self.core.unpublish(uid, kind)
+    def unpublish(self, uid: int, kind: Kind, layer: int | None = None) -> None:
+        """One video layer, or (`layer` None) every layer of the track."""
+        self.core.unpublish(uid, kind, layer=layer)
         self._record(TrackUnpublished(stream_id=self.stream, at_ms=_now_ms(), uid=uid,
-                                      kind=kind))
+                                      kind=kind, layer=layer))
 
     def push(self, packets: list[MediaPacket]) -> int:
         return self.core.push(packets)
 
-    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None,
+                  video_layer: int = HIGH) -> None:
         with self.lock:
             self.vacancy.keep(wall_clock_us())
-            self.core.subscribe(subscriber_id, replay_from_us)
+            self.core.subscribe(subscriber_id, replay_from_us, video_layer=video_layer)
 
     def unsubscribe(self, subscriber_id: str) -> None:
         with self.lock:

@@ -8,6 +8,11 @@ or falls back to the clock the channel was built with.
 
 The channel also keeps a short history of each live track, so that a subscriber replacing a dead
 one (a recorder failover) can `subscribe` with `replay_from_us` and start from recent packets.
+
+A dual-stream sender's video is two tracks, its high and its low layer; each subscriber names the
+layer it wants and is handed one of them (`layers.shown`): its packets, its `TrackInfo` and its
+changes. A user's video generation counts the publishes of both layers, so a subscriber handed
+another layer of it (the low one unpublished: back to the high) sees a new generation.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
 
-from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+from cloudrec.actors.channel.layers import LayerKey, check_layer, key_of, shown
+from cloudrec.actors.channel.packet import HIGH, Kind, MediaPacket, TrackInfo
 
 ChangeType = Literal["joined", "left", "published", "unpublished"]
-TrackKey = tuple[int, Kind]
+TrackKey = tuple[int, Kind]  # (uid, kind): a user's track as one subscriber receives it
 Arrival = tuple[int, MediaPacket]  # (channel-wide arrival number, stamped packet)
 
 
@@ -82,6 +88,7 @@ class Batch:
 @dataclass(slots=True)
 class _Subscriber:
     packets: deque[MediaPacket]
+    layer: int = HIGH  # the video layer it receives (`layers.shown`)
     seen_us: int = 0  # when it last subscribed or pulled
     changes: list[Change] = field(default_factory=list)
     dropped: int = 0
@@ -105,11 +112,11 @@ class Channel:
         self._history_us = history_us
         self._history_packets = history_packets
         self._members: dict[int, int] = {}  # uid -> joined channel_us, in join order
-        self._tracks: dict[TrackKey, TrackInfo] = {}
-        self._generations: dict[TrackKey, int] = {}
-        self._offsets: dict[TrackKey, int] = {}
+        self._tracks: dict[LayerKey, TrackInfo] = {}
+        self._generations: dict[TrackKey, int] = {}  # of both layers of a video
+        self._offsets: dict[LayerKey, int] = {}
         self._subscribers: dict[str, _Subscriber] = {}
-        self._history: dict[TrackKey, deque[Arrival]] = {}  # of the current generations only
+        self._history: dict[LayerKey, deque[Arrival]] = {}  # of the current generations only
         self._arrivals = 0  # packets kept so far: orders history across tracks
         self.rejected = 0  # packets of tracks that were not published
 
@@ -126,8 +133,8 @@ class Channel:
         if uid not in self._members:
             return
         now = self._now(now_us)
-        for key in [key for key in self._tracks if key[0] == uid]:
-            self.unpublish(*key, now_us=now)
+        for key in sorted((key for key in self._tracks if key[0] == uid), key=_high_first):
+            self._unpublish(key, now)
         del self._members[uid]
         self._record(Change("left", uid, now))
 
@@ -141,29 +148,41 @@ class Channel:
     # -- tracks -------------------------------------------------------------------------------
 
     def publish(self, track: TrackInfo, now_us: int | None = None) -> TrackInfo:
-        """Publish (or re-publish) a track; returns it with its new generation."""
+        """Publish (or re-publish) a track or video layer; returns it with its new generation.
+        A dual-stream sender publishes its low layer first: a subscriber of the low layers
+        then never starts on the high one in between."""
+        check_layer(track)
         now = self._now(now_us)
         self.join(track.uid, now)
-        key = (track.uid, track.kind)
-        generation = self._generations.get(key, 0) + 1
-        self._generations[key] = generation
+        key = key_of(track)
+        generation = self._generations.get((track.uid, track.kind), 0) + 1
+        self._generations[(track.uid, track.kind)] = generation
         published = replace(track, generation=generation)
         self._tracks[key] = published
         self._offsets.pop(key, None)
         self._history.pop(key, None)
-        self._record(Change("published", track.uid, now, track.kind, generation))
+        self._record(Change("published", track.uid, now, track.kind, generation), key)
         return published
 
-    def unpublish(self, uid: int, kind: Kind, now_us: int | None = None) -> None:
-        track = self._tracks.pop((uid, kind), None)
-        if track is None:
-            return
-        self._offsets.pop((uid, kind), None)
-        self._history.pop((uid, kind), None)
-        self._record(Change("unpublished", uid, self._now(now_us), kind, track.generation))
+    def unpublish(self, uid: int, kind: Kind, now_us: int | None = None,
+                  layer: int | None = None) -> None:
+        """Unpublish one layer of a track, or (`layer` None) every layer of it."""
+        keys = [key for key in self._tracks if key[:2] == (uid, kind)]
+        for key in sorted(keys, key=_high_first):
+            if layer is None or key[2] == layer:
+                self._unpublish(key, self._now(now_us))
 
-    def list_tracks(self) -> list[TrackInfo]:
-        return list(self._tracks.values())
+    def _unpublish(self, key: LayerKey, now: int) -> None:
+        generation = self._tracks[key].generation
+        self._record(Change("unpublished", key[0], now, key[1], generation), key)
+        del self._tracks[key]
+        self._offsets.pop(key, None)
+        self._history.pop(key, None)
+
+    def list_tracks(self, video_layer: int | None = None) -> list[TrackInfo]:
+        """Every published track, or those a subscriber of `video_layer` receives."""
+        return [track for key, track in self._tracks.items()
+                if video_layer is None or shown(key, video_layer, self._tracks)]
 
     # -- media --------------------------------------------------------------------------------
 
@@ -179,11 +198,12 @@ class Channel:
             kept += 1
             self._remember(stamped)
             for subscriber in self._subscribers.values():
-                self._enqueue(subscriber, stamped)
+                if shown(key_of(stamped), subscriber.layer, self._tracks):
+                    self._enqueue(subscriber, stamped)
         return kept
 
     def _stamp(self, packet: MediaPacket, now: int) -> MediaPacket | None:
-        key = (packet.uid, packet.kind)
+        key = key_of(packet)
         track = self._tracks.get(key)
         if track is None:
             return None
@@ -193,25 +213,28 @@ class Channel:
         channel_us = self._offsets[key] + pts_us
         return replace(packet, channel_us=channel_us, generation=track.generation)
 
-    def _first_offset(self, key: TrackKey, own_offset: int) -> int:
-        """A track's offset; optionally shared with the publisher's other live track."""
-        if self._share_publisher_offset:
-            other: TrackKey = (key[0], "audio" if key[1] == "video" else "video")
-            return self._offsets.get(other, own_offset)
-        return own_offset
+    def _first_offset(self, key: LayerKey, own_offset: int) -> int:
+        """A track's offset: its other video layer's (the same timestamps); optionally shared
+        with the publisher's other live track."""
+        uid, kind, _ = key
+        mates = [offset for (u, k, _), offset in self._offsets.items()
+                 if u == uid and (k == kind or self._share_publisher_offset)]
+        return mates[0] if mates else own_offset
 
     def _remember(self, packet: MediaPacket) -> None:
         """Append to the track's history; keep `history_us` behind its newest packet."""
         self._arrivals += 1
-        key = (packet.uid, packet.kind)
+        key = key_of(packet)
         history = self._history.setdefault(key, deque(maxlen=self._history_packets))
         history.append((self._arrivals, packet))
         while history[0][1].channel_us < packet.channel_us - self._history_us:
             history.popleft()
 
-    def _replay(self, from_us: int) -> list[MediaPacket]:
-        """Every current track's history from `from_us` (`replay_track`), in arrival order."""
-        arrivals = [arrival for history in self._history.values()
+    def _replay(self, from_us: int, video_layer: int) -> list[MediaPacket]:
+        """The history from `from_us` (`replay_track`) of every current track a subscriber of
+        `video_layer` receives, in arrival order."""
+        arrivals = [arrival for key, history in self._history.items()
+                    if shown(key, video_layer, self._tracks)
                     for arrival in replay_track(list(history), from_us)]
         return [packet for _, packet in sorted(arrivals, key=lambda arrival: arrival[0])]
 
@@ -225,8 +248,9 @@ class Channel:
     # -- subscribers --------------------------------------------------------------------------
 
     def subscribe(self, subscriber_id: str, replay_from_us: int | None = None,
-                  now_us: int | None = None) -> None:
-        """Start buffering for a subscriber; idempotent. Its first pull carries a snapshot.
+                  now_us: int | None = None, video_layer: int = HIGH) -> None:
+        """Start buffering for a subscriber of `video_layer`; idempotent. Its first pull carries
+        a snapshot.
 
         With `replay_from_us` its buffer is (re)filled from the history kept since that channel
         time, so a subscriber taking over from a dead one continues without a media gap; an
@@ -234,12 +258,12 @@ class Channel:
         """
         if subscriber_id not in self._subscribers:
             self._subscribers[subscriber_id] = _Subscriber(deque())
-        self._subscribers[subscriber_id].seen_us = self._now(now_us)
+        subscriber = self._subscribers[subscriber_id]
+        subscriber.seen_us, subscriber.layer = self._now(now_us), video_layer
         if replay_from_us is None:
             return
-        subscriber = self._subscribers[subscriber_id]
         subscriber.packets.clear()
-        for packet in self._replay(replay_from_us):
+        for packet in self._replay(replay_from_us, video_layer):
             self._enqueue(subscriber, packet)
 
     def unsubscribe(self, subscriber_id: str) -> None:
@@ -253,7 +277,7 @@ class Channel:
         packets = [subscriber.packets.popleft() for _ in range(count)]
         batch = Batch(
             packets=packets,
-            tracks=self.list_tracks(),
+            tracks=self.list_tracks(subscriber.layer),
             members=self.list_members(),
             changes=subscriber.changes,
             dropped=subscriber.dropped,
@@ -279,6 +303,15 @@ class Channel:
     def _now(self, now_us: int | None) -> int:
         return self._clock() if now_us is None else now_us
 
-    def _record(self, change: Change) -> None:
+    def _record(self, change: Change, track: LayerKey | None = None) -> None:
+        """A membership change to every subscriber; a change of `track` to those it is shown
+        to (while it is published)."""
         for subscriber in self._subscribers.values():
-            subscriber.changes.append(change)
+            if track is None or shown(track, subscriber.layer, self._tracks):
+                subscriber.changes.append(change)
+
+
+def _high_first(key: LayerKey) -> int:
+    """Layers unpublish high first: a subscriber of the low one never falls back to the
+    high layer of a user whose video is ending."""
+    return key[2]

@@ -7,7 +7,7 @@ from typing import Any
 import ray
 
 from cloudrec.actors.channel.channel import Batch
-from cloudrec.actors.channel.packet import Kind, MediaPacket, TrackInfo
+from cloudrec.actors.channel.packet import HIGH, Kind, MediaPacket, TrackInfo
 
 
 class ChannelHandle:
@@ -24,15 +24,17 @@ class ChannelHandle:
         published: TrackInfo = ray.get(self.actor.publish.remote(track))
         return published
 
-    def unpublish(self, uid: int, kind: Kind) -> None:
-        ray.get(self.actor.unpublish.remote(uid, kind))
+    def unpublish(self, uid: int, kind: Kind, layer: int | None = None) -> None:
+        ray.get(self.actor.unpublish.remote(uid, kind, layer))
 
     def push(self, packets: list[MediaPacket]) -> int:
         kept: int = ray.get(self.actor.push.remote(packets))
         return kept
 
-    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None) -> None:
-        ray.get(self.actor.subscribe.remote(subscriber_id, replay_from_us))
+    def subscribe(self, subscriber_id: str, replay_from_us: int | None = None,
+                  video_layer: int = HIGH) -> None:
+        """`video_layer`: which video of dual-stream senders it receives (`layers.shown`)."""
+        ray.get(self.actor.subscribe.remote(subscriber_id, replay_from_us, video_layer))
 
     def unsubscribe(self, subscriber_id: str) -> None:
         ray.get(self.actor.unsubscribe.remote(subscriber_id))

@@ -4,6 +4,9 @@ A publisher announces each track once (`TrackInfo`: codec, extradata, geometry) 
 `MediaPacket`s. The channel stamps every packet with its place on the channel timeline
 (`channel_us`, microseconds of UTC wall clock): `channel_us = offset + pts * time_base`, where the
 offset is fixed at the track's first packet (see shared/spec/media-timing.md).
+
+A dual-stream sender publishes its video twice, as two layers of one (uid, "video") track: the
+high (big) stream and a low (small) one, the same pictures at the same timestamps (`layers`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from fractions import Fraction
 from typing import Literal
 
 Kind = Literal["audio", "video"]
+HIGH, LOW = 0, 1  # video layers of a dual-stream sender: the high (big) and low (small) stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class TrackInfo:
     channels: int = 0
     generation: int = 0  # bumps on every (re)publish; a new generation needs a new decoder
     rotation: int = 0  # display rotation, degrees counter-clockwise: 0, 90, 180 or 270
+    layer: int = HIGH  # video of a dual-stream sender: HIGH (big) or LOW (small); audio: HIGH
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class MediaPacket:
     channel_us: int = 0  # set by the channel when the packet arrives
     generation: int = 0  # TrackInfo.generation this packet belongs to
     dts: int | None = None  # decode time in `time_base` when it precedes pts (B-frames)
+    layer: int = HIGH  # TrackInfo.layer of its track
 
     @property
     def seconds(self) -> float:

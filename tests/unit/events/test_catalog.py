@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cloudrec.events import catalog
+from cloudrec.events.channel import TrackPublished, TrackUnpublished
 from cloudrec.events.envelope import cloud_event_headers
 from cloudrec.events.recording import RecorderFailed
 from cloudrec.events.segment import SliceWritten
@@ -80,6 +81,22 @@ def test_a_stored_recorder_failed_v1_is_upcast_to_v2() -> None:
     event = catalog.decode(RECORDER_FAILED_V1)
     assert isinstance(event, RecorderFailed)
     assert (event.schema_version, event.new_uid, event.failed_generation) == (2, 0, 1)
+
+
+# TrackPublished and TrackUnpublished as version 1 stored them (before video layers).
+TRACK_EVENTS_V1 = [
+    '{"type":"TrackPublished","schema_version":1,"stream_id":"a/c","at_ms":5,"version":2,'
+    '"generation":0,"event_id":"e4","uid":7,"kind":"video","codec":"h264"}',
+    '{"type":"TrackUnpublished","schema_version":1,"stream_id":"a/c","at_ms":6,"version":3,'
+    '"generation":0,"event_id":"e5","uid":7,"kind":"video"}',
+]
+
+
+@pytest.mark.parametrize("stored", TRACK_EVENTS_V1)
+def test_a_stored_track_event_v1_is_upcast_to_the_high_layer(stored: str) -> None:
+    event = catalog.decode(stored)
+    assert isinstance(event, TrackPublished | TrackUnpublished)
+    assert (event.schema_version, event.uid, event.layer) == (2, 7, 0)
 
 
 def test_cloud_event_headers() -> None:
