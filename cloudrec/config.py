@@ -102,4 +102,5 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
         audio=audio, video=video, max_idle_s=recording.max_idle_time if recording else 30,
         slice_seconds=slice_seconds, storage=destination,
         snapshot_interval_s=snapshots.capture_interval if snapshots else 0,
+        video_stream_type=recording.video_stream_type if recording else 0,
         **extra)

@@ -75,7 +75,8 @@ class RecorderActor:
         t0 = plan.t0_ms * 1000 if plan else self._started_us(now)
         self.channel = ChannelHandle(channel)
         self.subscriber = f"recorder-{config.sid}-{config.generation}"
-        self.channel.subscribe(self.subscriber, max(t0, now - (HISTORY_MS - 1000) * 1000))
+        self.channel.subscribe(self.subscriber, max(t0, now - (HISTORY_MS - 1000) * 1000),
+                               video_layer=config.video_stream_type)  # failover: the same
         self.events.append([RecorderLaunched(
             stream_id=config.sid, at_ms=now // 1000, generation=config.generation,
             recorder_uid=config.recorder_uid, node_id=ray.get_runtime_context().get_node_id())])

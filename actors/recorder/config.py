@@ -56,6 +56,7 @@ class RecordingConfig:
     jitter_ms: int = 300
     max_users: int = 17
     snapshot_interval_s: int = 0  # individual mode: a JPG of each user's video this often (§5.3)
+    video_stream_type: int = 0  # §5.1: the video layer it subscribes to, 0 high, 1 low (small)
     # the customer's bucket and keys: for the uploader only (None = the server's file storage)
     storage: Destination | None = field(default=None, repr=False, compare=False)
 

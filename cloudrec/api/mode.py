@@ -45,16 +45,13 @@ def check_update_layout(mode: str) -> None:
 
 def check_served_media_options(request: StartRequest) -> None:
     """Options the spec defines that cloudrec cannot honour yet are refused, never ignored:
-    media decryption, the low video stream (publishers send one stream), background images."""
+    media decryption, background images."""
     recording = request.client_request.recording_config
     if recording is None:
         return
     if recording.decryption_mode != 0:
         raise ApiError(2, "decryptionMode (media decryption) is not supported yet: "
                           "record unencrypted channels, decryptionMode 0")
-    if recording.video_stream_type != 0:
-        raise ApiError(2, "videoStreamType 1 (the low stream) is not supported yet: "
-                          "publishers send one video stream, videoStreamType 0")
     if recording.transcoding_config is not None:
         check_layout_images(recording.transcoding_config)
 
