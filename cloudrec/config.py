@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cloudrec.actors.channel.encryption import SALTED, MediaKey
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.config import rules as rules
 from cloudrec.actors.uploader.destination import Credentials, Destination
 from cloudrec.actors.uploader.endpoints import UnreachableStorage, resolve
 from cloudrec.api.errors import ApiError
 from cloudrec.api.layout import Layout as ApiLayout
+from cloudrec.api.requests import RecordingConfig as ApiRecordingConfig
 from cloudrec.api.requests import StartRequest
 from cloudrec.api.storage import Storage
 from cloudrec.api.subscription import AudioSubscription, VideoSubscription
@@ -103,4 +105,14 @@ def recording_config(sid: str, appid: str, request: StartRequest, workdir: Path,
         slice_seconds=slice_seconds, storage=destination,
         snapshot_interval_s=snapshots.capture_interval if snapshots else 0,
         video_stream_type=recording.video_stream_type if recording else 0,
-        **extra)
+        decryption_mode=recording.decryption_mode if recording else 0,
+        media_key=media_key(recording), **extra)
+
+
+def media_key(recording: ApiRecordingConfig | None) -> MediaKey | None:
+    """The decryption key of `recordingConfig` (validated by the model), None for clear media."""
+    if recording is None or recording.decryption_mode == 0 or recording.secret is None:
+        return None
+    salt = recording.salt.get_secret_value() if recording.salt else None
+    return MediaKey.from_text(recording.decryption_mode, recording.secret.get_secret_value(),
+                              salt if recording.decryption_mode in SALTED else None)

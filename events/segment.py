@@ -110,7 +110,7 @@ class TrackPlaylistStarted(Event):
     start_ms: int
 
 
-Problem = Literal["undecodable", "unwritable", "empty", "backwards", "future"]
+Problem = Literal["undecodable", "unwritable", "empty", "backwards", "future", "undecryptable"]
 
 
 class MediaCorrupted(Event):
@@ -121,7 +121,8 @@ class MediaCorrupted(Event):
     stream's position (channel clock, ms) at the first and last bad packets, so two bursts
     stay two however late the publisher sent them; `problems` names what was wrong:
     undecodable (mix), unwritable (the remuxer refused it), empty, backwards (a decode time not
-    after the one before) or future (stamped far ahead of the channel clock)."""
+    after the one before), future (stamped far ahead of the channel clock) or undecryptable
+    (the session's decryptionMode and secret cannot open it: another key or mode)."""
 
     type: Literal["MediaCorrupted"] = "MediaCorrupted"
     uid: int

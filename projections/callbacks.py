@@ -48,6 +48,7 @@ UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
 # the spec names no recorder warning codes; ours for a burst of corrupt media from one user, and
 # for a user's track whose codec the recording cannot carry
 RECORDER_MODULE, CORRUPT_MEDIA_WARNING, TRACK_NOT_RECORDED_WARNING = 0, 101, 102
+UNDECRYPTABLE_MEDIA_WARNING = 103  # a burst the session's decryptionMode/secret cannot open
 
 # eventType -> (serviceType, msgName), spec §15.4
 CATALOGUE: dict[int, tuple[int, str]] = {
@@ -258,8 +259,11 @@ def _(event: UploadProgressed, state: CallbackState) -> list[Details]:
 
 @_details.register
 def _(event: MediaCorrupted, state: CallbackState) -> list[Details]:
-    """One warning per burst, naming the user (details may gain fields, §15.3)."""
-    return [(2, {"module": RECORDER_MODULE, "warnCode": CORRUPT_MEDIA_WARNING,
+    """One warning per burst, naming the user (details may gain fields, §15.3); its own code
+    when the packets could not be decrypted (a wrong key or decryptionMode)."""
+    code = UNDECRYPTABLE_MEDIA_WARNING if "undecryptable" in event.problems \
+        else CORRUPT_MEDIA_WARNING
+    return [(2, {"module": RECORDER_MODULE, "warnCode": code,
                  "streamUid": str(event.uid), "trackType": event.track,
                  "packets": event.packets, "startUtcMs": event.first_ms,
                  "endUtcMs": event.last_ms, "problems": list(event.problems)})]

@@ -44,7 +44,7 @@ class Publisher:
     def run(self, stop: threading.Event, duration_s: float | None = None) -> int:
         """Join, publish, stream until `stop` is set, the duration passes or the source ends."""
         self.channel.join(self.uid)
-        for track in self.source.tracks():
+        for track in sorted(self.source.tracks(), key=_low_first):
             self.channel.publish(track)
         try:
             self._stream(stop, duration_s)
@@ -60,3 +60,9 @@ class Publisher:
                 return
             if packets:
                 self.sent += self.channel.push(packets)
+
+
+def _low_first(track: TrackInfo) -> int:
+    """A dual-stream sender publishes its low video first: a subscriber of low layers then
+    never starts on its high one in between (`layers.shown`)."""
+    return -track.layer

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cloudrec.actors.channel.encryption import MediaKey
 from cloudrec.actors.uploader.destination import Destination
 from cloudrec.events.layout import Layout
 from cloudrec.events.subscription import UidLists
 
 ALL = "#allstream#"
+SECRETS = ("storage", "media_key")  # RecordingConfig fields never written to the log
 AUDIO_ONLY, VIDEO_ONLY = 0, 1
 
 
@@ -57,6 +59,10 @@ class RecordingConfig:
     max_users: int = 17
     snapshot_interval_s: int = 0  # individual mode: a JPG of each user's video this often (§5.3)
     video_stream_type: int = 0  # §5.1: the video layer it subscribes to, 0 high, 1 low (small)
+    decryption_mode: int = 0  # §5.1: 0 clear media, 1..8 packets are decrypted with media_key
+    # the decryption secret and salt: for the recorder only, never in the log (None = none, or
+    # lost: a controller restarted without its key file, `actors/session/keys.py`)
+    media_key: MediaKey | None = field(default=None, repr=False, compare=False)
     # the customer's bucket and keys: for the uploader only (None = the server's file storage)
     storage: Destination | None = field(default=None, repr=False, compare=False)
 
@@ -67,8 +73,9 @@ class RecordingConfig:
 
 
 def to_plan(config: RecordingConfig) -> dict[str, Any]:
-    """The config as JSON data for the log (`RecordingPlanned`), without the storage keys."""
-    plan = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "storage"}
+    """The config as JSON data for the log (`RecordingPlanned`), without the storage keys and
+    the decryption secret."""
+    plan = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in SECRETS}
     plan.update(workdir=str(config.workdir), av_file_types=list(config.av_file_types),
                 file_prefix=list(config.file_prefix), layout=config.layout.model_dump(),
                 audio=_rule_data(config.audio), video=_rule_data(config.video))
@@ -76,7 +83,8 @@ def to_plan(config: RecordingConfig) -> dict[str, Any]:
 
 
 def from_plan(plan: Mapping[str, Any]) -> RecordingConfig:
-    """The config `to_plan` wrote (storage None: the uploader holds it)."""
+    """The config `to_plan` wrote (storage None: the uploader holds it; media_key None: the
+    supervisor's key file does)."""
     known = {f.name for f in fields(RecordingConfig)}
     values = {k: v for k, v in plan.items() if k in known}
     values.update(workdir=Path(plan["workdir"]), av_file_types=tuple(plan["av_file_types"]),

@@ -25,6 +25,7 @@ from cloudrec.actors.channel.channel import Batch
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
+from cloudrec.actors.recorder.decryption import Decryption
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.resume import Resume
@@ -56,6 +57,7 @@ class IndividualRecorder:
         self.outputs: dict[StreamKey, TrackOutput] = {}
         self.checks: dict[StreamKey, PacketCheck] = {}
         self.corruption = CorruptionReport(config.sid, config.generation, self.checks)
+        self.decryption = Decryption(config.decryption_mode, config.media_key)
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.queued: list[MediaPacket] = []
         self.ledger = FileLedger(config, events, deliver)
@@ -171,6 +173,10 @@ class IndividualRecorder:
         track = self.tracks.get(key)
         if track is None or track.generation != packet.generation:
             return
+        if (opened := self.decryption.open(packet)) is None:
+            self.corruption.note(key, "undecryptable", self.checks[key].where(packet))
+            return
+        packet = opened
         if problem := self.checks[key].problem(packet, self.clock_us):
             self.corruption.note(key, problem, self.checks[key].where(packet))
             return

@@ -20,6 +20,7 @@ from cloudrec.actors.recorder.audio import AudioTimeline
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.decoder import TrackDecoder
+from cloudrec.actors.recorder.decryption import Decryption
 from cloudrec.actors.recorder.idle import IdleClock
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.loss import LossGate
@@ -52,6 +53,7 @@ class Recorder:
         self.checks: dict[TrackKey, PacketCheck] = {}
         self.gates: dict[TrackKey, LossGate] = {}  # video: hold the picture over a loss
         self.corruption = CorruptionReport(config.sid, config.generation, self.checks)
+        self.decryption = Decryption(config.decryption_mode, config.media_key)
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
@@ -118,6 +120,10 @@ class Recorder:
         decoder = self.decoders.get(key)
         if decoder is None or decoder.track.generation != packet.generation:
             return
+        if (opened := self.decryption.open(packet)) is None:
+            self.corruption.note(key, "undecryptable", self.checks[key].where(packet))
+            return
+        packet = opened
         if packet.kind == "video" and self.gates[key].waiting(packet.decode_us, packet.keyframe):
             return  # nothing decodes before a key frame: not corrupt, just joined mid-way
         problem = self.checks[key].problem(packet, self.clock_us)

@@ -330,5 +330,5 @@ def _id(actor: Any) -> str:
 
 
 def _secret_free(config: RecordingConfig) -> RecordingConfig:
-    """What a recorder sees: never the storage keys."""
+    """What a recorder sees: never the storage keys (the decryption key it needs)."""
     return replace(config, storage=None)

@@ -26,7 +26,7 @@ from typing import Any
 
 from cloudrec.actors.recorder import resume
 from cloudrec.actors.recorder.config import RecordingConfig, from_plan, rules, to_plan
-from cloudrec.actors.session import session
+from cloudrec.actors.session import keys, session
 from cloudrec.actors.session.session import Rejected, SessionState
 from cloudrec.actors.uploader.uploader import uploading_status
 from cloudrec.events.envelope import Event
@@ -99,7 +99,8 @@ class Quota:
 class Running:
     """The actual state of one session: its actors and what is under way."""
 
-    config: RecordingConfig  # generation 1's config (storage included while this process has it)
+    config: RecordingConfig  # generation 1's config (storage included while this process has it,
+    # the decryption key too: kept in its key file for a restarted controller)
     channel: Any = None
     uploader: Any = None
     layout: Any = None
@@ -160,12 +161,22 @@ class Supervisor:
             if (needs := self.children.room(config)) is not None:
                 raise Rejected(NO_ROOM, "could not reach recording service: no node of the "
                                f"cluster has room for this recorder ({needs}); retry later")
-            storage = config.storage.describe() if config.storage else ""
-            self._append(sid, session.start(self.state(sid), started, to_plan(config), storage))
+            self._append_start(config, started)
             self.by_resource[started.resource_id], self.live[who] = sid, sid
             run = self.running[sid] = Running(config)
         with run.lock:
             run.launching = self.background.submit(self._launch, sid)
+
+    def _append_start(self, config: RecordingConfig, started: RecordingStarted) -> None:
+        """The start in the log; the decryption key in its file first, not in the log."""
+        storage = config.storage.describe() if config.storage else ""
+        keys.keep(config)
+        try:
+            self._append(config.sid, session.start(self.state(config.sid), started,
+                                                   to_plan(config), storage))
+        except Exception:
+            keys.forget(config)
+            raise
 
     def update_subscription(self, sid: str, audio: UidLists | None,
                             video: UidLists | None) -> None:
@@ -284,6 +295,7 @@ class Supervisor:
             config = run.config if run else None
             if config is not None:
                 self.live.pop((config.appid, config.cname, str(config.recorder_uid)), None)
+                keys.forget(config)
         if run is not None:
             self.children.release(run.recorder, run.layout, run.uploader, run.zombies)
 
@@ -361,7 +373,7 @@ class Supervisor:
             state = self.state(sid)
             if state.plan is None or state.started is None:
                 continue
-            run = Running(from_plan(state.plan))
+            run = Running(keys.restore(from_plan(state.plan)))
             run.uploader = self.children.find_uploader(sid)
             self.running[sid] = run
             if state.stop_reason:

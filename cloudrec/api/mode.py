@@ -7,6 +7,7 @@ supported yet". The request models stay general: each mode has its own rule func
 
 from __future__ import annotations
 
+from cloudrec.actors.channel.encryption import sm4_available
 from cloudrec.api.errors import ApiError
 from cloudrec.api.layout import Layout
 from cloudrec.api.requests import StartRequest, UpdateRequest
@@ -15,6 +16,7 @@ from cloudrec.api.resource import ResourceGrant
 MODES = ("individual", "mix", "web")
 SERVED_MODES = ("individual", "mix")
 REAL_TIME_SCENE = 0
+SM4_ECB = 4  # decryptionMode
 
 
 def check_mode(mode: str) -> None:
@@ -45,15 +47,21 @@ def check_update_layout(mode: str) -> None:
 
 def check_served_media_options(request: StartRequest) -> None:
     """Options the spec defines that cloudrec cannot honour yet are refused, never ignored:
-    media decryption, background images."""
+    background images; SM4 decryption on a machine whose cryptography library has no SM4."""
     recording = request.client_request.recording_config
     if recording is None:
         return
-    if recording.decryption_mode != 0:
-        raise ApiError(2, "decryptionMode (media decryption) is not supported yet: "
-                          "record unencrypted channels, decryptionMode 0")
+    check_decryption(recording.decryption_mode)
     if recording.transcoding_config is not None:
         check_layout_images(recording.transcoding_config)
+
+
+def check_decryption(mode: int) -> None:
+    """Modes 1..8 are served (the models check the secret and salt), SM4 only where the
+    cryptography library on this machine has it."""
+    if mode == SM4_ECB and not sm4_available():
+        raise ApiError(2, "decryptionMode 4 (SM4_128_ECB) is not supported on this server: "
+                          "its cryptography library has no SM4")
 
 
 def check_layout_images(layout: Layout) -> None:

@@ -94,7 +94,7 @@ class RecordingConfig(AudioSubscription, VideoSubscription):
 
     @model_validator(mode="after")
     def _decryption_keys(self) -> Self:
-        if self.decryption_mode != 0 and self.secret is None:
+        if self.decryption_mode != 0 and not (self.secret and self.secret.get_secret_value()):
             raise ValueError("secret is required when decryptionMode is not 0")
         if self.decryption_mode in (7, 8) and not _is_salt(self.salt):
             raise ValueError("salt (base64 of 32 bytes) is required for decryptionMode 7 and 8")

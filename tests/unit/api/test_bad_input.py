@@ -190,7 +190,6 @@ def test_update_layout_body_errors_are_code_1028(api):
 
 
 UNSERVED_OPTIONS = {
-    "decryption": (("recordingConfig",), {"decryptionMode": 1, "secret": "k"}),
     "background image": (TRANSCODING, {"backgroundImage": "https://example.com/a.jpg"}),
     "default user image": (TRANSCODING,
                            {"defaultUserBackgroundImage": "https://example.com/a.jpg"}),

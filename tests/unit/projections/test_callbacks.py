@@ -213,6 +213,19 @@ def test_corrupt_media_is_one_recorder_warning_naming_the_user() -> None:
     }  # fmt: skip
 
 
+def test_media_that_could_not_be_decrypted_has_a_warning_code_of_its_own() -> None:
+    s = SessionEvents()
+    undecryptable = MediaCorrupted(stream_id=s.sid, at_ms=T0 + 5000, generation=1, uid=7,
+                                   track="audio", packets=50, first_ms=T0 + 1000,
+                                   last_ms=T0 + 3000, problems=["undecryptable"])
+
+    [*_, warning] = notify([s.started(), s.launched(), undecryptable])
+
+    details = warning["payload"]["details"]
+    assert (warning["eventType"], details["warnCode"], details["streamUid"]) == (2, 103, "7")
+    assert details["problems"] == ["undecryptable"]
+
+
 def test_a_track_not_recorded_is_one_recorder_warning_naming_user_and_codec() -> None:
     s = SessionEvents()
     left_out = TrackNotRecorded(stream_id=s.sid, at_ms=T0 + 5000, generation=1, uid=7,
