@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--synthetic", action="store_true")
     source.add_argument("source", nargs="?", help="a file or URL PyAV can open")
     publish.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    publish.add_argument("--dual-stream", action="store_true",
+                         help="send the video twice: as it is (the high stream) and at half its "
+                              "width and height (the low stream, recorded by videoStreamType 1)")
     publish.add_argument("--ray-address", default=None,
                          help="the cluster of the cloudrec to publish to (default: RAY_ADDRESS, "
                               "else .cloudrec/ray-address, written by cloudrec serve here)")
@@ -191,7 +194,8 @@ def _publish(args: argparse.Namespace) -> int:
     connect(address)
     controller = ray.get_actor(CONTROLLER, namespace=NAMESPACE)
     channel: Any = ray.get(controller.get_channel.remote(args.app, args.channel))
-    source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8)
+    source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8,
+                         dual_stream=args.dual_stream)
     publisher = Publisher(ChannelHandle(channel), args.uid, source)
     print(f"publishing uid {args.uid} to {args.app}/{args.channel}; Ctrl-C to stop", flush=True)
     stop = threading.Event()

@@ -128,14 +128,15 @@ class PublisherActor:
     """Runs one publisher in a thread of its own process (the demo's synthetic users)."""
 
     def __init__(self, channel: object, uid: int, source: str = "synthetic",
-                 palette_index: int = 0, realtime: bool = True) -> None:
+                 palette_index: int = 0, realtime: bool = True,
+                 dual_stream: bool = False) -> None:
         from cloudrec.actors.channel.handle import ChannelHandle
         from cloudrec.actors.channel.publisher import Publisher
         from cloudrec.actors.channel.sources import open_source
 
         self.stop_event = threading.Event()
-        self.publisher = Publisher(ChannelHandle(channel), uid,
-                                   open_source(source, uid, palette_index), realtime=realtime)
+        opened = open_source(source, uid, palette_index, dual_stream=dual_stream)
+        self.publisher = Publisher(ChannelHandle(channel), uid, opened, realtime=realtime)
         self.thread: threading.Thread | None = None
 
     def start(self, duration_s: float | None = None) -> None:
