@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cloudrec.actors.channel.encryption import MediaKey
 from cloudrec.actors.session.supervisor import Quota
 from cloudrec.cluster.options import Placement
 from cloudrec.events.backends import DEFAULT_EVENTS
@@ -111,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--synthetic", action="store_true")
     source.add_argument("source", nargs="?", help="a file or URL PyAV can open")
     publish.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    publish.add_argument("--encryption-mode", type=int, default=0, choices=range(9),
+                         metavar="N", help="encrypt every packet with decryptionMode N's cipher "
+                         "(1..8, spec §5.1; 0: clear media); the recording's start needs the "
+                         "same decryptionMode, secret and salt")
+    publish.add_argument("--secret", default=os.environ.get("CLOUDREC_MEDIA_SECRET"),
+                         help="the encryption secret (default: CLOUDREC_MEDIA_SECRET)")
+    publish.add_argument("--salt", default=None, metavar="B64",
+                         help="base64 of 32 bytes: modes 7 and 8 (GCM2)")
     publish.add_argument("--dual-stream", action="store_true",
                          help="send the video twice: as it is (the high stream) and at half its "
                               "width and height (the low stream, recorded by videoStreamType 1)")
@@ -181,14 +190,15 @@ def _publish(args: argparse.Namespace) -> int:
     import ray
 
     from cloudrec.actors.channel.handle import ChannelHandle
-    from cloudrec.actors.channel.publisher import Publisher
+    from cloudrec.actors.channel.publisher import EncryptedSource, Publisher
     from cloudrec.actors.channel.sources import open_source
     from cloudrec.cluster.connect import connect, server_address
     from cloudrec.cluster.options import CONTROLLER, NAMESPACE
 
     try:
+        key = _media_key(args)
         address = server_address(args.ray_address, os.environ)
-    except LookupError as error:
+    except (LookupError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
     connect(address)
@@ -196,6 +206,8 @@ def _publish(args: argparse.Namespace) -> int:
     channel: Any = ray.get(controller.get_channel.remote(args.app, args.channel))
     source = open_source("synthetic" if args.synthetic else args.source, args.uid, args.uid % 8,
                          dual_stream=args.dual_stream)
+    if key is not None:
+        source = EncryptedSource(source, key)
     publisher = Publisher(ChannelHandle(channel), args.uid, source)
     print(f"publishing uid {args.uid} to {args.app}/{args.channel}; Ctrl-C to stop", flush=True)
     stop = threading.Event()
@@ -206,6 +218,17 @@ def _publish(args: argparse.Namespace) -> int:
         sent = publisher.sent
     print(f"sent {sent} packets")
     return 0
+
+
+def _media_key(args: argparse.Namespace) -> MediaKey | None:
+    """`--encryption-mode`'s key (None: clear media); ValueError for a missing or bad one."""
+    if args.encryption_mode == 0:
+        return None
+    try:
+        return MediaKey.from_text(args.encryption_mode, args.secret or "", args.salt)
+    except ValueError as error:
+        raise ValueError(f"--encryption-mode {args.encryption_mode}: {error} "
+                         "(--secret S, and --salt B64 for modes 7 and 8)") from None
 
 
 def _events(args: argparse.Namespace) -> int:

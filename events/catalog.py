@@ -21,7 +21,7 @@ from cloudrec.events.channel import (
     upcast_track_event_v1,
 )
 from cloudrec.events.envelope import Event
-from cloudrec.events.layout import LayoutUpdated
+from cloudrec.events.layout import LayoutImageFailed, LayoutUpdated, upcast_layout_updated_v1
 from cloudrec.events.recording import (
     RecorderFailed,
     RecorderLaunched,
@@ -86,6 +86,7 @@ AnyEvent = Annotated[
     | FileBackedUp
     | UploadProgressed
     | LayoutUpdated
+    | LayoutImageFailed
     | SubscriptionUpdated
     | UserJoined
     | UserLeft
@@ -103,6 +104,7 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("FileUploaded", 1): upcast_file_uploaded_v1,
     ("RecorderFailed", 1): upcast_recorder_failed_v1,
+    ("LayoutUpdated", 1): upcast_layout_updated_v1,
     ("TrackPublished", 1): upcast_track_event_v1,
     ("TrackUnpublished", 1): upcast_track_event_v1,
 }

@@ -1,8 +1,13 @@
-"""Events of what goes where on the canvas (stream id = sid)."""
+"""Events of what goes where on the canvas (stream id = sid).
+
+`LayoutUpdated` v2 adds the background images (`background_image`,
+`default_user_background_image`, `background_config`); a stored v1 payload has none and is
+upcast by `upcast_layout_updated_v1`. Images travel as URLs: the recorder downloads them.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +26,16 @@ class LayoutRegion(BaseModel):
     render_mode: int = 0
 
 
+class UserBackground(BaseModel):
+    """The picture shown in one user's region after 3.5 s without video (spec §12.6)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uid: int
+    image_url: str
+    render_mode: int = 0
+
+
 class Layout(BaseModel):
     """The layout fields of transcodingConfig / updateLayout (full replacement semantics)."""
 
@@ -30,8 +45,36 @@ class Layout(BaseModel):
     max_resolution_uid: int | None = None
     background_color: str = "#000000"
     layout_config: list[LayoutRegion] | None = None
+    background_image: str | None = None
+    default_user_background_image: str | None = None
+    background_config: list[UserBackground] | None = None
+
+    def image_urls(self) -> list[str]:
+        """Every image the layout names (the canvas's, the default user's, each user's)."""
+        named = [self.background_image, self.default_user_background_image,
+                 *(entry.image_url for entry in self.background_config or [])]
+        return [url for url in named if url]
+
+    def user_background(self, uid: int) -> UserBackground | None:
+        """The `backgroundConfig` entry of `uid` (the first, if named twice)."""
+        return next((e for e in self.background_config or [] if e.uid == uid), None)
 
 
 class LayoutUpdated(Event):
     type: Literal["LayoutUpdated"] = "LayoutUpdated"
+    schema_version: int = 2
     layout: Layout
+
+
+class LayoutImageFailed(Event):
+    """A layout image could not be downloaded or is not a JPG or BMP: the setting is ignored
+    (spec §5.1) and reported as a warning (callback 2)."""
+
+    type: Literal["LayoutImageFailed"] = "LayoutImageFailed"
+    url: str
+    reason: str
+
+
+def upcast_layout_updated_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no background images: the new fields keep their defaults (none)."""
+    return dict(payload, schema_version=2)

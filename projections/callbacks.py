@@ -17,6 +17,7 @@ from typing import Any
 
 from cloudrec.events.callback import CallbackEvent
 from cloudrec.events.envelope import Event
+from cloudrec.events.layout import LayoutImageFailed
 from cloudrec.events.recording import (
     RecorderLaunched,
     RecorderLeft,
@@ -48,6 +49,7 @@ UPLOADER_MODULE, UPLOAD_FAILED_WARNING, BACKED_UP_WARNING = 1, 31, 32
 # the spec names no recorder warning codes; ours for a burst of corrupt media from one user, and
 # for a user's track whose codec the recording cannot carry
 RECORDER_MODULE, CORRUPT_MEDIA_WARNING, TRACK_NOT_RECORDED_WARNING = 0, 101, 102
+LAYOUT_IMAGE_WARNING = 104  # a layout image not downloaded (or not a JPG/BMP): ignored, §5.1
 UNDECRYPTABLE_MEDIA_WARNING = 103  # a burst the session's decryptionMode/secret cannot open
 
 # eventType -> (serviceType, msgName), spec §15.4
@@ -274,3 +276,10 @@ def _(event: TrackNotRecorded, state: CallbackState) -> list[Details]:
     """One warning per track left out, naming the user and the codec."""
     return [(2, {"module": RECORDER_MODULE, "warnCode": TRACK_NOT_RECORDED_WARNING,
                  "streamUid": str(event.uid), "trackType": event.track, "codec": event.codec})]
+
+
+@_details.register
+def _(event: LayoutImageFailed, state: CallbackState) -> list[Details]:
+    """One warning per image that could not be used, naming its URL and why."""
+    return [(2, {"module": RECORDER_MODULE, "warnCode": LAYOUT_IMAGE_WARNING,
+                 "imageUrl": event.url, "reason": event.reason})]

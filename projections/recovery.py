@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cloudrec.events.envelope import Event
-from cloudrec.events.layout import Layout, LayoutRegion, LayoutUpdated
+from cloudrec.events.layout import Layout, LayoutRegion, LayoutUpdated, UserBackground
 from cloudrec.events.recording import (
     RecorderFailed,
     RecorderLaunched,
@@ -219,6 +219,9 @@ def layout_from_config(config: Mapping[str, Any]) -> Layout:
             max_resolution_uid=_uid(transcoding.get("maxResolutionUid")),
             background_color=transcoding.get("backgroundColor", "#000000"),
             layout_config=_regions(transcoding.get("layoutConfig")),
+            background_image=transcoding.get("backgroundImage"),
+            default_user_background_image=transcoding.get("defaultUserBackgroundImage"),
+            background_config=_user_backgrounds(transcoding.get("backgroundConfig")),
         )
     except (ValidationError, TypeError, ValueError):
         return Layout()  # the API validated the config; an unreadable one falls back to default
@@ -228,6 +231,12 @@ def _regions(entries: list[dict[str, Any]] | None) -> list[LayoutRegion] | None:
     if entries is None:
         return None
     return [LayoutRegion(**{**entry, "uid": _uid(entry.get("uid"))}) for entry in entries]
+
+
+def _user_backgrounds(entries: list[dict[str, Any]] | None) -> list[UserBackground] | None:
+    if entries is None:
+        return None
+    return [UserBackground(**{**entry, "uid": int(entry["uid"])}) for entry in entries]
 
 
 def _uid(value: Any) -> int | None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from cloudrec.events import catalog
 from cloudrec.events.channel import TrackPublished, TrackUnpublished
 from cloudrec.events.envelope import cloud_event_headers
+from cloudrec.events.layout import LayoutUpdated
 from cloudrec.events.recording import RecorderFailed
 from cloudrec.events.segment import SliceWritten
 from cloudrec.events.upload import FileUploaded
@@ -106,3 +107,18 @@ def test_cloud_event_headers() -> None:
     assert headers["ce_specversion"] == "1.0" and headers["ce_id"] == event.event_id
     assert headers["ce_type"] == "io.cloudrec.SliceWritten.v1"
     assert headers["ce_time"] == "2023-11-14T22:13:20.123000Z"
+
+
+# LayoutUpdated as version 1 stored it (before the background images).
+LAYOUT_UPDATED_V1 = (
+    '{"type":"LayoutUpdated","schema_version":1,"stream_id":"sid","at_ms":5,"version":4,'
+    '"generation":0,"event_id":"e4","layout":{"mixed_video_layout":1,"max_resolution_uid":null,'
+    '"background_color":"#FF0000","layout_config":null}}'
+)
+
+
+def test_a_stored_layout_updated_v1_is_upcast_to_v2_without_images() -> None:
+    event = catalog.decode(LAYOUT_UPDATED_V1)
+    assert isinstance(event, LayoutUpdated)
+    assert (event.schema_version, event.layout.background_color) == (2, "#FF0000")
+    assert event.layout.image_urls() == [] and event.layout.background_config is None

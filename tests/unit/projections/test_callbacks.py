@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cloudrec.events.layout import LayoutImageFailed
 from cloudrec.events.segment import MediaCorrupted, TrackNotRecorded
 from cloudrec.projections import callbacks, status
 
@@ -237,3 +238,16 @@ def test_a_track_not_recorded_is_one_recorder_warning_naming_user_and_codec() ->
     assert notices[-1]["payload"]["details"] == {
         "msgName": "cloud_recording_warning", "module": 0, "warnCode": 102, "streamUid": "7",
         "trackType": "video", "codec": "av1"}
+
+
+def test_a_layout_image_not_used_is_one_recorder_warning_naming_url_and_reason() -> None:
+    s = SessionEvents()
+    failed = LayoutImageFailed(stream_id=s.sid, at_ms=T0 + 5000, generation=1,
+                               url="https://images.example/a.jpg", reason="HTTP 404")
+
+    notices = notify([s.started(), s.launched(), failed])
+
+    assert types(notices) == [40, 2]
+    assert notices[-1]["payload"]["details"] == {
+        "msgName": "cloud_recording_warning", "module": 0, "warnCode": 104,
+        "imageUrl": "https://images.example/a.jpg", "reason": "HTTP 404"}
