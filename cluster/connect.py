@@ -39,7 +39,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 # handed to every actor of the job. Secrets (resource key, webhook secrets) are not: a runtime
 # environment is shown by Ray's dashboard and job API.
 ACTOR_SETTINGS = ("CLOUDREC_WARM_RECORDERS", "CLOUDREC_CHANNEL_GRACE_S", "CLOUDREC_RAY_LOGS",
-                  "CLOUDREC_RECORDER_RESOURCE")
+                  "CLOUDREC_RECORDER_RESOURCE", "CLOUDREC_ALLOW_PRIVATE_IMAGE_HOSTS")
 
 
 def actor_env(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
