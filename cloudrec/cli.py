@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudrec.actors.channel.encryption import MediaKey
+from cloudrec.actors.recorder.hosts import ALLOW_ENV, parse_networks
 from cloudrec.actors.session.supervisor import Quota
 from cloudrec.cluster.options import Placement
 from cloudrec.events.backends import DEFAULT_EVENTS
@@ -60,7 +61,17 @@ def _runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-cpus", type=int, default=None,
                         help="CPUs of the local Ray cluster (default: the machine's; recorders "
                              "reserve their share of them)")
+    parser.add_argument("--allow-private-image-hosts", type=_networks, default=None,
+                        metavar="CIDR[,CIDR]",
+                        help="layout images (backgroundImage, ...) may come from hosts in these "
+                             "loopback/private networks, e.g. 10.0.0.0/8 (default: "
+                             "CLOUDREC_ALLOW_PRIVATE_IMAGE_HOSTS, else public hosts only)")
     _webhook_args(parser)
+
+
+def _networks(text: str) -> str:
+    """CIDR networks, checked and written out again (ValueError: argparse names the option)."""
+    return ",".join(str(network) for network in parse_networks(text))
 
 
 def _webhook_args(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +88,8 @@ def _webhook_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
+    if args.allow_private_image_hosts is not None:  # read by recorders (cluster.connect)
+        os.environ[ALLOW_ENV] = args.allow_private_image_hosts
     return RuntimeSettings(events_url=args.events, storage_url=args.storage,
                            workdir=args.workdir, ray_address=args.ray_address,
                            slice_seconds=args.slice_seconds, s3_endpoint=args.s3_endpoint,
