@@ -1,7 +1,8 @@
 """The mixed-video canvas: paints decoded user frames into layout rectangles (spec §12.5).
 
 Each `compose` call paints straight into the planes of a new yuv420p `av.VideoFrame` (numpy
-views of its buffers, no copy out): it fills the background, then draws every placement in
+views of its buffers, no copy out): it fills the background (the colour, or the canvas image
+crop-filled once when it is set), then draws every placement in
 order (later on top); the caller sets `pts` and `time_base`. Source pixels are read through
 views of the decoded frame's planes too. A source window that already has the rect's size is
 pasted as it is; anything else is resized by libswscale through `VideoFrame.reformat`. The
@@ -16,7 +17,7 @@ import math
 import av
 import numpy as np
 
-from cloudrec.actors.layout.geometry import FIT, PixelRect
+from cloudrec.actors.layout.geometry import CROP, FIT, PixelRect
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 Placement = tuple[PixelRect, int, float, av.VideoFrame | None]
@@ -145,24 +146,30 @@ def blend(source: np.ndarray, below: np.ndarray, alpha: float) -> np.ndarray:
 
 
 class Compositor:
-    """A fixed-size canvas with a background colour, composed once per output frame."""
+    """A fixed-size canvas with a background colour or image, composed once per output frame."""
 
     def __init__(self, width: int, height: int, background_color: str = "#000000") -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"canvas must have positive even sides, got {width}x{height}")
         self.width, self.height = width, height
         self._background = yuv_of(background_color)
+        self._backdrop: tuple[av.VideoFrame, Planes] | None = None
         self._scaled: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
 
-    def set_background(self, color: str) -> None:
+    def set_background(self, color: str, image: av.VideoFrame | None = None) -> None:
+        """The colour, or an image (crop-filled to the canvas, spec §12.5) in its place."""
         self._background = yuv_of(color)
+        if image is None:
+            self._backdrop = None
+        elif self._backdrop is None or self._backdrop[0] is not image:
+            canvas = PixelRect(0, 0, self.width, self.height)
+            self._backdrop = (image, scale_into(image, canvas, CROP))
 
     def compose(self, placements: list[Placement]) -> av.VideoFrame:
         """Background, then each placement in list order; a `None` frame leaves it empty."""
         canvas = av.VideoFrame(self.width, self.height, "yuv420p")
         planes = plane_views(canvas)
-        for plane, value in zip(planes, self._background, strict=True):
-            plane.fill(value)
+        self._paint_background(planes)
         used: dict[tuple[int, PixelRect, int], tuple[av.VideoFrame, Planes]] = {}
         for rect, render_mode, alpha, frame in placements:
             if frame is not None and rect.width > 0 and rect.height > 0 and alpha > 0:
@@ -170,6 +177,13 @@ class Compositor:
                 paste(planes, image, rect.x, rect.y, alpha)
         self._scaled = used
         return canvas
+
+    def _paint_background(self, planes: Planes) -> None:
+        if self._backdrop is not None:
+            paste(planes, self._backdrop[1], 0, 0, 1.0)
+            return
+        for plane, value in zip(planes, self._background, strict=True):
+            plane.fill(value)
 
     def _image(
         self,

@@ -22,16 +22,18 @@ from cloudrec.actors.recorder.corruption import CorruptionReport, PacketCheck
 from cloudrec.actors.recorder.decoder import TrackDecoder
 from cloudrec.actors.recorder.decryption import Decryption
 from cloudrec.actors.recorder.idle import IdleClock
+from cloudrec.actors.recorder.images import ImageStore
 from cloudrec.actors.recorder.ledger import FileLedger
 from cloudrec.actors.recorder.loss import LossGate
 from cloudrec.actors.recorder.mixer import AudioMixer
 from cloudrec.actors.recorder.output import OutputConfig
+from cloudrec.actors.recorder.placeholder import Placeholders
 from cloudrec.actors.recorder.resume import Resume
 from cloudrec.actors.recorder.sink import ThreadedOutput
 from cloudrec.actors.recorder.streams import StreamStates
 from cloudrec.actors.recorder.video import PictureBuffer
 from cloudrec.actors.uploader.uploader import UploadJob
-from cloudrec.events.layout import Layout
+from cloudrec.events.layout import Layout, LayoutImageFailed
 from cloudrec.events.log import EventLog
 from cloudrec.events.segment import SliceStarted, StreamStateChanged
 
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 class Recorder:
     def __init__(self, config: RecordingConfig, events: EventLog,
                  deliver: Callable[[UploadJob], None], t0_us: int,
-                 resume: Resume | None = None) -> None:
+                 resume: Resume | None = None, images: ImageStore | None = None) -> None:
         self.config = config
         self.events = events
         self.resume = resume  # a later generation continues the recording (failover)
@@ -57,6 +59,9 @@ class Recorder:
         self.clock_us: int | None = None  # the last render's time: how late packets may be
         self.pictures: dict[int, PictureBuffer] = {}
         self.compositor = Compositor(config.width, config.height, config.layout.background_color)
+        self.images = images or ImageStore.from_env()  # downloads the layout's images
+        self.images.want(config.layout.image_urls())
+        self.placeholders = Placeholders(self.images)
         self.mixer = AudioMixer()
         self.audio = AudioTimeline(self.mixer, self.t0_us)
         self.ledger = FileLedger(config, events, deliver)
@@ -108,8 +113,8 @@ class Recorder:
         uid, kind = key
         if kind == "audio":
             self.audio.forget(uid)
-        # Video unpublished: the user keeps their region and their last picture (spec §12.6,
-        # native senders, no background image configured) until they leave the channel.
+        # Video unpublished: the user keeps their region and their last picture until they
+        # leave the channel, or until an image replaces it 3.5 s on (spec §12.6, placeholder).
 
     def _wants(self, uid: int, kind: str) -> bool:
         rule = self.config.audio if kind == "audio" else self.config.video
@@ -154,6 +159,8 @@ class Recorder:
         self.idle.tick(now_us)
         if corrupted := self.corruption.tick(now_us):
             self.events.append(corrupted)
+        if failed := self.images.failures():
+            self.events.append(self._image_failures(failed, now_us // 1000))
         if not self.started and watermark >= self.t0_us:
             self._announce_start()
         if self.started and (changed := self.streams.update(self.tracks, now_us // 1000)):
@@ -174,12 +181,26 @@ class Recorder:
 
     def _render_picture(self, channel_us: int) -> None:
         placements = []
-        for region in self._regions():
+        drawn = self._regions()
+        self.placeholders.keep(region.uid for region in drawn)
+        for region in drawn:
             picture = self.pictures.get(region.uid)
             frame = picture.frame_at(channel_us) if picture else None
             rect = to_pixels(region, self.config.width, self.config.height)
-            placements.append((rect, region.render_mode, region.alpha, frame))
+            shown, mode = self.placeholders.choose(self.layout, region.uid,
+                                                   (frame, region.render_mode),
+                                                   picture.shown_us if picture else None,
+                                                   channel_us)
+            placements.append((rect, mode, region.alpha, shown))
+        self.compositor.set_background(self.layout.background_color,
+                                       self.images.get(self.layout.background_image))
         self.output.push_video(self.compositor.compose(placements), channel_us / 1000)
+
+    def _image_failures(self, failed: list[tuple[str, str]], at_ms: int
+                        ) -> list[LayoutImageFailed]:
+        c = self.config
+        return [LayoutImageFailed(stream_id=c.sid, at_ms=at_ms, generation=c.generation,
+                                  url=url, reason=reason) for url, reason in failed]
 
     def _regions(self) -> list[Region]:
         users = [u for u in self.members if self._holds_region(u)][: self.config.max_users]
@@ -196,8 +217,9 @@ class Recorder:
         self.config = replace(self.config, audio=audio, video=video)
 
     def set_layout(self, layout: Layout) -> None:
+        """From the next picture; its images are painted once they have been downloaded."""
         self.layout = layout
-        self.compositor.set_background(layout.background_color)
+        self.images.want(layout.image_urls())
 
     def idle_for_s(self, now_us: int) -> float:
         return self.idle.idle_for_s(now_us)
@@ -231,6 +253,7 @@ class Recorder:
         self.output.drain()  # files finished before closing are reported as before it
         self.ledger.closing = True
         self.output.close()
+        self.images.close()
         at_ms = now_us // 1000
         sid, generation = self.config.sid, self.config.generation
         self.events.append([*self.corruption.close(now_us), *self.streams.close(at_ms),

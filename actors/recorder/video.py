@@ -19,17 +19,18 @@ class PictureBuffer:
     def __init__(self, limit: int = 120) -> None:
         self._frames: deque[TimedFrame] = deque(maxlen=limit)
         self._current: av.VideoFrame | None = None
+        self.shown_us: int | None = None  # channel time of the frame `frame_at` last gave
 
     def add(self, timed: TimedFrame) -> None:
         self._frames.append(timed)
 
     def frame_at(self, channel_us: int) -> av.VideoFrame | None:
         while self._frames and self._frames[0].channel_us <= channel_us:
-            frame = self._frames.popleft().frame
-            assert isinstance(frame, av.VideoFrame)
-            self._current = frame
+            timed = self._frames.popleft()
+            assert isinstance(timed.frame, av.VideoFrame)
+            self._current, self.shown_us = timed.frame, timed.channel_us
         return self._current
 
     def clear(self) -> None:
         self._frames.clear()
-        self._current = None
+        self._current = self.shown_us = None
