@@ -71,13 +71,15 @@ def tone_strength(samples: np.ndarray, rate: int, hz: float) -> float:
 
 
 def start_recording(client: RecordingClient, cname: str, uid: str, mode: str, prefix: str,
-                    fps: int = 15, layout: int = 1) -> tuple[str, str]:
+                    fps: int = 15, layout: int = 1,
+                    video_stream_type: int = 0) -> tuple[str, str]:
     """Acquire and start a `mode` recording of every stream in `cname` into file storage under
-    `prefix`: a mix is 640x360 at `fps` in `layout` (bestFit) with HLS and MP4. Returns
-    (resourceId, sid)."""
+    `prefix`: a mix is 640x360 at `fps` in `layout` (bestFit) with HLS and MP4; the video of
+    dual-stream senders is their `video_stream_type` stream. Returns (resourceId, sid)."""
     storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
                "secretKey": "local", "fileNamePrefix": [prefix]}
-    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
+    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0,
+                              "videoStreamType": video_stream_type}
     body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
     if mode == "mix":
         config["transcodingConfig"] = {"width": 640, "height": 360, "fps": fps, "bitrate": 800,
