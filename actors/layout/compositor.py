@@ -13,9 +13,11 @@ is not rescaled.
 from __future__ import annotations
 
 import math
+import threading
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from cloudrec.actors.layout.geometry import CROP, FIT, PixelRect
 
@@ -104,7 +106,24 @@ def resize(planes: Planes, crop: Crop, width: int, height: int) -> Planes:
     source = av.VideoFrame(crop_width, crop_height, "yuv420p")
     for plane, pixels in zip(plane_views(source), window, strict=True):
         plane[:] = pixels
-    return plane_views(source.reformat(width=width, height=height, format="yuv420p"))
+    scaler = _scaler((crop_width, crop_height, width, height))
+    return plane_views(scaler.reformat(source, width=width, height=height, format="yuv420p"))
+
+
+_scalers = threading.local()
+
+
+def _scaler(sizes: tuple[int, int, int, int]) -> VideoReformatter:
+    """One reformatter per (source size, target size) and thread, kept: `frame.reformat` builds
+    a new swscale context on every call, which cost more than the scaling itself (0.2-0.5 ms of
+    a 0.03-0.09 ms resize measured on this machine, per region and output frame)."""
+    kept: dict[tuple[int, int, int, int], VideoReformatter] = _scalers.__dict__.setdefault(
+        "by_sizes", {})
+    if sizes not in kept:
+        if len(kept) >= 64:  # layouts change: forget sizes no longer drawn
+            kept.clear()
+        kept[sizes] = VideoReformatter()
+    return kept[sizes]
 
 
 def scale_into(frame: av.VideoFrame, rect: PixelRect, render_mode: int) -> Planes:

@@ -4,6 +4,7 @@ import av
 import numpy as np
 import pytest
 
+from cloudrec.actors.layout import compositor as compositor_module
 from cloudrec.actors.layout.compositor import Compositor, cover_crop, fit_size, yuv_of
 from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
 
@@ -113,15 +114,19 @@ def test_later_placements_draw_on_top():
 
 
 def count_rescales(monkeypatch, compose):
+    """Calls to swscale: format conversions (`VideoFrame.reformat`) and resizes (kept
+    reformatters, through `compositor._scaler`)."""
     calls = []
-    original = av.VideoFrame.reformat
 
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+    def counting(original):
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+        return counted
 
     with monkeypatch.context() as patch:
-        patch.setattr(av.VideoFrame, "reformat", counted)
+        patch.setattr(av.VideoFrame, "reformat", counting(av.VideoFrame.reformat))
+        patch.setattr(compositor_module, "_scaler", counting(compositor_module._scaler))
         frame = compose()
     return len(calls), frame
 
