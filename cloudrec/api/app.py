@@ -25,13 +25,7 @@ from cloudrec.api.auth import Gateway
 from cloudrec.api.backend import Operations, RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
-from cloudrec.api.mode import (
-    check_layout_images,
-    check_mode,
-    check_start,
-    check_update,
-    check_update_layout,
-)
+from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
 from cloudrec.api.openapi import PREFIX, SESSION, openapi_document
 from cloudrec.api.requests import (
     AcquireRequest,
@@ -146,7 +140,6 @@ class Endpoints:
             body: UpdateLayoutRequest = await self.session_body(
                 request, UpdateLayoutRequest, mode, grant, INVALID_LAYOUT
             )
-            check_layout_images(body.client_request)
             await run_in_threadpool(self.backend.update_layout, appid, sid, key, body)
         return {"resourceId": resource_id, "sid": sid}
 

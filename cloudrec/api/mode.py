@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from cloudrec.actors.channel.encryption import sm4_available
 from cloudrec.api.errors import ApiError
-from cloudrec.api.layout import Layout
 from cloudrec.api.requests import StartRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
 
@@ -47,13 +46,11 @@ def check_update_layout(mode: str) -> None:
 
 def check_served_media_options(request: StartRequest) -> None:
     """Options the spec defines that cloudrec cannot honour yet are refused, never ignored:
-    background images; SM4 decryption on a machine whose cryptography library has no SM4."""
+    SM4 decryption on a machine whose cryptography library has no SM4."""
     recording = request.client_request.recording_config
     if recording is None:
         return
     check_decryption(recording.decryption_mode)
-    if recording.transcoding_config is not None:
-        check_layout_images(recording.transcoding_config)
 
 
 def check_decryption(mode: int) -> None:
@@ -62,18 +59,6 @@ def check_decryption(mode: int) -> None:
     if mode == SM4_ECB and not sm4_available():
         raise ApiError(2, "decryptionMode 4 (SM4_128_ECB) is not supported on this server: "
                           "its cryptography library has no SM4")
-
-
-def check_layout_images(layout: Layout) -> None:
-    """Background images (§12.5-12.6) are not painted yet: a layout naming one is refused."""
-    named = [name for name, value in (("backgroundImage", layout.background_image),
-                                      ("defaultUserBackgroundImage",
-                                       layout.default_user_background_image),
-                                      ("backgroundConfig", layout.background_config))
-             if value is not None]
-    if named:
-        raise ApiError(2, f"{', '.join(named)}: background images are not supported yet "
-                          "(use backgroundColor)")
 
 
 def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:

@@ -62,7 +62,7 @@ def test_random_update_bodies_are_accepted_or_refused_with_a_documented_code(api
 
 
 def test_random_layouts_are_accepted_or_refused_with_code_1028_or_2(api, session):
-    """1028 for a bad layout, 2 for a good one naming background images (not served yet)."""
+    """1028 for a bad layout, 200 for a good one (code 2 stays allowed for a refused option)."""
     resource_id, sid = session
     seen = set()
 
