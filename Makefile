@@ -20,10 +20,10 @@ demo: $(STAMP)
 test: $(STAMP) services-up ffmpeg
 	$(BIN)/python -m pytest
 
-# The inner loop: unit tests only (no Ray cluster, no services).
+# The inner loop: unit tests only (no Ray cluster, no services), without the slow ones.
 .PHONY: test-unit
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" tests/unit
 
 # The 200-session actor and memory soak of issue 11 (`make test` runs 30 of them): ~20 min.
 .PHONY: soak
