@@ -180,12 +180,18 @@ class Recorder:
             self.output.push_audio(frame, self.t0_us / 1000 + frame.pts / 48)
 
     def _render_picture(self, channel_us: int) -> None:
+        """Each region shows its user's frame nearest in time to the output frame's, not the
+        newest before it (FFmpeg's fps filter rounds to nearest too): a picture is then at most
+        half an output frame from its sound (33 ms at 15 fps) instead of up to a whole one (67
+        ms, past P5's 40). The frames up to half a frame ahead are in: `render` runs `jitter`
+        behind the channel."""
         placements = []
         drawn = self._regions()
         self.placeholders.keep(region.uid for region in drawn)
+        ahead_us = 500_000 // self.config.fps
         for region in drawn:
             picture = self.pictures.get(region.uid)
-            frame = picture.frame_at(channel_us) if picture else None
+            frame = picture.frame_at(channel_us + ahead_us) if picture else None
             rect = to_pixels(region, self.config.width, self.config.height)
             shown, mode = self.placeholders.choose(self.layout, region.uid,
                                                    (frame, region.render_mode),
@@ -217,9 +223,11 @@ class Recorder:
         self.config = replace(self.config, audio=audio, video=video)
 
     def set_layout(self, layout: Layout) -> None:
-        """From the next picture; its images are painted once they have been downloaded."""
+        """From the next picture; its images are painted once they have been downloaded (a
+        failed one is tried again by a changed layout, not by the same one pushed again)."""
+        if layout != self.layout:
+            self.images.want(layout.image_urls())
         self.layout = layout
-        self.images.want(layout.image_urls())
 
     def idle_for_s(self, now_us: int) -> float:
         return self.idle.idle_for_s(now_us)
