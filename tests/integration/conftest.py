@@ -101,7 +101,9 @@ def runtime(request: pytest.FixtureRequest,
     # than 2 would hold; placement itself is tested on a cluster of its own (test_multinode)
     ray.init(num_cpus=8, include_dashboard=False, namespace="cloudrec",
              runtime_env={"env_vars": {"PYTHONWARNINGS": "ignore",
-                                       "CLOUDREC_CHANNEL_GRACE_S": str(CHANNEL_GRACE_S)}})
+                                       "CLOUDREC_CHANNEL_GRACE_S": str(CHANNEL_GRACE_S),
+                                       # layout images from the tests' loopback HTTP servers
+                                       "CLOUDREC_ALLOW_PRIVATE_IMAGE_HOSTS": "127.0.0.0/8"}})
     try:
         running = start_runtime(settings)
         yield running

@@ -159,3 +159,21 @@ def test_a_failed_image_is_ignored_and_reported(tmp_path: Path) -> None:
     assert near(colour(frames[-1], PixelRect(0, 270, 360, 50)), (0, 0, 255))
     failed = [e for e in events.read_stream("s" * 32) if isinstance(e, LayoutImageFailed)]
     assert [(e.url, e.reason) for e in failed] == [("http://i.example/missing.jpg", "HTTP 404")]
+
+
+def test_the_same_layout_pushed_again_does_not_fetch_a_failed_image_again(
+        tmp_path: Path) -> None:
+    calls: list[str] = []
+    store = ImageStore(lambda url: calls.append(url) or fetch(url))
+    layout = Layout(background_image="http://i.example/missing.jpg")
+    config = RecordingConfig(sid="s" * 32, appid="app", cname="room", recorder_uid=99,
+                             generation=1, workdir=tmp_path, layout=layout)
+    recorder = Recorder(config, MemoryEventLog(), lambda job: None, t0_us=T0, images=store)
+    store.wait(5)
+    recorder.set_layout(layout)  # the supervisor pushes the layout in force after a launch
+    store.wait(5)
+    assert calls == ["http://i.example/missing.jpg"]
+    recorder.set_layout(layout.model_copy(update={"background_color": "#FFFFFF"}))
+    store.wait(5)
+    assert len(calls) == 2  # a changed layout naming it tries again
+    recorder.output.close()
