@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
+from cloudrec.actors.channel.encryption import MediaKey, PacketCipher
 from cloudrec.actors.channel.pacing import Pacer
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
 
@@ -20,6 +22,25 @@ class Source(Protocol):
     def tracks(self) -> list[TrackInfo]: ...
 
     def packets_until(self, media_seconds: float) -> list[MediaPacket]: ...
+
+
+class EncryptedSource:
+    """A source whose packet payloads are sealed under `key` (`cloudrec publish
+    --encryption-mode`); its tracks, extradata included, stay clear."""
+
+    def __init__(self, source: Source, key: MediaKey) -> None:
+        self.source, self.cipher = source, PacketCipher(key)
+
+    @property
+    def exhausted(self) -> bool:
+        return bool(getattr(self.source, "exhausted", False))
+
+    def tracks(self) -> list[TrackInfo]:
+        return self.source.tracks()
+
+    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
+        return [replace(p, data=self.cipher.seal(p.data) if p.data else p.data)
+                for p in self.source.packets_until(media_seconds)]
 
 
 class ChannelPort(Protocol):
