@@ -25,6 +25,7 @@ from cloudrec.actors.recorder.hosts import HostPolicy
 log = logging.getLogger(__name__)
 IMAGE_CODECS = frozenset({"mjpeg", "bmp"})  # JPG and BMP
 MAX_SIDE = 8192  # a larger picture is refused before it is decoded
+KEPT_SIDE = 1920  # a picture is kept at most this large on its shorter side
 
 Fetch = Callable[[str], bytes]
 
@@ -49,8 +50,15 @@ def _first_picture(container: av.container.InputContainer) -> av.VideoFrame:
     if max(stream.width, stream.height) > MAX_SIDE:
         raise ImageRefused(f"{stream.width}x{stream.height} is larger than {MAX_SIDE} a side")
     frame = next(container.decode(stream))
-    width, height = max(frame.width - frame.width % 2, 2), max(frame.height - frame.height % 2, 2)
+    width, height = kept_size(frame.width, frame.height)
     return frame.reformat(width=width, height=height, format="yuv420p")
+
+
+def kept_size(width: int, height: int) -> tuple[int, int]:
+    """Even sides, the shorter at most `KEPT_SIDE`: enough for any canvas (at most 1920 a side)
+    to crop from, without holding a large picture's every pixel for the whole recording."""
+    scale = min(1.0, KEPT_SIDE / min(width, height))
+    return (max(2 * int(width * scale / 2), 2), max(2 * int(height * scale / 2), 2))
 
 
 def fetch_image(url: str, fetch: Fetch) -> av.VideoFrame:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cloudrec.actors.recorder.download import ImageFetchFailed
-from cloudrec.actors.recorder.images import ImageRefused, ImageStore, decode_image
+from cloudrec.actors.recorder.images import ImageRefused, ImageStore, decode_image, kept_size
 
 from .stills import solid
 
@@ -85,3 +85,11 @@ def test_images_no_longer_named_are_forgotten_and_held_ones_not_fetched_again() 
     assert store.get("http://i.example/1.jpg") is None
     assert store.get("http://i.example/2.jpg") is not None
     assert sorted(calls) == ["http://i.example/1.jpg", "http://i.example/2.jpg"]
+
+
+def test_a_large_picture_is_kept_no_larger_than_a_canvas_needs() -> None:
+    assert kept_size(4000, 3000) == (2560, 1920)
+    assert kept_size(1281, 721) == (1280, 720)
+    assert kept_size(9000, 1) == (9000, 2)
+    frame = decode_image(solid(ORANGE, 3840, 2160))
+    assert (frame.width, frame.height) == (3412, 1920)
