@@ -189,30 +189,6 @@ def test_update_layout_body_errors_are_code_1028(api):
                      sid=sid)
 
 
-UNSERVED_OPTIONS = {
-}
-
-
-@pytest.mark.parametrize("path,extra", UNSERVED_OPTIONS.values(), ids=UNSERVED_OPTIONS.keys())
-def test_options_not_served_yet_are_refused_with_code_2_never_ignored(api, backend, path,
-                                                                      extra):
-    """Tried: each spec option cloudrec cannot honour yet, alone in an otherwise good start.
-    Refused, naming the option; nothing starts."""
-    body = api.start_body()
-    target = body["clientRequest"]
-    for key in path:
-        target = target[key]
-    target.update(extra)
-    resource_id = api.acquire().json()["resourceId"]
-
-    response = api.start(resource_id, body)
-
-    reply = assert_error(response, 400, 2, resourceId=resource_id, cname="room42",
-                         uid="900001")
-    assert next(iter(extra)) in reply["reason"] and "not supported yet" in reply["reason"]
-    assert not backend.sessions
-
-
 def test_update_layout_non_json_is_still_code_8(api):
     resource_id, sid = api.running()
 
