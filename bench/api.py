@@ -1,24 +1,37 @@
 """P7: "query p99 <= 20 ms at 200 requests/s from 50 concurrent clients while recordings run"
-(shared/spec/targets.md), on the service's query path, in one run, two ways.
+(shared/spec/targets.md), on the service's query path, or over HTTP (`--http`).
+
+Service path (default), in one run, two ways:
 
   shared     today's `RecordingService.view`: concurrent readers share catch-ups of the status
              view (`SharedCatchUp`), each still seeing every append made before it asked.
   baseline   the same service with the pre-issue-14 read: every reader catches the view up
-             itself, one at a time under one lock (what measured p50 134 ms / p99 362 ms at
-             20 clients over HTTP).
+             itself, one at a time under one lock.
 
 Both run against the embedded log with `--sessions` recordings "running": a writer thread
 appends what they would (a slice every 15 s and a stream state change now and then per
 recording, `--rate` events/s in total) while `--clients` threads each issue `query` for a
 random session at an even share of `--rps`. Latency = the service's `query` call (catch-up,
-fold, answer); HTTP and auth are not included (they add the same to both).
+fold, answer).
+
+`--http` (bench/http_query.py, bench/http_server.py): the REST server in its own process,
+started as `cloudrec serve` starts it (`cloudrec.server.serve`: uvicorn, the FastAPI app,
+Basic auth, the per-app rate limit raised by `--rate-limit`, the operator's setting, since
+the default 10 requests/s per app would answer 429), `query` from keep-alive HTTP clients:
+first 1 client at `--baseline-rps`, then `--clients` at `--rps`, `--seconds` each.
+Latency = request sent to response read, in the client process. Running recordings:
+
+  (default)  the embedded log's `--sessions` sessions and writer as above, the server
+             without Ray (`query` calls no actor);
+  --ray      the whole `cloudrec serve`: its own local Ray cluster (RAY_TMPDIR in a temp
+             dir), the controller, and `--recordings` real mix recordings (360x640@15 HLS,
+             one synthetic publisher each) started over the API.
 
 Run: .venv/bin/python bench/api.py [--clients 50] [--rps 200] [--seconds 20] [--sessions 100]
+     .venv/bin/python bench/api.py --http [--ray --recordings 4]
 
-Measured (2-core development machine, quiet, 2026-11-30): baseline p50 0.1 / p99 0.5 ms, shared
-p50 0.1 / p99 0.5 ms at 202 req/s: the service's own path meets P7 either way, a catch-up of the
-embedded log costing ~0.1 ms. So the 134 ms p50 / 362 ms p99 the issue measured at 20 clients
-is spent above it (HTTP server, thread pool, auth), which this benchmark does not cover yet.
+Measured (2-core development machine, quiet, 2026-11-30): service path baseline p50 0.1 / p99
+0.5 ms, shared p50 0.1 / p99 0.5 ms at 202 req/s.
 """
 
 from __future__ import annotations
@@ -32,12 +45,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sessions import APP, now_ms, open_sessions  # bench/, run as scripts
+import http_query  # bench/, run as scripts
+import http_server
+from sessions import APP, now_ms, open_sessions
 
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.log import EventLog
 from cloudrec.events.segment import SliceWritten, StreamStateChanged
 from cloudrec.projections.runner import SharedCatchUp
+from cloudrec.server import free_port
 from cloudrec.service import RecordingService
 
 
@@ -113,20 +129,87 @@ def run(way: str, args: argparse.Namespace, folder: Path) -> dict[str, float]:
     stop.set()
     writer.join()
     log.close()
-    latencies.sort()
-    return {"requests": len(latencies), "rps": len(latencies) / args.seconds,
+    return summary(latencies, args.seconds)
+
+
+def summary(latencies: list[float], seconds: float) -> dict[str, float]:
+    latencies = sorted(latencies)
+    return {"requests": len(latencies), "rps": len(latencies) / seconds,
             "p50": statistics.median(latencies),
-            "p99": latencies[int(len(latencies) * 0.99) - 1], "max": latencies[-1]}
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "max": latencies[-1]}
+
+
+def run_http(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
+    """Over HTTP (bench/http_query.py): 1 client at --baseline-rps, then --clients at --rps."""
+    log = open_event_log(f"sqlite:///{folder}/events.db")
+    sessions = [] if args.ray else http_query.open_sessions(log, args.sessions)
+    server = http_query.Server(folder, args.port or free_port(), args.rate_limit,
+                               args.recordings if args.ray else 0)
+    stop, results = threading.Event(), {}
+    try:
+        server.wait_ready()
+        sessions = server.sessions() if args.ray else sessions
+        if not args.ray:  # the log-only server: this writer stands for the recorders
+            threading.Thread(target=write, args=(log, [s for s, _ in sessions], args.rate, stop),
+                             daemon=True).start()
+        http_query.drive(server.port, sessions, 4, 40, 3)  # warm up
+        for name, clients, rps in (("1 client", 1, args.baseline_rps),
+                                   (f"{args.clients} clients", args.clients, args.rps)):
+            latencies = http_query.drive(server.port, sessions, clients, rps, args.seconds)
+            results[name] = summary(latencies, args.seconds)
+    finally:
+        stop.set()
+        server.stop()
+    log.close()
+    return results
+
+
+def report(title: str, results: dict[str, dict[str, float]]) -> None:
+    print(title)  # noqa: T201
+    print("| run | requests/s | p50 ms | p99 ms | max ms |")  # noqa: T201
+    print("|---|---|---|---|---|")  # noqa: T201
+    for way, r in results.items():
+        print(f"| {way} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} |")  # noqa: T201
+
+
+def serve(args: argparse.Namespace) -> None:
+    folder = Path(args.serve)
+    if args.recordings:
+        http_server.serve_with_ray(folder, args.port, args.rate_limit, http_query.CUSTOMER,
+                                   args.recordings)
+    else:
+        http_server.serve_log_only(folder / "events.db", args.port, args.rate_limit,
+                                   http_query.CUSTOMER)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--http", action="store_true", help="over HTTP (bench/http_query.py)")
+    parser.add_argument("--baseline-rps", type=float, default=50.0, help="--http: 1 client's")
+    parser.add_argument("--rate-limit", type=float, default=100_000.0,
+                        help="--http: the server's requests/s per app (cloudrec serve's)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ray", action="store_true",
+                        help="--http: cloudrec serve with Ray and --recordings real recordings")
+    parser.add_argument("--recordings", type=int, default=4)
+    parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)  # the server process
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rps", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0, help="events/s the recordings write")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args)
+    if args.http:
+        with tempfile.TemporaryDirectory() as folder:
+            results = run_http(args, Path(folder))
+        running = (f"{args.recordings} real recordings (Ray)" if args.ray else
+                   f"{args.sessions} recordings writing {args.rate:g} events/s")
+        report(f"query over HTTP, {running}, embedded log, {args.seconds:g} s each", results)
+        met = results[f"{args.clients} clients"]["p99"] <= 20
+        print(f"target p99 <= 20 ms: {'met' if met else 'missed'}")  # noqa: T201
+        return None
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for way in ("baseline", "shared"):
