@@ -171,13 +171,20 @@ class KafkaEventLog:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.address.bootstrap, enable_auto_commit=False,
             fetch_max_wait_ms=100, auto_offset_reset="earliest")
+        # End offsets on a connection of their own: a broker answers one connection's requests
+        # in order, so on the follower's they waited behind its 100 ms long-poll fetch, and
+        # every read_all (each `query`) took 100 ms
+        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
+                                         enable_auto_commit=False)
         await self._producer.start()
         await self._consumer.start()
+        await self._offsets.start()
         self._consumer.assign([self._partition])
         await self._consumer.seek_to_beginning(self._partition)
 
     async def _disconnect(self) -> None:
-        for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None)):
+        for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None),
+                       getattr(self, "_offsets", None)):
             if client is not None:
                 await client.stop()
 
@@ -215,7 +222,7 @@ class KafkaEventLog:
     async def _end_offset(self, deadline: float) -> int:
         while True:
             try:
-                ends = await self._consumer.end_offsets([self._partition])
+                ends = await self._offsets.end_offsets([self._partition])
                 return int(ends[self._partition])
             except KafkaError:
                 if time.monotonic() >= deadline:
