@@ -80,9 +80,14 @@ class ProjectionRunner:
         return self.projection.initial(stream_id) if stored is None else stored
 
     def catch_up(self) -> int:
-        """Process everything in the log after the stored position; return the new position."""
+        """Process everything in the log after the stored position, up to its end as of the
+        last read (a batch shorter than the limit reached it, so no read after it: while
+        appends keep coming, a log whose reads are slow was followed for ever); return the new
+        position."""
         while batch := self.log.read_all(after=self.store.position(), limit=self._batch_size):
             self.process(batch)
+            if len(batch) < self._batch_size:
+                break
         return self.store.position()
 
     def wait_for(self, position: int, timeout: float, poll_s: float = 0.01) -> bool:
