@@ -79,10 +79,11 @@ def _absolute(url: str) -> str:
 
 def status_runner(events: EventLog, events_url: str) -> ProjectionRunner:
     """The `query` view's runner; on Kafka its position is committed to the consumer group
-    `cloudrec-status` after each save (the view store itself is rebuilt when the API starts)."""
+    `cloudrec-status` after each save (the view store itself is rebuilt when the API starts),
+    in the background: a `query` does not wait for the broker to take a commit."""
     commit: Callable[[int], None] | None = None
     if events_url.startswith("kafka://"):
-        commit = ConsumerGroup(events_url, "cloudrec-status").commit
+        commit = ConsumerGroup(events_url, "cloudrec-status").commit_later
     return ProjectionRunner(events, status, MemoryViewStore(), commit=commit)
 
 
