@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -71,6 +72,9 @@ class ResourceCodec:
             raise ValueError("the resource key must have at least 16 bytes")
         self._enc_key = _derive(key, b"cloudrec resource enc")
         self._mac_key = _derive(key, b"cloudrec resource mac")
+        # every call on a session reads its resourceId again: a read is a pure function of the
+        # token (grants are frozen), so a token read once is not decrypted and checked again
+        self._read_once = functools.lru_cache(maxsize=4096)(self._read)
 
     def issue(self, appid: str, cname: str, uid: str, *, scene: int, region: str | None,
               resource_expired_hour: int, now: float) -> tuple[str, ResourceGrant]:
@@ -93,6 +97,9 @@ class ResourceCodec:
         """The grant and the one spelling of its resourceId. Base64 decoding forgives padding,
         `+` and `/` for `-` and `_`, stray characters and the unused low bits of the last one:
         sessions are keyed by this spelling, so no other one starts a second session."""
+        return self._read_once(resource_id)
+
+    def _read(self, resource_id: str) -> tuple[ResourceGrant, str]:
         raw = _unbase64(resource_id)
         grant = self._open(raw)
         assert raw is not None  # _open refused it otherwise
@@ -136,4 +143,6 @@ def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
 
 
 def _xor(data: bytes, stream: bytes) -> bytes:
-    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+    if len(data) != len(stream):
+        raise ValueError("the keystream must be as long as the data")
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")

@@ -73,3 +73,16 @@ def test_grant_checks_map_to_432_1003_433():
 def test_short_keys_are_refused():
     with pytest.raises(ValueError):
         ResourceCodec(b"short")
+
+
+def test_a_token_read_again_gives_the_same_grant_and_a_forgery_of_it_is_still_refused():
+    """Reads are cached per token (every call on a session reads its resourceId): the cache
+    is keyed by the exact token, so a token one character off is decrypted and refused."""
+    codec = ResourceCodec(KEY)
+    resource_id, grant = issue(codec)
+    assert codec.read(resource_id) == codec.read(resource_id) == (grant, resource_id)
+    flipped = resource_id[:20] + ("A" if resource_id[20] != "A" else "B") + resource_id[21:]
+
+    with pytest.raises(ApiError) as caught:
+        codec.read(flipped)
+    assert caught.value.code == 1001
