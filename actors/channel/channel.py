@@ -83,6 +83,15 @@ class Batch:
     members: list[int]
     changes: list[Change]
     dropped: int = 0  # packets this subscriber lost to its full buffer since the last pull
+    pending: int = 0  # packets left in its buffer: the pull was capped, more is waiting
+
+    def covered_until(self, now_us: int) -> int:
+        """How far this batch lets a subscriber go: `now_us`, or when packets are still waiting
+        behind a capped pull, the channel time of the newest packet it holds (the rest of the
+        time up to now is in the next pull, not missing)."""
+        if not self.pending or not self.packets:
+            return now_us
+        return min(now_us, max(packet.channel_us for packet in self.packets))
 
 
 @dataclass(slots=True)
@@ -281,6 +290,7 @@ class Channel:
             members=self.list_members(),
             changes=subscriber.changes,
             dropped=subscriber.dropped,
+            pending=len(subscriber.packets),
         )
         subscriber.changes = []
         subscriber.dropped = 0

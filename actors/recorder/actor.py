@@ -134,7 +134,10 @@ class RecorderActor:
         The clock is read before the pull, not after decoding: the batch holds what arrived
         until then, and rendering further would emit the mix for time whose packets are still
         waiting in the channel. A step that took longer than the jitter allowance to decode
-        then silenced every user's audio of that time, dropped as late by the next step."""
+        then silenced every user's audio of that time, dropped as late by the next step.
+        For the same reason a capped pull (more packets waiting behind it) renders only up to
+        its newest packet: a starved recorder then runs late for a while instead of dropping
+        every user's audio from the time it fell behind (issue 12's silent composites)."""
         batch, failed, now = None, None, _now_us()
         try:
             batch = self.channel.pull(self.subscriber)
@@ -143,6 +146,7 @@ class RecorderActor:
         with self.lock:
             if batch is not None:
                 self.core.receive(batch)
+                now = batch.covered_until(now)
             self.core.render(now)
         if failed is not None:
             raise failed
@@ -163,7 +167,9 @@ class RecorderActor:
         self.thread.join(30)
         with self.lock:
             now = _now_us()  # before the pull, as in `_step`
-            self.core.receive(self.channel.pull(self.subscriber))
+            while (batch := self.channel.pull(self.subscriber)).pending:
+                self.core.receive(batch)  # a starved recorder catches up before it closes
+            self.core.receive(batch)
             self.core.finish(now)
         self.channel.unsubscribe(self.subscriber)
         self.events.flush()

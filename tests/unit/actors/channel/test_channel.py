@@ -147,8 +147,13 @@ def test_slow_subscriber_loses_oldest_packets_and_counts_them(channel: Channel) 
 def test_pull_respects_max_packets(channel: Channel) -> None:
     channel.publish(video(1))
     channel.push([vpacket(1, i) for i in range(10)], now_us=0)
-    assert [p.pts for p in channel.pull("rec", max_packets=4).packets] == [0, 1, 2, 3]
-    assert len(channel.pull("rec").packets) == 6
+    capped = channel.pull("rec", max_packets=4)
+    assert [p.pts for p in capped.packets] == [0, 1, 2, 3]
+    assert capped.pending == 6  # the subscriber knows more is waiting: it renders only so far
+    assert capped.covered_until(10**12) == max(p.channel_us for p in capped.packets)
+    rest = channel.pull("rec")
+    assert len(rest.packets) == 6 and rest.pending == 0
+    assert rest.covered_until(10**12) == 10**12
 
 
 def test_new_subscriber_gets_snapshot_not_history(channel: Channel) -> None:
