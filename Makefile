@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/cloudrec demo
 
 test: $(STAMP) services-up ffmpeg
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=40
 
 # The inner loop: unit tests only (no Ray cluster, no services), without the slow ones.
 .PHONY: test-unit

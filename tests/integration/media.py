@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 from cloudrec.actors.channel.handle import ChannelHandle
+from cloudrec.actors.channel.pacing import Pacer
 from cloudrec.actors.channel.publisher import Publisher, Source
 from cloudrec.actors.layout.geometry import PixelRect
 from cloudrec.client import RecordingClient
@@ -108,7 +109,53 @@ class Feeds:
             time.sleep(0.05)
         return feed
 
+    def add_crowd(self, sources: dict[int, Source]) -> None:
+        """Publish many users from one thread: each joins (in the dict's order, which fixes
+        their regions) and publishes its tracks, then one pacer sends every user's packets in
+        one push per 100 ms. A thread per user made 10 Ray calls a second each: with 27 users
+        the test process fell behind real time, so the channel stamped packets late enough
+        for the recorder to drop their audio."""
+        crowd = Crowd(self.channel, sources)
+        self.threads.append(threading.Thread(target=crowd.run, args=(self.stop,), daemon=True))
+        self.threads[-1].start()
+        while not crowd.sent:
+            time.sleep(0.05)
+
     def close(self) -> None:
         self.stop.set()
         for thread in self.threads:
             thread.join(10)
+
+
+class Crowd:
+    """Several users' sources published as one: `Publisher`'s join, publish, stream and leave,
+    with every user's packets of a batch in one push."""
+
+    def __init__(self, channel: ChannelHandle, sources: dict[int, Source]) -> None:
+        self.channel, self.sources, self.sent = channel, sources, 0
+
+    @property
+    def exhausted(self) -> bool:
+        return all(getattr(s, "exhausted", False) for s in self.sources.values())
+
+    def tracks(self) -> list[Any]:
+        return []  # published per user in `run`
+
+    def packets_until(self, media_seconds: float) -> list[Any]:
+        """Each user's packets in their own (decode) order, one user after the other."""
+        return [p for s in self.sources.values() for p in s.packets_until(media_seconds)]
+
+    def run(self, stop: threading.Event) -> None:
+        for uid, source in self.sources.items():
+            self.channel.join(uid)
+            for track in source.tracks():
+                self.channel.publish(track)
+        try:
+            for packets in Pacer(self).batches():
+                if stop.is_set():
+                    return
+                if packets:
+                    self.sent += self.channel.push(packets)
+        finally:
+            for uid in self.sources:
+                self.channel.leave(uid)

@@ -1,12 +1,21 @@
-"""Two files of the conformance corpus (`tests/unit/actors/recorder/corpus.py`) published as they
-are and recorded together through the REST API, in mix and in individual mode (issue 12).
+"""Every file of the conformance corpus (`tests/unit/actors/recorder/corpus.py`) published as it
+is and recorded through the REST API, in mix and in individual mode at once (issue 12).
 
-User 8001 publishes an MP4 as an editor writes it (H.264 high profile with B-frames, AAC 44.1 kHz
-stereo), user 8002 one as a web sender's recording (VP8, AAC 8 kHz mono, in Matroska), user 8003
-a phone's (H.264 with a 90° display matrix, AAC 48 kHz). What is checked: the composite holds
-every tone within a few dB of the others and every colour in its region (the phone's picture
-upright); individual mode writes the VP8 video into WebM slices and the H.264 into TS, tags the
-phone's playlist ROTATE=90, and keeps each user's tone in their audio.
+What is tried: the 24 corpus cases (H.264 baseline/main/high with and without B-frames, VP8, VP9,
+AAC 8-48 kHz mono and stereo, Opus mono and stereo, G.711 mu-law and A-law, a resolution change,
+a 90° display matrix, no key frame at the start, lost and garbled packets), plus three files as
+users hand them over (an editor's MP4 with B-frames and AAC 44.1 kHz stereo, a web sender's VP8 +
+AAC 8 kHz in Matroska, a phone's rotated H.264), each case with its own colour and tone, split
+over two channels of 15 and 12 users; each channel recorded by a mix (640x360, best-fit) and an
+individual recording started together.
+
+What is checked, in the decoded files:
+- mix: the MP4 decodes without an error; every user's tone is there, within a few dB of the
+  others; every user's colour is in their region (the rotated ones upright);
+- individual: every user's video slices decode (WebM for VP8/VP9, TS for H.264) and hold the
+  packets the file holds, bit for bit, in order; playlists carry the rotation; each recordable
+  audio track holds the user's own tone loudest; G.711, which no slice can carry, is left out
+  (no audio file) while the user's video is recorded.
 """
 
 from __future__ import annotations
@@ -22,100 +31,208 @@ import pytest
 
 from cloudrec.actors.channel.file_source import FileSource
 from cloudrec.actors.channel.handle import ChannelHandle
+from cloudrec.actors.channel.synthetic import publisher_colors
 from cloudrec.actors.layout.geometry import PixelRect, regions, to_pixels
+from cloudrec.actors.recorder.track_output import RECORDABLE
 from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
 from ..unit.actors.recorder import corpus
-from .media import Decoded, Feeds, colour_at, decode, start_recording, tone_strength
+from ..unit.actors.recorder.test_corpus import unframed
+from .media import Decoded, Feeds, colour_at, decode, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
 
-RECORD_S, FPS, BEST_FIT = 6.0, 15, 1
-CASES = {
-    8001: corpus.Case("h264-high-bframes_aac-44k-stereo", "mp4", corpus.Video("libx264", "high", 2),
-                      corpus.Audio("aac", 44_100, 2), color=(220, 40, 40), tone_hz=440.0,
-                      seconds=30.0),
-    8002: corpus.Case("vp8_aac-8k-mono", "mkv", corpus.Video("libvpx"), corpus.Audio("aac", 8_000),
-                      color=(40, 70, 230), tone_hz=660.0, seconds=30.0),
-    8003: corpus.Case("h264-rotated-90_aac-48k", "mp4",
-                      corpus.Video("libx264", "high", rotation=90), corpus.Audio("aac"),
-                      color=(230, 210, 40), tone_hz=880.0, seconds=30.0),
-}
-PHONE = 8003
+RECORD_S, FPS, BEST_FIT, SECONDS = 8.0, 15, 1, 20.0
+USERS_FILES = [
+    corpus.Case("editor_h264-high-bframes_aac-44k-stereo", "mp4",
+                corpus.Video("libx264", "high", 2), corpus.Audio("aac", 44_100, 2)),
+    corpus.Case("web_vp8_aac-8k-mono", "mkv", corpus.Video("libvpx"), corpus.Audio("aac", 8_000)),
+    corpus.Case("phone_h264-rotated-90_aac-48k", "mp4",
+                corpus.Video("libx264", "high", rotation=90), corpus.Audio("aac")),
+]
+
+
+def _looks(n: int) -> list[tuple[tuple[int, int, int], float]]:
+    """`n` colours far from the rotated cases' TURNED_COLOR, and tones 140 Hz apart."""
+    colours = [c for c, _ in publisher_colors(n + 8)
+               if np.abs(np.array(c) - corpus.TURNED_COLOR).max() > 90][:n]
+    return [(colour, 330.0 + 140.0 * i) for i, colour in enumerate(colours)]
+
+
+def _channels() -> list[dict[int, corpus.Case]]:
+    """The cases, each its own colour and tone, as uid -> case for each of two channels."""
+    cases = [*corpus.CASES[:12], *USERS_FILES, *corpus.CASES[12:]]
+    looks = _looks(15)
+    split = [cases[:15], cases[15:]]
+    return [{8100 + 100 * c + i: replace(case, color=looks[i][0], tone_hz=looks[i][1],
+                                         seconds=SECONDS)
+             for i, case in enumerate(group)} for c, group in enumerate(split)]
+
+
+CHANNELS = _channels()
+
+
+def _start(client: RecordingClient, cname: str, uid: str, mode: str, prefix: str,
+           users: int) -> tuple[str, str]:
+    storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
+               "secretKey": "local", "fileNamePrefix": [prefix]}
+    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
+    body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
+    if mode == "mix":
+        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": FPS, "bitrate": 800,
+                                       "mixedVideoLayout": BEST_FIT}
+        body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
+    else:
+        config["subscribeUidGroup"] = 3 if users > 12 else 2  # 13-17 / 8-12 users
+    resource = client.acquire(cname, uid)
+    return resource, client.start(resource, cname, uid, body, mode=mode)
 
 
 @pytest.fixture(scope="module")
 def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]],
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+             tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("corpus")
     secret, appid = customers["alice"]
     client = RecordingClient(server.url, "alice", secret, appid)
-    cname, tag = f"corpus{int(time.time())}", f"{time.time_ns()}"
-    channel = ChannelHandle(runtime.get_channel(appid, cname))
-    feeds = Feeds(channel)
-    for uid, case in CASES.items():  # one after the other: the join order fixes the regions
-        path = folder / f"{case.name}.{case.container}"
-        corpus.write(case, path)
-        feeds.add(uid, FileSource(str(path), uid))
-    mix = start_recording(client, cname, "900051", "mix", f"mix{tag}", FPS, BEST_FIT)
-    individual = start_recording(client, cname, "900052", "individual", f"ind{tag}")
+    tag, runs = f"{time.time_ns()}", []
+    for c, cases in enumerate(CHANNELS):  # every file written before anyone publishes
+        files = {uid: folder / f"{case.name}.{case.container}" for uid, case in cases.items()}
+        for uid, case in cases.items():
+            corpus.write(case, files[uid])
+        runs.append({"cname": f"corpus{c}x{int(time.time())}", "cases": cases, "files": files})
+    for c, run in enumerate(runs):  # recording first: files end while starts are slow
+        run["recordings"] = {mode: _start(client, run["cname"], f"9006{c}{i}", mode,
+                                          f"{mode}{c}x{tag}", len(run["cases"]))
+                             for i, mode in enumerate(("mix", "individual"))}
+    feeds = [Feeds(ChannelHandle(runtime.get_channel(appid, run["cname"]))) for run in runs]
+    for feed, run in zip(feeds, runs, strict=True):  # joined in uid order: their regions
+        feed.add_crowd({uid: FileSource(str(path), uid) for uid, path in run["files"].items()})
     time.sleep(RECORD_S)
-    client.stop(*mix[:2], cname, "900051", mode="mix")
-    client.stop(*individual[:2], cname, "900052", mode="individual")
-    feeds.close()
+    for c, run in enumerate(runs):
+        for i, (mode, (resource, sid)) in enumerate(run["recordings"].items()):
+            client.stop(resource, sid, run["cname"], f"9006{c}{i}", mode=mode)
+    for feed in feeds:
+        feed.close()
     client.close()
     root = Path(runtime.settings.storage_url.removeprefix("file://"))
-    return {"mix": root / f"mix{tag}", "individual": root / f"ind{tag}"}
+    for c, run in enumerate(runs):
+        run.update(mix=root / f"mix{c}x{tag}", individual=root / f"individual{c}x{tag}")
+    return runs
 
 
-def _levels(audio: np.ndarray, rate: int) -> dict[int, float]:
+def _levels(audio: np.ndarray, rate: int, cases: dict[int, corpus.Case]) -> dict[int, float]:
     """Each user's tone strength in dB of a full-scale sine."""
     full = tone_strength(np.sin(2 * np.pi * 440 * np.arange(len(audio)) / rate), rate, 440)
-    return {uid: 20 * np.log10(tone_strength(audio, rate, case.tone_hz) / full + 1e-12)
-            for uid, case in CASES.items()}
+    return {uid: round(20 * np.log10(tone_strength(audio, rate, case.tone_hz) / full + 1e-12), 1)
+            for uid, case in cases.items()}
 
 
-def test_the_mix_holds_both_tones_at_a_like_level_and_both_colours(
-        recorded: dict[str, Any]) -> None:
-    mp4: Decoded = decode(next(recorded["mix"].rglob("*.mp4")))
-    rate = mp4.sample_rate
-    levels = _levels(mp4.audio[rate : len(mp4.audio) - rate], rate)
-    assert min(levels.values()) > -25 and max(levels.values()) - min(levels.values()) < 3, levels
-    image = mp4.frame_at(mp4.video_seconds / 2)
-    for region in regions(BEST_FIT, list(CASES), None):
+@pytest.mark.parametrize("channel", [0, 1])
+def test_the_mix_holds_every_users_tone_at_a_like_level_and_colour(
+        recorded: list[dict[str, Any]], channel: int) -> None:
+    run = recorded[channel]
+    cases: dict[int, corpus.Case] = run["cases"]
+    mp4: Decoded = decode(next(run["mix"].rglob("*.mp4")))
+    assert mp4.video_seconds > RECORD_S - 2
+    rate = mp4.sample_rate  # from a second after the users joined (they did after the start)
+    joined = int(np.argmax(np.abs(mp4.audio) > 0.01))
+    levels = _levels(mp4.audio[joined + rate : joined + int((RECORD_S - 1) * rate)], rate, cases)
+    assert min(levels.values()) > -40, levels
+    assert max(levels.values()) - min(levels.values()) < 6, levels
+    image = mp4.frame_at(joined / rate + RECORD_S / 2)
+    for region in regions(BEST_FIT, list(cases), None):
         rect = to_pixels(region, 640, 360)
-        if region.uid == PHONE:  # upright: the picture's right half (TURNED_COLOR) on top
+        case = cases[region.uid]
+        assert case.video is not None
+        if case.video.rotation == 90:  # upright: the picture's right half (TURNED) on top
             half = rect.height // 2
-            assert_colour(image, replace(rect, height=half), corpus.TURNED_COLOR)
+            assert_colour(image, replace(rect, height=half), corpus.TURNED_COLOR, case)
             rect = replace(rect, y=rect.y + half, height=half)
-        assert_colour(image, rect, CASES[region.uid].color)
+        assert_colour(image, rect, case.color, case)
 
 
-def assert_colour(image: np.ndarray, rect: PixelRect, colour: tuple[int, int, int]) -> None:
+def assert_colour(image: np.ndarray, rect: PixelRect, colour: tuple[int, int, int],
+                  case: corpus.Case) -> None:
     got = colour_at(image, rect)
-    assert np.abs(got - np.array(colour)).max() < 48, (rect, got, colour)
+    assert np.abs(got - np.array(colour)).max() < 48, (case.name, rect, got, colour)
 
 
-@pytest.mark.parametrize("uid", list(CASES))
-def test_individual_mode_records_each_users_video_and_tone(
-        recorded: dict[str, Any], uid: int) -> None:
-    folder = recorded["individual"]
-    video = sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_video_*.*"))
-    assert video and {p.suffix for p in video} == {".webm" if uid == 8002 else ".ts"}
-    for path in video:
+def _sent(path: Path, uid: int, kind: str) -> list[bytes]:
+    """What the file source publishes of `kind`, as individual mode writes it unframed."""
+    with FileSource(str(path), uid) as source:
+        return [unframed(p.data) for p in source.packets_until(1e9) if p.kind == kind]
+
+
+def _slice_packets(paths: list[Path], damaged: bool) -> list[bytes]:
+    """Every packet's payload, slice after slice; each slice's packets decode, all of them (or,
+    from a damaged file, which the slices carry faithfully, at least half)."""
+    out = []
+    for path in paths:
         with av.open(str(path)) as container:
-            assert list(container.decode(video=0))
-    [playlist] = folder.rglob(f"*__uid_s_{uid}__uid_e_video.m3u8")
-    rotation = 90 if uid == PHONE else 0
-    assert f",ROTATE={rotation},TIME=" in playlist.read_text()
-    audio = []
-    for path in sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_audio_*.ts")):
+            stream = container.streams[0]
+            packets = [p for p in container.demux(stream) if p.size]
+            out += [unframed(bytes(p)) for p in packets]
+            assert _decodable(stream.codec_context, packets) >= len(packets) * (
+                0.5 if damaged else 1.0), path
+    return out
+
+
+def _decodable(context: av.CodecContext, packets: list[av.Packet]) -> int:
+    good = 0
+    for packet in packets:
+        try:
+            context.decode(packet)
+            good += 1
+        except av.error.InvalidDataError:
+            pass
+    return good
+
+
+def _contiguous_in(got: list[bytes], sent: list[bytes]) -> bool:
+    starts = [i for i, data in enumerate(sent) if data == got[0]]
+    return any(sent[i : i + len(got)] == got for i in starts)
+
+
+@pytest.mark.parametrize("channel", [0, 1])
+def test_individual_mode_records_every_users_video_bit_exact_and_their_tone(
+        recorded: list[dict[str, Any]], channel: int) -> None:
+    run = recorded[channel]
+    folder: Path = run["individual"]
+    for uid, case in run["cases"].items():
+        assert case.video is not None and case.audio is not None
+        video = sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_video_*.*"))
+        webm = case.video.codec in ("vp8", "vp9")
+        assert video and {p.suffix for p in video} == {".webm" if webm else ".ts"}, case.name
+        got = _slice_packets(video, damaged=case.damage is not None)
+        assert len(got) > FPS * (RECORD_S - 3), (case.name, len(got))
+        assert _contiguous_in(got, _sent(run["files"][uid], uid, "video")), \
+            f"{case.name}: video not the file's packets, bit for bit"
+        [playlist] = folder.rglob(f"*__uid_s_{uid}__uid_e_video.m3u8")
+        assert f",ROTATE={case.video.rotation},TIME=" in playlist.read_text(), case.name
+        audio = sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_audio_*.*"))
+        if case.audio.codec not in RECORDABLE["audio"]:
+            assert not audio, f"{case.name}: {case.audio.codec} has no slice format"
+            continue
+        samples, rate = _audio(audio)
+        assert len(samples) / rate > RECORD_S - 3, case.name
+        levels = _levels(samples[len(samples) // 4 : len(samples) * 3 // 4], rate, run["cases"])
+        assert max(levels, key=lambda other: levels[other]) == uid, (case.name, levels)
+
+
+def _audio(paths: list[Path]) -> tuple[np.ndarray, int]:
+    """The slices' sound as mono 48 kHz samples (a damaged file's garbled packets, which the
+    slices carry faithfully, decode to nothing)."""
+    blocks = []
+    for path in paths:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48_000)
         with av.open(str(path)) as container:
-            audio += [f.to_ndarray().mean(axis=0) for f in container.decode(audio=0)]
-            rate = container.streams.audio[0].sample_rate
-    samples = np.concatenate(audio)
-    assert len(samples) / rate > RECORD_S - 2
-    levels = _levels(samples[len(samples) // 4 : len(samples) * 3 // 4], rate)
-    assert max(levels, key=lambda other: levels[other]) == uid, levels
+            for packet in container.demux(audio=0):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    continue
+                blocks += [r.to_ndarray().reshape(-1) for f in frames
+                           for r in resampler.resample(f)]
+    return np.concatenate(blocks), 48_000
