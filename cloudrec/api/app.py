@@ -25,7 +25,13 @@ from cloudrec.api.auth import Gateway
 from cloudrec.api.backend import Operations, RecordingBackend
 from cloudrec.api.body import parse_body, read_body
 from cloudrec.api.errors import ApiError, install_error_handlers
-from cloudrec.api.mode import check_mode, check_start, check_update, check_update_layout
+from cloudrec.api.mode import (
+    check_acquire,
+    check_mode,
+    check_start,
+    check_update,
+    check_update_layout,
+)
 from cloudrec.api.openapi import PREFIX, SESSION, openapi_document
 from cloudrec.api.requests import (
     AcquireRequest,
@@ -89,6 +95,7 @@ class Endpoints:
 
     async def acquire(self, appid: str, request: Request) -> dict[str, Any]:
         body: AcquireRequest = await self.body(request, AcquireRequest, None)
+        check_acquire(body)
         options = body.client_request
         resource_id, _ = self.codec.issue(
             appid, body.cname, body.uid, scene=options.scene, region=options.region,

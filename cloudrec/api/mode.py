@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cloudrec.actors.channel.encryption import sm4_available
 from cloudrec.api.errors import ApiError
-from cloudrec.api.requests import StartRequest, UpdateRequest
+from cloudrec.api.requests import AcquireRequest, StartRequest, UpdateRequest
 from cloudrec.api.resource import ResourceGrant
 
 MODES = ("individual", "mix", "web")
@@ -23,6 +23,22 @@ def check_mode(mode: str) -> None:
         raise ApiError(2, "mode must be one of individual, mix, web")
     if mode not in SERVED_MODES:
         raise ApiError(2, "mode not supported yet")
+
+
+def check_acquire(request: AcquireRequest) -> None:
+    """acquire's placement options are refused, never ignored: a self-hosted cloudrec records
+    where its operator deployed it, so it can neither keep a recording inside one of the
+    service's regions nor place a recorder away from other resources."""
+    options = request.client_request
+    if options.region is not None:
+        raise ApiError(2, "clientRequest.region is not supported: this cloudrec records where "
+                          "it is deployed and cannot restrict itself to a region")
+    if options.exclude_resource_ids:
+        raise ApiError(2, "clientRequest.excludeResourceIds is not supported: this cloudrec "
+                          "cannot place a recorder away from other resources")
+    if options.region_affinity:
+        raise ApiError(2, "clientRequest.regionAffinity is not supported: this cloudrec "
+                          "records where it is deployed")
 
 
 def check_start(mode: str, grant: ResourceGrant, request: StartRequest) -> None:

@@ -45,6 +45,9 @@ class AcquireOptions(ApiModel):
     scene: int = Field(0, ge=0, le=2)
     region: Literal["CN", "AP", "EU", "NA"] | None = None
     start_parameter: dict[str, Any] | None = Field(None, alias="startParameter", repr=False)
+    # [post-2021] placement hints: modelled so that `check_acquire` can refuse them
+    exclude_resource_ids: list[str] | None = Field(None, alias="excludeResourceIds")
+    region_affinity: int | None = Field(None, alias="regionAffinity")
 
 
 class AcquireRequest(ChannelRequest):

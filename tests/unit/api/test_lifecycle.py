@@ -6,7 +6,7 @@ import re
 
 
 def test_acquire_answers_an_opaque_url_safe_resource_id(api):
-    response = api.acquire(resourceExpiredHour=24, scene=0, region="NA")
+    response = api.acquire(resourceExpiredHour=24, scene=0)
 
     assert response.status_code == 200
     body = response.json()
