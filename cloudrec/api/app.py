@@ -31,6 +31,7 @@ from cloudrec.api.mode import (
     check_start,
     check_update,
     check_update_layout,
+    start_parameter_error,
 )
 from cloudrec.api.openapi import PREFIX, SESSION, openapi_document
 from cloudrec.api.requests import (
@@ -100,6 +101,7 @@ class Endpoints:
         resource_id, _ = self.codec.issue(
             appid, body.cname, body.uid, scene=options.scene, region=options.region,
             resource_expired_hour=options.resource_expired_hour, now=self.settings.clock(),
+            start_parameter_error=start_parameter_error(options.start_parameter),
         )
         return {"resourceId": resource_id, "cname": body.cname, "uid": body.uid}
 

@@ -7,15 +7,25 @@ supported yet". The request models stay general: each mode has its own rule func
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from cloudrec.actors.channel.encryption import sm4_available
+from cloudrec.api.body import parse_body
 from cloudrec.api.errors import ApiError
-from cloudrec.api.requests import AcquireRequest, StartRequest, UpdateRequest
+from cloudrec.api.requests import (
+    AcquireRequest,
+    StartOptions,
+    StartRequest,
+    UpdateRequest,
+)
 from cloudrec.api.resource import ResourceGrant
 
 MODES = ("individual", "mix", "web")
 SERVED_MODES = ("individual", "mix")
 REAL_TIME_SCENE = 0
 SM4_ECB = 4  # decryptionMode
+MAX_CARRIED_REASON = 160  # characters of a startParameter error carried in the resourceId
 
 
 def check_mode(mode: str) -> None:
@@ -41,8 +51,23 @@ def check_acquire(request: AcquireRequest) -> None:
                           "records where it is deployed")
 
 
+def start_parameter_error(parameter: dict[str, Any] | None) -> str:
+    """Why acquire's `startParameter` is not a valid `start` clientRequest ("" when it is, or
+    is absent). acquire does not fail on it (§4): the reason travels in the resourceId and
+    `start` fails with it."""
+    if parameter is None:
+        return ""
+    try:
+        parse_body(json.dumps(parameter).encode(), StartOptions, None, 2)
+    except ApiError as error:
+        return error.reason[:MAX_CARRIED_REASON]
+    return ""
+
+
 def check_start(mode: str, grant: ResourceGrant, request: StartRequest) -> None:
     """The combination rules of the path's mode (after `check_mode`)."""
+    if grant.start_parameter_error:
+        raise ApiError(2, f"startParameter of acquire is invalid: {grant.start_parameter_error}")
     check_served_media_options(request)
     if mode == "individual":
         check_individual_start(grant, request)

@@ -47,6 +47,7 @@ class ResourceGrant:
     resource_expired_hour: int
     issued_at: float  # Unix seconds
     nonce: str  # hex; makes every resourceId unique
+    start_parameter_error: str = ""  # why acquire's startParameter is invalid ("" = it is not)
 
     def check_channel(self, appid: str, cname: str, uid: str) -> None:
         """``start``/``stop``/updates name the channel: all three must match → else 432."""
@@ -77,10 +78,11 @@ class ResourceCodec:
         self._read_once = functools.lru_cache(maxsize=4096)(self._read)
 
     def issue(self, appid: str, cname: str, uid: str, *, scene: int, region: str | None,
-              resource_expired_hour: int, now: float) -> tuple[str, ResourceGrant]:
+              resource_expired_hour: int, now: float,
+              start_parameter_error: str = "") -> tuple[str, ResourceGrant]:
         nonce = secrets.token_bytes(NONCE_BYTES)
         grant = ResourceGrant(appid, cname, uid, scene, region, resource_expired_hour, now,
-                              nonce.hex())
+                              nonce.hex(), start_parameter_error)
         return self.encode(grant, nonce), grant
 
     def encode(self, grant: ResourceGrant, nonce: bytes) -> str:

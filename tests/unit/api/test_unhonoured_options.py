@@ -30,3 +30,24 @@ def test_acquire_refuses_placement_hints(api, field, value):
 def test_acquire_takes_placement_hints_at_their_defaults(api):
     """Tried: the hints empty or zero, as a client that fills every field sends them."""
     assert api.acquire(excludeResourceIds=[], regionAffinity=0).status_code == 200
+
+
+def test_an_invalid_start_parameter_makes_start_fail(api):
+    """Tried: acquire with a startParameter whose avFileType is ["mp4"] alone, then a valid
+    start. §4: invalid content does not fail acquire but makes start fail; it was ignored."""
+    parameter = api.start_body()["clientRequest"] | {"recordingFileConfig": {"avFileType": ["mp4"]}}
+    acquired = api.acquire(startParameter=parameter)
+    assert acquired.status_code == 200
+
+    body = assert_error(api.start(acquired.json()["resourceId"]), 400, 2, cname="room42",
+                        uid="900001", resourceId=acquired.json()["resourceId"])
+
+    assert "startParameter" in body["reason"] and "avFileType" in body["reason"]
+    assert "AK" not in body["reason"] and "SK" not in body["reason"]
+
+
+def test_a_valid_start_parameter_lets_start_run(api):
+    """Tried: acquire with the start body's own clientRequest as startParameter, then start."""
+    acquired = api.acquire(startParameter=api.start_body()["clientRequest"])
+
+    assert api.start(acquired.json()["resourceId"]).status_code == 200
