@@ -29,6 +29,7 @@ from cloudrec.api.mode import (
     check_acquire,
     check_mode,
     check_start,
+    check_stop,
     check_update,
     check_update_layout,
     start_parameter_error,
@@ -158,7 +159,7 @@ class Endpoints:
         with echoing(ids):
             check_mode(mode)
             grant, key = self.session_grant(appid, resource_id, sid, ids)
-            await self.session_body(request, StopRequest, mode, grant)
+            check_stop(await self.session_body(request, StopRequest, mode, grant))
             response = await run_in_threadpool(self.backend.stop, appid, sid, key, mode)
         return {"resourceId": resource_id, "sid": sid, "serverResponse": response}
 

@@ -17,6 +17,7 @@ from cloudrec.api.requests import (
     AcquireRequest,
     StartOptions,
     StartRequest,
+    StopRequest,
     UpdateRequest,
 )
 from cloudrec.api.resource import ResourceGrant
@@ -77,6 +78,14 @@ def check_start(mode: str, grant: ResourceGrant, request: StartRequest) -> None:
 
 def check_update(mode: str, request: UpdateRequest) -> None:
     check_mix_update(request)  # the same rules: streamSubscribe only, no web-mode parts
+
+
+def check_stop(request: StopRequest) -> None:
+    """`async_stop` true asks for an answer before the uploads end; cloudrec's stop always
+    answers once they have, so it is refused rather than ignored."""
+    if request.client_request.async_stop:
+        raise ApiError(2, "clientRequest.async_stop true is not supported: stop answers once "
+                          "every file is uploaded (send false or leave it out)")
 
 
 def check_update_layout(mode: str) -> None:

@@ -51,3 +51,18 @@ def test_a_valid_start_parameter_lets_start_run(api):
     acquired = api.acquire(startParameter=api.start_body()["clientRequest"])
 
     assert api.start(acquired.json()["resourceId"]).status_code == 200
+
+
+def test_stop_refuses_async_stop(api, backend):
+    """Tried: stop with clientRequest.async_stop true. cloudrec's stop always answers once every
+    file is uploaded, so the immediate answer it asks for was silently not given."""
+    resource_id, sid = api.running()
+    body = {"cname": "room42", "uid": "900001", "clientRequest": {"async_stop": True}}
+
+    refused = assert_error(api.client.post(api.session_path(resource_id, sid, "stop"), json=body),
+                           400, 2, cname="room42", uid="900001", resourceId=resource_id, sid=sid)
+
+    assert "async_stop" in refused["reason"]
+    assert not backend.sessions[sid].stopped
+    body["clientRequest"]["async_stop"] = False
+    assert api.client.post(api.session_path(resource_id, sid, "stop"), json=body).status_code == 200
