@@ -79,6 +79,7 @@ bench: $(STAMP) ffmpeg
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/callbacks.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/capacity.py
 
 clean:
 	rm -rf $(VENV) .cloudrec recordings bench/out

@@ -1,0 +1,111 @@
+"""Publishers that cost (almost) nothing: a few seconds of packets encoded once, then looped.
+
+`bench/capacity.py` measures the recorders; real-time x264 encoders for 100 publishers would take
+the two cores it measures them on. So each synthetic user's packets are encoded once for one
+`PERIOD_S` (whole GOPs of video, whole 20 ms Opus frames) and sent again and again with later
+timestamps, like `Looped` in tests/unit/actors/recorder/sync.py: a repeat decodes like the
+original. `Crowd` pushes every user of a channel from one thread, one push per 100 ms (as
+tests/integration/media.py's `Crowd`), so a channel costs one Ray call per 100 ms to feed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from cloudrec.actors.channel.handle import ChannelHandle
+from cloudrec.actors.channel.pacing import Pacer
+from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+from cloudrec.actors.channel.synthetic import SyntheticPublisher, synthetic_publishers
+
+PERIOD_S = 4  # a whole number of 1 s GOPs and of 20 ms audio frames
+
+
+@dataclass(frozen=True)
+class Period:
+    """One user's first PERIOD_S of packets, with the publisher that made them."""
+
+    publisher: SyntheticPublisher
+    tracks: list[TrackInfo]
+    packets: list[MediaPacket]
+
+    def as_uid(self, uid: int) -> Period:
+        """The same media published by another user (uid replaced in tracks and packets)."""
+        return Period(self.publisher, [replace(t, uid=uid) for t in self.tracks],
+                      [replace(p, uid=uid) for p in self.packets])
+
+
+def periods(users: int, width: int, height: int, fps: int) -> list[Period]:
+    """`users` distinct publishers (colour, tone), each encoded for one period only."""
+    made = []
+    for publisher in synthetic_publishers(users, width=width, height=height, fps=fps):
+        packets = publisher.packets_until(PERIOD_S + 1)  # past the end: the encoder's delay
+        audio0 = min(p.pts for p in packets if p.kind == "audio")
+        kept = [p for p in packets if _in_period(p, audio0)]
+        made.append(Period(publisher, publisher.tracks(), kept))
+    return made
+
+
+def _in_period(packet: MediaPacket, audio0: int) -> bool:
+    first = audio0 if packet.kind == "audio" else 0  # Opus starts at -312 (pre-skip)
+    return (packet.pts - first) * packet.time_base < PERIOD_S
+
+
+class Looped:
+    """A period sent again and again, each repeat PERIOD_S later: a live source, for ever."""
+
+    def __init__(self, period: Period) -> None:
+        self.period = period
+        self._repeats = self._forever()
+        self._next = next(self._repeats)
+
+    def tracks(self) -> list[TrackInfo]:
+        return self.period.tracks
+
+    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
+        packets = []
+        while self._next.seconds < media_seconds:
+            packets.append(self._next)
+            self._next = next(self._repeats)
+        return packets
+
+    def _forever(self) -> Iterator[MediaPacket]:
+        for n in itertools.count():
+            for p in self.period.packets:
+                shift = round(n * PERIOD_S / p.time_base)
+                yield replace(p, pts=p.pts + shift, dts=None if p.dts is None else p.dts + shift)
+
+
+class Crowd:
+    """Every user of one channel, published from one thread: join, publish, then one push of
+    everyone's packets per 100 ms of media, in real time, until `stop`."""
+
+    def __init__(self, channel: ChannelHandle, sources: list[Looped]) -> None:
+        self.channel, self.sources = channel, sources
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
+        return [p for s in self.sources for p in s.packets_until(media_seconds)]
+
+    def start(self) -> None:
+        for source in self.sources:
+            self.channel.join(source.tracks()[0].uid)
+            for track in source.tracks():
+                self.channel.publish(track)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        for source in self.sources:
+            self.channel.leave(source.tracks()[0].uid)
+
+    def _run(self) -> None:
+        for packets in Pacer(self).batches():
+            if self.stop.is_set():
+                return
+            if packets:
+                self.channel.push(packets)
