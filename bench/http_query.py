@@ -56,7 +56,8 @@ def open_sessions(log: EventLog, count: int) -> list[tuple[str, str]]:
 class Server:
     """The server subprocess, stopped by its pid."""
 
-    def __init__(self, folder: Path, port: int, rate_limit: float, recordings: int) -> None:
+    def __init__(self, folder: Path, port: int, rate_limit: float, recordings: int,
+                 events: str) -> None:
         """`recordings` > 0: with Ray and that many real recordings (bench/http_server.py)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
         env.update(CLOUDREC_RESOURCE_KEY=KEY, RAY_TMPDIR=str(folder / "ray"))
@@ -66,7 +67,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("api.py")), "--serve", str(folder),
              "--port", str(port), "--rate-limit", str(rate_limit),
-             "--recordings", str(recordings)],
+             "--recordings", str(recordings), "--events", events],
             env=env, cwd=folder, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -21,22 +21,24 @@ from cloudrec.server import api_settings, parse_customer, serve
 SECRET = "benchsecret"
 
 
-def serve_log_only(db: Path, port: int, rate_limit: float, customer: str) -> None:
+def serve_log_only(events: str, port: int, rate_limit: float, customer: str) -> None:
     from cloudrec.events.backends import open_event_log
+    from cloudrec.runtime import status_runner
     from cloudrec.service import RecordingService
 
-    log = open_event_log(f"sqlite:///{db}")
-    service = RecordingService(log, controller=None, workdir=db.parent)  # type: ignore[arg-type]
+    log = open_event_log(events)
+    service = RecordingService(log, controller=None, workdir=Path.cwd(),  # type: ignore[arg-type]
+                               status_runner=status_runner(log, events))
     settings = api_settings([parse_customer(customer)], rate_limit)
     serve(SimpleNamespace(service=service), settings, "127.0.0.1", port)  # type: ignore[arg-type]
 
 
-def serve_with_ray(folder: Path, port: int, rate_limit: float, customer: str,
+def serve_with_ray(folder: Path, events: str, port: int, rate_limit: float, customer: str,
                    recordings: int) -> None:
     from cloudrec.runtime import RuntimeSettings, start_runtime
 
     runtime = start_runtime(RuntimeSettings(
-        events_url=f"sqlite:///{folder}/events.db", storage_url=f"file://{folder}/recordings",
+        events_url=events, storage_url=f"file://{folder}/recordings",
         workdir=folder / "work", backup_url=f"file://{folder}/backup", slice_seconds=4.0))
     appid = customer.split(":")[2]
     starter = threading.Thread(target=start_recordings,
