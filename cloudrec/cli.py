@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--customer", action="append", default=[])
     serve.add_argument("--rate-limit", type=float, default=10.0, help="requests/s per app id")
+    serve.add_argument("--regions", default="", metavar="CN,AP,EU,NA",
+                       help="the areas this deployment serves: acquire refuses another "
+                            "clientRequest.region (default: all)")
     serve.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
                        help="serve HTTPS with this certificate chain (with --tls-key)")
     serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
@@ -176,6 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from cloudrec.api.settings import parse_regions
     from cloudrec.cluster.connect import ADDRESS_FILE, write_address
     from cloudrec.runtime import start_runtime
     from cloudrec.server import api_settings, parse_customer, serve
@@ -188,7 +192,12 @@ def _serve(args: argparse.Namespace) -> int:
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
-    settings = api_settings([parse_customer(e) for e in entries], args.rate_limit)
+    try:
+        regions = parse_regions(args.regions)
+        settings = api_settings([parse_customer(e) for e in entries], args.rate_limit, regions)
+    except ValueError as error:
+        print(f"cloudrec serve: {error}", file=sys.stderr)
+        return 2
     runtime = start_runtime(_settings(args))
     print(f"cloudrec: Ray cluster at {write_address()} (in {ADDRESS_FILE})", flush=True)
     try:

@@ -14,7 +14,7 @@ import uvicorn
 
 from cloudrec.api.app import create_app
 from cloudrec.api.auth import Customer
-from cloudrec.api.settings import ApiSettings
+from cloudrec.api.settings import ALL_REGIONS, ApiSettings
 from cloudrec.runtime import Runtime
 
 KEY_FILE = Path(".cloudrec/resource.key")
@@ -37,9 +37,10 @@ def parse_customer(text: str) -> Customer:
     return Customer(customer_id, secret, frozenset(a for a in apps.split(",") if a))
 
 
-def api_settings(customers: list[Customer], rate_limit: float = 10.0) -> ApiSettings:
+def api_settings(customers: list[Customer], rate_limit: float = 10.0,
+                 regions: frozenset[str] = ALL_REGIONS) -> ApiSettings:
     return ApiSettings(customers=tuple(customers), resource_key=resource_key(),
-                       rate_limit_per_second=rate_limit)
+                       rate_limit_per_second=rate_limit, regions=regions)
 
 
 def free_port() -> int:

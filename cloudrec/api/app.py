@@ -97,7 +97,7 @@ class Endpoints:
 
     async def acquire(self, appid: str, request: Request) -> dict[str, Any]:
         body: AcquireRequest = await self.body(request, AcquireRequest, None)
-        check_acquire(body)
+        check_acquire(body, self.settings.regions)
         options = body.client_request
         resource_id, _ = self.codec.issue(
             appid, body.cname, body.uid, scene=options.scene, region=options.region,

@@ -36,14 +36,15 @@ def check_mode(mode: str) -> None:
         raise ApiError(2, "mode not supported yet")
 
 
-def check_acquire(request: AcquireRequest) -> None:
-    """acquire's placement options are refused, never ignored: a self-hosted cloudrec records
-    where its operator deployed it, so it can neither keep a recording inside one of the
-    service's regions nor place a recorder away from other resources."""
+def check_acquire(request: AcquireRequest, regions: frozenset[str]) -> None:
+    """acquire's placement options: `region` restricts the recording to an area, so it must be
+    one this deployment serves (its operator says which: CLOUDREC_REGIONS / `serve --regions`,
+    all four by default); the others are refused, never ignored: a self-hosted cloudrec cannot
+    place a recorder away from other resources."""
     options = request.client_request
-    if options.region is not None:
-        raise ApiError(2, "clientRequest.region is not supported: this cloudrec records where "
-                          "it is deployed and cannot restrict itself to a region")
+    if options.region is not None and options.region not in regions:
+        raise ApiError(2, f"clientRequest.region {options.region}: this cloudrec serves "
+                          f"{', '.join(sorted(regions))} only")
     if options.exclude_resource_ids:
         raise ApiError(2, "clientRequest.excludeResourceIds is not supported: this cloudrec "
                           "cannot place a recorder away from other resources")

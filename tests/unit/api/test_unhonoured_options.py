@@ -1,20 +1,43 @@
 """Options cloudrec cannot honour are refused with code 2 and a reason naming the field, never
-accepted and ignored (the field audit; spec §4, §9). Their default or zero values still pass."""
+accepted and ignored (the field audit; spec §4, §9). Their default or zero values still pass.
+acquire's `region` is honoured against the areas the deployment serves."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from fastapi.testclient import TestClient
+
+from cloudrec.api.app import create_app
+from cloudrec.api.settings import ALL_REGIONS, ApiSettings, parse_regions
+
+from .conftest import ALICE, Api, basic
 from .test_bad_input import assert_error
 
 
 @pytest.mark.parametrize("region", ["CN", "AP", "EU", "NA"])
-def test_acquire_refuses_a_region_it_cannot_keep_to(api, region):
-    """Tried: acquire with clientRequest.region. A self-hosted cloudrec records where it is
-    deployed, so it cannot restrict itself to a region; it was kept in the grant and never read."""
-    body = assert_error(api.acquire(region=region), 400, 2)
+def test_acquire_takes_a_region_the_deployment_serves(api, region):
+    """Tried: acquire with each clientRequest.region (the spec's own example sends "CN") on a
+    deployment serving all four areas (the default): granted."""
+    assert api.acquire(region=region).status_code == 200
 
-    assert "clientRequest.region" in body["reason"]
+
+def test_acquire_refuses_a_region_the_deployment_does_not_serve(backend, settings):
+    """Tried: a deployment whose operator declared it serves EU only (`--regions EU`), asked
+    for NA: code 2 naming the field and what it serves; EU is granted."""
+    eu_only = replace(settings, regions=frozenset({"EU"}))
+    eu = Api(TestClient(create_app(backend, eu_only), headers=basic(ALICE)))
+    body = assert_error(eu.acquire(region="NA"), 400, 2)
+    assert "clientRequest.region NA" in body["reason"] and "EU" in body["reason"]
+    assert eu.acquire(region="EU").status_code == 200
+
+
+def test_regions_are_parsed_and_checked():
+    assert parse_regions("") == ALL_REGIONS
+    assert parse_regions("eu, na") == {"EU", "NA"}
+    with pytest.raises(ValueError, match="regions must be some of"):
+        ApiSettings(customers=(), resource_key=b"k", regions=frozenset({"MARS"}))
 
 
 @pytest.mark.parametrize(("field", "value"), [("excludeResourceIds", ["abc"]),
