@@ -28,7 +28,7 @@ Publishing is excluded from every figure: publishers are `bench/looped.py`'s pre
 looped with later timestamps, pushed from one thread per channel in this process, so the
 machine's cores go to the recorders (100 real-time x264 publishers would take both).
 
-Run: .venv/bin/python bench/capacity.py [--quick]   (about 6 minutes; --quick about 2)
+Run: .venv/bin/python bench/capacity.py [--quick]   (about 6 minutes; --quick about 3)
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class Measured:
     recorder_rss_mb: list[float]
     channel_rss_mb: list[float]
     machine_busy: float  # share of all cores, anyone's load included
+    service_cores: float  # the whole service and its publishers (this process and its tree)
     lateness_ms: dict[str, float]
     slices: int
     slices_expected: int
@@ -175,6 +176,7 @@ def measure(service: Service, name: str, canvas: Canvas | None, channels: list[l
         began = time.time()
         time.sleep(plan.window_s)
         cores, rss, busy = processes.sample(), processes.rss_mb(), processes.machine_busy()
+        service_cores = processes.service_cores()
         ended = time.time()
     finally:
         stop_all(service, sessions, "mix" if canvas else "individual")
@@ -184,7 +186,7 @@ def measure(service: Service, name: str, canvas: Canvas | None, channels: list[l
     streams = len(sessions) if canvas else sum(len(users) * 2 for users in channels)
     result = Measured(name, len(sessions), sum(len(u) for u in channels), plan.window_s,
                       cores["recorder"], cores["channel"], rss["recorder"], rss["channel"],
-                      busy, percentiles(late), len(late),
+                      busy, service_cores, percentiles(late), len(late),
                       streams * int(plan.window_s // SLICE_S - 1))
     result.realtime = result.slices >= result.slices_expected and \
         result.lateness_ms["max"] <= SLICE_S * 1000
@@ -248,8 +250,8 @@ def say(line: str) -> None:
 def report_step(m: Measured) -> None:
     per = sum(m.recorder_cores) / max(1, len(m.recorder_cores))
     say(f"  {m.name:<16} {m.recordings:>3} rec {m.users:>4} users  recorder {per:.3f} core each "
-        f"(sum {sum(m.recorder_cores):.2f}), channels {sum(m.channel_cores):.2f}, machine "
-        f"{100 * m.machine_busy:.0f}% busy; late p50/p99/max "
+        f"(sum {sum(m.recorder_cores):.2f}), channels {sum(m.channel_cores):.2f}, service "
+        f"{m.service_cores:.2f}, machine {100 * m.machine_busy:.0f}% busy; late p50/p99/max "
         f"{m.lateness_ms['p50']:.0f}/{m.lateness_ms['p99']:.0f}/{m.lateness_ms['max']:.0f} ms "
         f"({m.slices}/{m.slices_expected} slices) -> {'real time' if m.realtime else 'LATE'}")
 

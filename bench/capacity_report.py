@@ -14,7 +14,8 @@ def print_summary(s: dict[str, Any], targets: dict[str, float],
     print(f"\nCapacity on the service ({s['plan']['window_s']:g} s windows, {s['slice_s']:g} s "
           f"slices; load average at the end {load})")
     print(f"{'step':<16} {'rec':>4} {'users':>5} {'core/rec':>9} {'core/chan':>9} "
-          f"{'machine':>8} {'late p50':>9} {'p99':>6} {'max':>6} {'slices':>8}  verdict")
+          f"{'service':>8} {'machine':>8} {'late p50':>9} {'p99':>6} {'max':>6} "
+          f"{'slices':>8}  verdict")
     for step in s["steps"]:
         print_step(step)
     print_capacity(s["steps"])
@@ -31,8 +32,9 @@ def print_step(step: dict[str, Any]) -> None:
     late = step["lateness_ms"]
     print(f"{step['name']:<16} {step['recordings']:>4} {step['users']:>5} "
           f"{mean(step['recorder_cores']):>9.3f} {mean(step['channel_cores']):>9.3f} "
-          f"{100 * step['machine_busy']:>7.0f}% {late['p50']:>9.0f} {late['p99']:>6.0f} "
-          f"{late['max']:>6.0f} {step['slices']:>4}/{step['slices_expected']:<3}  "
+          f"{step['service_cores']:>8.2f} {100 * step['machine_busy']:>7.0f}% "
+          f"{late['p50']:>9.0f} {late['p99']:>6.0f} {late['max']:>6.0f} "
+          f"{step['slices']:>4}/{step['slices_expected']:<3}  "
           f"{'real time' if step['realtime'] else 'LATE'}")
 
 

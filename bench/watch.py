@@ -68,6 +68,8 @@ class Processes:
         self.began = time.monotonic()
         self.cpu0 = {kind: [_cpu_s(p) for p in ps] for kind, ps in self.kinds.items()}
         self.machine0 = psutil.cpu_times()
+        me = psutil.Process()
+        self.tree = {p.pid: (p, _cpu_s(p)) for p in [me, *me.children(recursive=True)]}
 
     def sample(self) -> dict[str, list[float]]:
         """Cores each process used since construction (CPU-seconds per second)."""
@@ -75,6 +77,17 @@ class Processes:
         return {kind: [(_cpu_s(p) - c0) / elapsed for p, c0 in zip(ps, self.cpu0[kind],
                                                                     strict=True)]
                 for kind, ps in self.kinds.items()}
+
+    def service_cores(self) -> float:
+        """Cores used by this process and every process under it (Ray's raylet and GCS, every
+        actor, the API and the publishers' threads) since construction."""
+        elapsed, used = time.monotonic() - self.began, 0.0
+        for process, cpu0 in self.tree.values():
+            try:
+                used += _cpu_s(process) - cpu0
+            except psutil.NoSuchProcess:
+                continue
+        return used / elapsed
 
     def rss_mb(self) -> dict[str, list[float]]:
         return {kind: [p.memory_info().rss / 2**20 for p in ps] for kind, ps in self.kinds.items()}
