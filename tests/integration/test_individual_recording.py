@@ -35,7 +35,10 @@ from cloudrec.scenario import notifications
 from .conftest import SLICE_SECONDS
 from .media import tone_strength
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# On the embedded log only: the composite, failover and webhook tests run on both logs and
+# cover Kafka's part (the log); individual mode's own work is the same on either (test time).
+pytestmark = [pytest.mark.integration, pytest.mark.slow,
+              pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
 
 USERS = (3001, 3002)
 LOOKS = dict(zip(USERS, publisher_colors(2), strict=True))
