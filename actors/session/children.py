@@ -39,14 +39,28 @@ WARM_RECORDERS = int(os.environ.get("CLOUDREC_WARM_RECORDERS", "2"))
 CHANNEL_GRACE_S = float(os.environ.get("CLOUDREC_CHANNEL_GRACE_S", DEFAULT_GRACE_S))
 
 
+STARTUP_TIMEOUT_S = 3.0
+
+
 @dataclass
 class Watch:
-    """Pings of one recorder: the one in flight, when it was sent, the last answer."""
+    """Pings of one recorder: the one in flight, when it was sent, the last answer.
+
+    Until it first answers, a recorder has `STARTUP_TIMEOUT_S`, not the heartbeat timeout: its
+    first step decodes the channel's history since the session started, seconds of every user
+    at once, and on a loaded machine healthy new recorders were declared lost before their
+    first slice (a failover, with its gap, for nothing). Once it has answered, a pause is
+    noticed within the heartbeat timeout again."""
 
     ref: Any = None
     last_answer: float = field(default_factory=time.monotonic)
     idle_s: float = 0.0
     dead: bool = False
+    answered: bool = False
+
+    def silent_too_long(self, now: float, timeout_s: float) -> bool:
+        limit = timeout_s if self.answered else max(timeout_s, STARTUP_TIMEOUT_S)
+        return now - self.last_answer > limit
 
 
 Needs = tuple[tuple[str, float], ...]  # a recorder's Ray resources, hashable
@@ -281,13 +295,13 @@ class RayChildren:
                 watch.dead = True
             except Exception:  # it answered, with an error of its own: alive
                 log.exception("ping of recorder failed")
-            watch.last_answer = time.monotonic()
+            watch.last_answer, watch.answered = time.monotonic(), True
             watch.ref = None
         if watch.dead:
             return "dead"
         if watch.ref is None:
             watch.ref = recorder.ping.remote()
-        return "alive" if time.monotonic() - watch.last_answer <= timeout_s else "unresponsive"
+        return "unresponsive" if watch.silent_too_long(time.monotonic(), timeout_s) else "alive"
 
     def pid(self, recorder: Any) -> int:
         """The recorder's process id; 0 when it does not answer (dead or hung)."""
