@@ -99,12 +99,17 @@ class ChannelActor:
 
     def unpublish(self, uid: int, kind: Kind, layer: int | None = None) -> None:
         """One video layer, or (`layer` None) every layer of the track."""
-        self.core.unpublish(uid, kind, layer=layer)
+        with self.lock:
+            self.core.unpublish(uid, kind, layer=layer)
         self._record(TrackUnpublished(stream_id=self.stream, at_ms=_now_ms(), uid=uid,
                                       kind=kind, layer=layer))
 
     def push(self, packets: list[MediaPacket]) -> int:
-        return self.core.push(packets)
+        """Under the lock, as every call on the core: the actor runs calls on 16 threads, and a
+        push fanning out over the subscribers while a recorder subscribed or left failed with
+        "dictionary changed size during iteration" (bench/capacity.py, 100 individual users)."""
+        with self.lock:
+            return self.core.push(packets)
 
     def subscribe(self, subscriber_id: str, replay_from_us: int | None = None,
                   video_layer: int = HIGH) -> None:
@@ -118,10 +123,12 @@ class ChannelActor:
             self.core.unsubscribe(subscriber_id)
 
     def pull(self, subscriber_id: str) -> Batch:
-        return self.core.pull(subscriber_id)
+        with self.lock:
+            return self.core.pull(subscriber_id)
 
     def list_members(self) -> list[int]:
-        return self.core.list_members()
+        with self.lock:
+            return self.core.list_members()
 
 
 class PublisherActor:
