@@ -108,4 +108,11 @@ class Crowd:
             if self.stop.is_set():
                 return
             if packets:
-                self.channel.push(packets)
+                self._push(packets)
+
+    def _push(self, packets: list[MediaPacket]) -> None:
+        """A failed push is reported and publishing goes on (the thread would end silently)."""
+        try:
+            self.channel.push(packets)
+        except Exception as error:  # a channel bug or a lost channel: the step shows it
+            print(f"  push failed: {type(error).__name__}: {str(error).splitlines()[-1]}")
