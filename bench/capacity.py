@@ -1,4 +1,4 @@
-"""P2, P3 and R7 on the real service: CPU per real-time composite, how many run at once, memory.
+"""P2 on the real service, how many recordings keep real time there (P3, R7), and their memory.
 
 Runs what `cloudrec serve` runs, in a temp dir: its own local Ray cluster (own RAY_TMPDIR), the
 controller, channel, recorder and uploader actors, the embedded (SQLite) event log and the REST
