@@ -9,11 +9,16 @@ libx264 `veryfast` 2000 kbit/s, AAC, 15 s HLS slices. Three ways, same packets, 
              -> RecordingOutput: H.264 encode + HLS segmenting only
   ffmpeg     the `ffmpeg` command line doing the same job from 4 MPEG-TS files (xstack + amix)
 
+Inputs, each kind measured on its own (`--content`, both by default): `synthetic`, a flat
+colour with a small moving marker that costs x264 almost nothing, and `camera`, a drifting
+textured pattern with a moving disc and grain (`CameraLike`), where the encoder's share of the
+work is closer to a real camera's.
+
 Threads: cloudrec's VideoEncoder and TrackDecoder keep PyAV's defaults (thread_count 0 = auto,
 thread_type slice), so ffmpeg gets the same: `-threads 0 -thread_type slice` on every decoder
 and on libx264, and one filter thread (cloudrec composites in one Python thread).
 
-Run: .venv/bin/python bench/composite.py [--seconds 10] [--profile]
+Run: .venv/bin/python bench/composite.py [--seconds 10] [--content synthetic camera] [--profile]
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 from inputs import write_ts  # bench/, run as scripts
 
 from cloudrec.actors.channel.channel import Channel
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
-from cloudrec.actors.channel.synthetic import synthetic_publishers
+from cloudrec.actors.channel.synthetic import SyntheticPublisher, synthetic_publishers
 from cloudrec.actors.recorder.config import RecordingConfig
 from cloudrec.actors.recorder.output import OutputConfig, RecordingOutput
 from cloudrec.actors.recorder.recorder import Recorder
@@ -80,8 +86,31 @@ class Inputs:
 # -- inputs (not timed) -------------------------------------------------------------------------
 
 
-def make_inputs(seconds: float) -> Inputs:
-    publishers = synthetic_publishers(USERS, width=IN_WIDTH, height=IN_HEIGHT, fps=FPS)
+class CameraLike(SyntheticPublisher):
+    """Moving, textured pictures, costlier for x264 than flat colour: a drifting pattern of
+    gradients in the user's colour, a bright disc crossing the frame and sensor-like grain
+    (issue 14: P1 on camera-like content, where the encoder's share is realistic)."""
+
+    def draw_frame(self, index: int) -> av.VideoFrame:
+        t = index / self.fps
+        rows, cols = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32)
+        wave = np.sin((cols + 60 * t) / 17.0) * np.cos((rows - 35 * t) / 23.0)
+        image = np.array(self.color, np.float32) * (0.55 + 0.35 * wave[..., None])
+        cx, cy = (0.5 + 0.4 * np.sin(t)) * self.width, (0.5 + 0.3 * np.cos(0.7 * t)) * self.height
+        disc = (cols - cx) ** 2 + (rows - cy) ** 2 < (self.height / 6) ** 2
+        image[disc] = 230.0
+        grain = np.random.default_rng(index + 7919 * self.uid).normal(0, 5, image.shape[:2])
+        pixels = np.clip(image + grain[..., None], 0, 255).astype(np.uint8)
+        return av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+
+
+CONTENTS = {"synthetic": SyntheticPublisher, "camera": CameraLike}
+
+
+def make_inputs(seconds: float, content: str = "synthetic") -> Inputs:
+    looks = synthetic_publishers(USERS, width=IN_WIDTH, height=IN_HEIGHT, fps=FPS)
+    publishers = [CONTENTS[content](p.uid, p.color, p.tone_hz, width=IN_WIDTH,
+                                    height=IN_HEIGHT, fps=FPS) for p in looks]
     tracks = [track for p in publishers for track in p.tracks()]
     per_user = [p.packets_until(seconds) for p in publishers]
     files = [write_ts(p, packets, OUT) for p, packets in zip(publishers, per_user, strict=True)]
@@ -382,10 +411,25 @@ def main() -> None:
         action="store_true",
         help="also run the full pipeline under cProfile and print the top",
     )
+    parser.add_argument(
+        "--content",
+        nargs="+",
+        choices=sorted(CONTENTS),
+        default=["synthetic", "camera"],
+        help="inputs: flat synthetic colour, camera-like moving texture, or both (default)",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    print(f"generating {USERS} publishers x {args.seconds:g} s (not timed) ...", flush=True)
-    inputs = make_inputs(args.seconds)
+    summaries = {content: measure(content, args) for content in args.content}
+    (OUT / "composite.json").write_text(json.dumps(summaries, indent=2) + "\n")
+    print(f"\nwritten {OUT / 'composite.json'}")
+
+
+def measure(content: str, args: argparse.Namespace) -> dict:
+    """The three runs on one kind of input, interleaved; the fastest of each reported."""
+    print(f"\n== {content} content: generating {USERS} publishers x {args.seconds:g} s "
+          "(not timed) ...", flush=True)
+    inputs = make_inputs(args.seconds, content)
     frames = composite_frames(inputs, args.seconds)
     ffmpeg = have_ffmpeg()
     runs: list[list[Result]] = []
@@ -399,11 +443,11 @@ def main() -> None:
             ]
         )
     results = [min(same, key=lambda r: r.wall_s) for same in zip(*runs, strict=True)]
+    print(f"\n[{content} content]", end="")
     summary = report(results, args.seconds, args.repeat)
-    (OUT / "composite.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\nwritten {OUT / 'composite.json'}")
     if args.profile:
         print(profiled(lambda: run_pipeline(inputs, args.seconds, OUT / "profile").frames_out))
+    return summary
 
 
 if __name__ == "__main__":
