@@ -73,10 +73,11 @@ def tone_strength(samples: np.ndarray, rate: int, hz: float) -> float:
 
 def start_recording(client: RecordingClient, cname: str, uid: str, mode: str, prefix: str,
                     fps: int = 15, layout: int = 1,
-                    video_stream_type: int = 0) -> tuple[str, str]:
+                    video_stream_type: int = 0, uid_group: int = 0) -> tuple[str, str]:
     """Acquire and start a `mode` recording of every stream in `cname` into file storage under
     `prefix`: a mix is 640x360 at `fps` in `layout` (bestFit) with HLS and MP4; the video of
-    dual-stream senders is their `video_stream_type` stream. Returns (resourceId, sid)."""
+    dual-stream senders is their `video_stream_type` stream; individual mode expects
+    `uid_group` users (subscribeUidGroup). Returns (resourceId, sid)."""
     storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
                "secretKey": "local", "fileNamePrefix": [prefix]}
     config: dict[str, Any] = {"streamTypes": 2, "channelType": 0,
@@ -87,7 +88,7 @@ def start_recording(client: RecordingClient, cname: str, uid: str, mode: str, pr
                                        "mixedVideoLayout": layout}
         body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
     else:
-        config["subscribeUidGroup"] = 0
+        config["subscribeUidGroup"] = uid_group
     resource = client.acquire(cname, uid)
     return resource, client.start(resource, cname, uid, body, mode=mode)
 

@@ -38,8 +38,8 @@ from cloudrec.client import RecordingClient
 from cloudrec.runtime import Runtime
 
 from ..unit.actors.recorder import corpus
-from ..unit.actors.recorder.test_corpus import unframed
-from .media import Decoded, Feeds, colour_at, decode, tone_strength
+from ..unit.actors.recorder.test_corpus import demux_all, unframed
+from .media import Decoded, Feeds, colour_at, decode, start_recording, tone_strength
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.parametrize("runtime", ["embedded"], indirect=True)]
@@ -74,22 +74,6 @@ def _channels() -> list[dict[int, corpus.Case]]:
 CHANNELS = _channels()
 
 
-def _start(client: RecordingClient, cname: str, uid: str, mode: str, prefix: str,
-           users: int) -> tuple[str, str]:
-    storage = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "local",
-               "secretKey": "local", "fileNamePrefix": [prefix]}
-    config: dict[str, Any] = {"streamTypes": 2, "channelType": 0}
-    body: dict[str, Any] = {"recordingConfig": config, "storageConfig": storage}
-    if mode == "mix":
-        config["transcodingConfig"] = {"width": 640, "height": 360, "fps": FPS, "bitrate": 800,
-                                       "mixedVideoLayout": BEST_FIT}
-        body["recordingFileConfig"] = {"avFileType": ["hls", "mp4"]}
-    else:
-        config["subscribeUidGroup"] = 3 if users > 12 else 2  # 13-17 / 8-12 users
-    resource = client.acquire(cname, uid)
-    return resource, client.start(resource, cname, uid, body, mode=mode)
-
-
 @pytest.fixture(scope="module")
 def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]],
              tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
@@ -103,8 +87,10 @@ def recorded(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
             corpus.write(case, files[uid])
         runs.append({"cname": f"corpus{c}x{int(time.time())}", "cases": cases, "files": files})
     for c, run in enumerate(runs):  # recording first: files end while starts are slow
-        run["recordings"] = {mode: _start(client, run["cname"], f"9006{c}{i}", mode,
-                                          f"{mode}{c}x{tag}", len(run["cases"]))
+        group = 3 if len(run["cases"]) > 12 else 2  # individual mode: 13-17 / 8-12 users
+        run["recordings"] = {mode: start_recording(client, run["cname"], f"9006{c}{i}", mode,
+                                                   f"{mode}{c}x{tag}", FPS, BEST_FIT,
+                                                   uid_group=group)
                              for i, mode in enumerate(("mix", "individual"))}
     feeds = [Feeds(ChannelHandle(runtime.get_channel(appid, run["cname"]))) for run in runs]
     for feed, run in zip(feeds, runs, strict=True):  # joined in uid order: their regions
@@ -165,31 +151,6 @@ def _sent(path: Path, uid: int, kind: str) -> list[bytes]:
         return [unframed(p.data) for p in source.packets_until(1e9) if p.kind == kind]
 
 
-def _slice_packets(paths: list[Path], damaged: bool) -> list[bytes]:
-    """Every packet's payload, slice after slice; each slice's packets decode, all of them (or,
-    from a damaged file, which the slices carry faithfully, at least half)."""
-    out = []
-    for path in paths:
-        with av.open(str(path)) as container:
-            stream = container.streams[0]
-            packets = [p for p in container.demux(stream) if p.size]
-            out += [unframed(bytes(p)) for p in packets]
-            assert _decodable(stream.codec_context, packets) >= len(packets) * (
-                0.5 if damaged else 1.0), path
-    return out
-
-
-def _decodable(context: av.CodecContext, packets: list[av.Packet]) -> int:
-    good = 0
-    for packet in packets:
-        try:
-            context.decode(packet)
-            good += 1
-        except av.error.InvalidDataError:
-            pass
-    return good
-
-
 def _contiguous_in(got: list[bytes], sent: list[bytes]) -> bool:
     starts = [i for i, data in enumerate(sent) if data == got[0]]
     return any(sent[i : i + len(got)] == got for i in starts)
@@ -205,7 +166,7 @@ def test_individual_mode_records_every_users_video_bit_exact_and_their_tone(
         video = sorted(folder.rglob(f"*__uid_s_{uid}__uid_e_video_*.*"))
         webm = case.video.codec in ("vp8", "vp9")
         assert video and {p.suffix for p in video} == {".webm" if webm else ".ts"}, case.name
-        got = _slice_packets(video, damaged=case.damage is not None)
+        got = demux_all(video, damaged=case.damage is not None)
         assert len(got) > FPS * (RECORD_S - 3), (case.name, len(got))
         assert _contiguous_in(got, _sent(run["files"][uid], uid, "video")), \
             f"{case.name}: video not the file's packets, bit for bit"
