@@ -25,6 +25,7 @@ from cloudrec.api.resource import ResourceGrant
 MODES = ("individual", "mix", "web")
 SERVED_MODES = ("individual", "mix")
 REAL_TIME_SCENE = 0
+WEB_SCENE = 1
 SM4_ECB = 4  # decryptionMode
 MAX_CARRIED_REASON = 160  # characters of a startParameter error carried in the resourceId
 
@@ -116,6 +117,9 @@ def check_individual_start(grant: ResourceGrant, request: StartRequest) -> None:
     """What an individual recording may carry (§5, §5.1, §5.2, §16)."""
     options = request.client_request
     recording = options.recording_config
+    if grant.scene == WEB_SCENE:
+        raise ApiError(2, "individual mode needs a resourceId acquired with scene 0 "
+                          "(scene 1 is for web page recording)")
     if grant.scene != REAL_TIME_SCENE:
         raise ApiError(2, "individual mode with postponed transcoding is not supported yet")
     if recording is None:

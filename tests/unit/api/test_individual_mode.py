@@ -101,3 +101,16 @@ def test_a_mix_body_in_individual_mode_is_code_2(api):
     resource_id = api.acquire().json()["resourceId"]
     response = api.start(resource_id, mode="individual")  # transcodingConfig, audioProfile
     assert_error(response, 400, 2, resourceId=resource_id, **IDS)
+
+
+@pytest.mark.parametrize("scene,says", [(1, "scene 1 is for web page recording"),
+                                        (2, "postponed transcoding is not supported yet")])
+def test_individual_start_on_another_scene_says_which(api, backend, scene, says):
+    """Tried: an individual start on a resourceId acquired for web page recording (scene 1)
+    and for postponed transcoding (scene 2). Both code 2, each naming its own reason (a scene 1
+    grant was refused as if it were postponed transcoding); nothing starts."""
+    resource_id = api.acquire(scene=scene).json()["resourceId"]
+    body = assert_error(api.start(resource_id, individual_body(), mode="individual"), 400, 2,
+                        resourceId=resource_id, **IDS)
+    assert says in body["reason"]
+    assert not backend.sessions
