@@ -3,18 +3,17 @@
 `bench/capacity.py` measures the recorders; real-time x264 encoders for 100 publishers would take
 the two cores it measures them on. So each synthetic user's packets are encoded once for one
 `PERIOD_S` (whole GOPs of video, whole 20 ms Opus frames) and sent again and again with later
-timestamps, like `Looped` in tests/unit/actors/recorder/sync.py: a repeat decodes like the
-original. `Crowd` pushes every user of a channel from one thread, one push per 100 ms (as
+timestamps (`cloudrec.actors.channel.looped`): a repeat decodes like the original. `Crowd`
+pushes every user of a channel from one thread, one push per 100 ms (as
 tests/integration/media.py's `Crowd`), so a channel costs one Ray call per 100 ms to feed.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from cloudrec.actors.channel import looped as channel_looped
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.channel.pacing import Pacer
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
@@ -53,29 +52,11 @@ def _in_period(packet: MediaPacket, audio0: int) -> bool:
     return (packet.pts - first) * packet.time_base < PERIOD_S
 
 
-class Looped:
-    """A period sent again and again, each repeat PERIOD_S later: a live source, for ever."""
+class Looped(channel_looped.Looped):
+    """A user's period sent again and again, each repeat PERIOD_S later: a live source, for ever."""
 
     def __init__(self, period: Period) -> None:
-        self.period = period
-        self._repeats = self._forever()
-        self._next = next(self._repeats)
-
-    def tracks(self) -> list[TrackInfo]:
-        return self.period.tracks
-
-    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
-        packets = []
-        while self._next.seconds < media_seconds:
-            packets.append(self._next)
-            self._next = next(self._repeats)
-        return packets
-
-    def _forever(self) -> Iterator[MediaPacket]:
-        for n in itertools.count():
-            for p in self.period.packets:
-                shift = round(n * PERIOD_S / p.time_base)
-                yield replace(p, pts=p.pts + shift, dts=None if p.dts is None else p.dts + shift)
+        super().__init__(period.tracks, period.packets, PERIOD_S)
 
 
 class Crowd:

@@ -9,16 +9,15 @@ each from its own channel time and with its own network delay per track, records
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 import numpy as np
 
 from cloudrec.actors.channel.channel import Channel
-from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
+from cloudrec.actors.channel.looped import Looped
+from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import SyntheticPublisher
 from cloudrec.actors.layout.geometry import PixelRect, to_pixels
 from cloudrec.actors.layout.geometry import Region as GeometryRegion
@@ -56,36 +55,13 @@ class FlashAndBeep(SyntheticPublisher):
         return frame
 
 
-class Looped:
-    """A source's first period of packets, sent again and again with later timestamps.
-
-    One period of a `FlashAndBeep` is one GOP of video (a key frame at its start) and whole audio
-    frames, so the repeats decode like the original would: a 10-minute run then costs the
-    recorder's work, not the publisher's encoders too.
+def looped(source: FlashAndBeep) -> Looped:
+    """The source's first period sent again and again with later timestamps: one period of a
+    `FlashAndBeep` is one GOP of video and whole audio frames, so the repeats decode like the
+    original would, and a 10-minute run costs the recorder's work, not the publisher's encoders.
     """
-
-    def __init__(self, source: FlashAndBeep) -> None:
-        assert (PERIOD_S * source.fps).is_integer() and (PERIOD_S * 50).is_integer()
-        self.source = source
-        self._period = source.packets_until(PERIOD_S)
-        self._repeats = self._forever()
-        self._next = next(self._repeats)
-
-    def tracks(self) -> list[TrackInfo]:
-        return self.source.tracks()
-
-    def packets_until(self, media_seconds: float) -> list[MediaPacket]:
-        packets = []
-        while self._next.seconds < media_seconds:
-            packets.append(self._next)
-            self._next = next(self._repeats)
-        return packets
-
-    def _forever(self) -> Iterator[MediaPacket]:
-        for n in itertools.count():
-            for p in self._period:
-                shift = round(n * PERIOD_S / p.time_base)
-                yield replace(p, pts=p.pts + shift, dts=None if p.dts is None else p.dts + shift)
+    assert (PERIOD_S * source.fps).is_integer() and (PERIOD_S * 50).is_integer()
+    return Looped(source.tracks(), source.packets_until(PERIOD_S), PERIOD_S)
 
 
 @dataclass(frozen=True)
@@ -140,7 +116,7 @@ def record_mix(users: list[User], seconds: float, out: Path) -> Path:
     clock = {"now": T0}
     channel = Channel(clock=lambda: clock["now"], share_publisher_offset=True)
     channel.subscribe("rec")
-    sending = [Sending(u, Looped(FlashAndBeep(u.uid, (0, 0, 0), 600.0 + 400 * i, width=64,
+    sending = [Sending(u, looped(FlashAndBeep(u.uid, (0, 0, 0), 600.0 + 400 * i, width=64,
                                               height=36, fps=FPS))) for i, u in enumerate(users)]
     for s in sending:
         for track in s.source.tracks():
