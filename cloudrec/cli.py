@@ -145,7 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="follow the event log, or print its schema")
     events.add_argument("action", choices=["tail", "schema"],
                         help="tail: print events as they arrive, one JSON object per line; "
-                             "schema: the JSON Schema of every event type")
+                             "schema: the JSON Schema of every event type: the root "
+                             "validates today's events (and, so far, every older shape), and "
+                             "`versions` maps each type and schema_version ever stored to "
+                             "its own schema ({\"$ref\": \"#/$defs/...\"})")
     events.add_argument("--events", default=DEFAULT_EVENTS, help=EVENTS_HELP)
     events.add_argument("--sid", default=None, help="only this recording's (or channel's) events")
     events.add_argument("--from-beginning", action="store_true",

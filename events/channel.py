@@ -40,6 +40,25 @@ class TrackUnpublished(Event):
     layer: int | None = 0  # None: every layer of it
 
 
+class TrackPublishedV1(Event):
+    """`TrackPublished` as version 1 stored it (never written today)."""
+
+    type: Literal["TrackPublished"] = "TrackPublished"
+    schema_version: Literal[1] = 1
+    uid: int
+    kind: Literal["audio", "video"]
+    codec: str
+
+
+class TrackUnpublishedV1(Event):
+    """`TrackUnpublished` as version 1 stored it (never written today)."""
+
+    type: Literal["TrackUnpublished"] = "TrackUnpublished"
+    schema_version: Literal[1] = 1
+    uid: int
+    kind: Literal["audio", "video"]
+
+
 def upcast_track_event_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 had no `layer`: senders had one video stream, the high one."""
     return dict(payload, schema_version=2, layer=0)

@@ -75,6 +75,25 @@ class LayoutImageFailed(Event):
     reason: str
 
 
+class LayoutV1(BaseModel):
+    """`Layout` as `LayoutUpdated` v1 stored it: no background images."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mixed_video_layout: int = 0
+    max_resolution_uid: int | None = None
+    background_color: str = "#000000"
+    layout_config: list[LayoutRegion] | None = None
+
+
+class LayoutUpdatedV1(Event):
+    """`LayoutUpdated` as version 1 stored it (never written today)."""
+
+    type: Literal["LayoutUpdated"] = "LayoutUpdated"
+    schema_version: Literal[1] = 1
+    layout: LayoutV1
+
+
 def upcast_layout_updated_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 had no background images: the new fields keep their defaults (none)."""
     return dict(payload, schema_version=2)

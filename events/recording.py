@@ -63,6 +63,15 @@ class RecorderFailed(Event):
     new_uid: int = 0
 
 
+class RecorderFailedV1(Event):
+    """`RecorderFailed` as version 1 stored it (never written today)."""
+
+    type: Literal["RecorderFailed"] = "RecorderFailed"
+    schema_version: Literal[1] = 1
+    failed_generation: int
+    reason: str
+
+
 def upcast_recorder_failed_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 had no `new_uid`."""
     return dict(payload, schema_version=2, new_uid=0)

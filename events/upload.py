@@ -59,5 +59,16 @@ class UploadProgressed(Event):
     progress: int
 
 
+class FileUploadedV1(Event):
+    """`FileUploaded` as version 1 stored it: no `md5`, no `restored` (the published schema of
+    v1; never written today)."""
+
+    type: Literal["FileUploaded"] = "FileUploaded"
+    schema_version: Literal[1] = 1
+    key: str
+    kind: FileKind
+    size: int
+
+
 def upcast_file_uploaded_v1(payload: dict[str, Any]) -> dict[str, Any]:
     return dict(payload, schema_version=2, md5="", restored=False)
