@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from cloudrec.events.backends import DEFAULT_EVENTS, open_event_log
 from cloudrec.events.consumer_group import ConsumerGroup
 from cloudrec.events.log import EventLog
 from cloudrec.projections import status
-from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
+from cloudrec.projections.runner import Commit, MemoryViewStore, ProjectionRunner
 from cloudrec.service import RecordingService
 from cloudrec.webhooks.config import WebhookSettings
 from cloudrec.webhooks.deliverer import Deliverer, start_deliverer
@@ -81,7 +80,7 @@ def status_runner(events: EventLog, events_url: str) -> ProjectionRunner:
     """The `query` view's runner; on Kafka its position is committed to the consumer group
     `cloudrec-status` after each save (the view store itself is rebuilt when the API starts),
     in the background: a `query` does not wait for the broker to take a commit."""
-    commit: Callable[[int], None] | None = None
+    commit: Commit | None = None
     if events_url.startswith("kafka://"):
         commit = ConsumerGroup(events_url, "cloudrec-status").commit_later
     return ProjectionRunner(events, status, MemoryViewStore(), commit=commit)

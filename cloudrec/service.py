@@ -31,7 +31,7 @@ from cloudrec.config import (
     recording_config,
     video_lists,
 )
-from cloudrec.events.log import EventLog
+from cloudrec.events.log import EventLog, partition_of
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.subscription import UidLists
 from cloudrec.projections import metrics, status
@@ -61,7 +61,7 @@ class RecordingService:
     def view(self, sid: str) -> StatusView:
         """`sid`'s status once the runner has folded every append made before this call
         (concurrent calls share one read of the log, no call holds a lock while it reads)."""
-        self.caught_up.catch_up()
+        self.caught_up.catch_up([partition_of(sid, self.events.partitions)])
         view: StatusView = self.status_runner.view(sid)
         return view
 
@@ -80,7 +80,7 @@ class RecordingService:
         """Healthy when the controller answers with its sessions recovered and the log reads."""
         try:
             answer = self.controller.health()
-            self.events.read_all(after=self._metrics.position, limit=1)
+            self.events.read_all(after=self._metrics.positions.get(0, 0), limit=1)
         except Exception as error:  # anything that keeps an answer from coming is unhealthy
             return False, {"status": "unavailable", "reason": type(error).__name__}
         if not answer.get("recovered"):
@@ -91,11 +91,14 @@ class RecordingService:
         """Prometheus text: counters folded from the log, the status projection's lag behind
         it, and the live recorders' CPU (left out when the controller does not answer)."""
         with self._metrics_lock:
-            folded_by_status = self.status_runner.store.position()
-            while batch := self.events.read_all(after=self._metrics.position, limit=5000):
-                self._metrics = metrics.fold(batch, self._metrics)
-            lag = {"status": max(0, self._metrics.position - folded_by_status)}
-            current = self._metrics
+            behind = 0
+            for p in range(self.events.partitions):
+                folded_by_status = self.status_runner.store.position(p)
+                while batch := self.events.read_all(after=self._metrics.positions.get(p, 0),
+                                                    limit=5000, partition=p):
+                    self._metrics = metrics.fold(batch, self._metrics, p)
+                behind += max(0, self._metrics.positions.get(p, 0) - folded_by_status)
+            lag, current = {"status": behind}, self._metrics
         try:
             cpu: float | None = self.controller.health().get("recorder_cpu", 0.0)
         except Exception:  # the counters from the log are still worth answering

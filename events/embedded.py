@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS streams (
 
 
 class EmbeddedEventLog:
+    partitions = 1  # one append order: positions are global
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,10 @@ class EmbeddedEventLog:
             ).fetchall()
         return [decode(body) for (body,) in rows]
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]:
+        if partition != 0:
+            raise ValueError(f"this log has one partition (0), not {partition}")
         with self._lock:
             rows = self._db.execute(
                 "SELECT position, body FROM events WHERE position > ? ORDER BY position LIMIT ?",

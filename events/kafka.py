@@ -1,30 +1,31 @@
 """Kafka event log: the `EventLog` port on Apache Kafka through aiokafka.
 
-URL: `kafka://HOST:PORT[,HOST:PORT...][/TOPIC]` (topic default `cloudrec.events`).
+URL: `kafka://HOST:PORT[,HOST:PORT...][/TOPIC][?partitions=N]` (topic default `cloudrec.events`).
 
-Layout. One events topic with ONE partition, created by cloudrec (retention forever: the log is
-the truth). Each event is a record keyed by its stream id (a recording's sid, or a channel's id),
-with a JSON body and the CloudEvents Kafka-binding headers, so plain consumers need nothing from
-cloudrec. Because the topic has one partition, a position is simply `offset + 1`, global and
-ordered; scaling out to N partitions keeps every session in one partition (the key) but then needs
-per-partition positions, which this version does not offer.
+Layout. One events topic with N partitions (`?partitions=N` in the URL when cloudrec creates it,
+default 6; an existing topic keeps its count), retention forever: the log is the truth. Each event
+is a record keyed by its stream id (a recording's sid, or a channel's id) in the partition Kafka's
+default partitioner gives that key (`log.partition_of`), so each stream stays in one partition, in
+order. Bodies are JSON with the CloudEvents Kafka-binding headers, so plain consumers need nothing
+from cloudrec. A position is `offset + 1` within its partition.
 
 Contract. Kafka keeps what producers send; versions, idempotency and fencing are decided by a
-deterministic fold of the partition (`replica.Replica`), which every `KafkaEventLog` keeps in memory
-by tailing the topic from the beginning. An append waits until its own records come back through
-that fold, so it returns exactly what every reader will see, and raises `Fenced` when the fold
-rejected it (even if a newer generation raced it from another process). Reads first catch up to
-the partition's end offset, so they see every append that returned before them.
+deterministic fold of each partition (`replica.Replica`, one per partition), which every
+`KafkaEventLog` keeps in memory by tailing the topic from the beginning. An append waits until
+its own records come back through that fold, so it returns exactly what every reader will see,
+and raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
+process). Reads first catch up to
+the end offset of the partition they read, so they see every append to it that returned before.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
-Kafka record batch (atomic), shared with the appends of other streams waiting at that moment
-(`sender.BatchSender`). While the broker is away an append blocks and is sent again (same event
-ids, so a copy that did land is recognised, never stored twice) until `append_timeout_s`; appends
-of one stream from one process are serialised, so they are never reordered.
+Kafka record batch (atomic), shared with the appends of other streams of that partition waiting
+at that moment (`sender.BatchSender`, one batch per partition in each request). While the
+broker is away an append blocks and is sent again (same event ids, so a copy that did land is
+recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
+are serialised, so they are never reordered.
 
 Limits, honestly: every process holds an index of the whole topic (fine for days of recordings,
-not for years: a compacted snapshot topic would bound it); one partition bounds throughput to what
-one partition takes.
+not for years: a compacted snapshot topic would bound it).
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from cloudrec.events.catalog import encode
 from cloudrec.events.envelope import Event, cloud_event_headers
-from cloudrec.events.log import Fenced, check_fence, single_stream
+from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
 from cloudrec.events.replica import Record, Replica
 from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
 DEFAULT_TOPIC = "cloudrec.events"
+DEFAULT_PARTITIONS = 6  # a small fleet: up to 6 projection runners share the work
 BATCH_HEADER = "cloudrec_batch"  # "<batch id>:<events in the batch>"
 GENERATION_HEADER = "cloudrec_generation"
 EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
@@ -59,14 +61,23 @@ EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
 class KafkaAddress:
     bootstrap: str
     topic: str = DEFAULT_TOPIC
+    partitions: int = DEFAULT_PARTITIONS  # when cloudrec creates the topic
 
     @classmethod
     def parse(cls, url: str) -> KafkaAddress:
-        rest = url.removeprefix("kafka://")
+        rest, _, query = url.removeprefix("kafka://").partition("?")
         bootstrap, _, topic = rest.partition("/")
         if not bootstrap:
-            raise ValueError(f"no bootstrap server in {url!r}: use kafka://HOST:PORT[/TOPIC]")
-        return cls(bootstrap, topic or DEFAULT_TOPIC)
+            raise ValueError(f"no bootstrap server in {url!r}:"
+                             " use kafka://HOST:PORT[/TOPIC][?partitions=N]")
+        options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        unknown = set(options) - {"partitions"}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} in {url!r}: only partitions=N")
+        partitions = int(options.get("partitions", DEFAULT_PARTITIONS))
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1 in {url!r}")
+        return cls(bootstrap, topic or DEFAULT_TOPIC, partitions)
 
 
 class BackgroundLoop:
@@ -111,8 +122,7 @@ class KafkaEventLog:
                  start_timeout_s: float = 120.0) -> None:
         self.address = KafkaAddress.parse(url)
         self.append_timeout_s = append_timeout_s
-        self.replica = Replica()
-        self._partition = TopicPartition(self.address.topic, 0)
+        self.replicas: list[Replica] = []
         self._loop = BackgroundLoop(f"kafka-log-{self.address.topic}")
         self._stream_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
@@ -122,6 +132,10 @@ class KafkaEventLog:
             self._loop.stop()
             raise
 
+    @property
+    def partitions(self) -> int:
+        return len(self.replicas)
+
     # -- the port ------------------------------------------------------------------------
     def append(self, events: Sequence[Event]) -> list[Event]:
         if not events:
@@ -130,11 +144,20 @@ class KafkaEventLog:
         return self._loop.run(self._append(stream, list(events)))
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        return self._loop.run(self._read(lambda: self.replica.read_stream(stream_id,
-                                                                          after_version)))
+        replica = self.replicas[self.partition_of(stream_id)]
+        return self._loop.run(self._read(replica.partition, lambda: replica.read_stream(
+            stream_id, after_version)))
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        return self._loop.run(self._read(lambda: self.replica.read_all(after, limit)))
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]:
+        if not 0 <= partition < self.partitions:
+            raise ValueError(f"topic {self.address.topic} has partitions 0-"
+                             f"{self.partitions - 1}, not {partition}")
+        replica = self.replicas[partition]
+        return self._loop.run(self._read(partition, lambda: replica.read_all(after, limit)))
+
+    def partition_of(self, stream_id: str) -> int:
+        return partition_of(stream_id, self.partitions)
 
     def close(self) -> None:
         if self._closed:
@@ -161,10 +184,13 @@ class KafkaEventLog:
         self._advanced = asyncio.Condition()
         self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
-        await self._catch_up(deadline)
+        await self._catch_up(self._partitions, deadline)
 
     async def _connect(self) -> None:
-        await ensure_topic(self.address.bootstrap, self.address.topic)
+        count = await ensure_topic(self.address.bootstrap, self.address.topic,
+                                   self.address.partitions)
+        self.replicas = [Replica(p) for p in range(count)]
+        self._partitions = [TopicPartition(self.address.topic, p) for p in range(count)]
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.address.bootstrap, enable_idempotence=True, acks="all",
             linger_ms=0, max_batch_size=1 << 20, request_timeout_ms=15000)
@@ -179,8 +205,8 @@ class KafkaEventLog:
         await self._producer.start()
         await self._consumer.start()
         await self._offsets.start()
-        self._consumer.assign([self._partition])
-        await self._consumer.seek_to_beginning(self._partition)
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
 
     async def _disconnect(self) -> None:
         for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None),
@@ -194,96 +220,105 @@ class KafkaEventLog:
         await self._sender.close()
         await self._disconnect()
 
-    # -- following the partition ---------------------------------------------------------
+    # -- following the partitions --------------------------------------------------------
     async def _follow(self) -> None:
-        pending: list[Any] = []
+        pending: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
         while True:
             try:
-                fetched = await self._consumer.getmany(self._partition, timeout_ms=1000)
+                fetched = await self._consumer.getmany(*self._partitions, timeout_ms=1000)
             except KafkaError:
                 await asyncio.sleep(0.2)  # the consumer reconnects by itself
                 continue
-            pending.extend(fetched.get(self._partition, []))
-            pending = self._fold_complete(pending)
+            for tp, messages in fetched.items():
+                pending[tp.partition] = self._fold_complete(
+                    self.replicas[tp.partition], pending[tp.partition] + messages)
             async with self._advanced:
                 self._advanced.notify_all()
 
-    def _fold_complete(self, messages: list[Any]) -> list[Any]:
+    @staticmethod
+    def _fold_complete(replica: Replica, messages: list[Any]) -> list[Any]:
         """Fold every complete batch (records of one append); return the incomplete rest."""
-        messages = [m for m in messages if m.offset + 1 >= self.replica.next_position]
+        messages = [m for m in messages if m.offset + 1 >= replica.next_position]
         while messages:
             size = batch_size_of(messages[0])
             if len(messages) < size:
                 return messages
-            self.replica.fold([record_of(m) for m in messages[:size]])
+            replica.fold([record_of(m) for m in messages[:size]])
             messages = messages[size:]
         return messages
 
-    async def _end_offset(self, deadline: float) -> int:
+    async def _end_offsets(self, partitions: list[TopicPartition],
+                           deadline: float) -> dict[int, int]:
         while True:
             try:
-                ends = await self._offsets.end_offsets([self._partition])
-                return int(ends[self._partition])
+                ends = await self._offsets.end_offsets(partitions)
+                return {tp.partition: int(end) for tp, end in ends.items()}
             except KafkaError:
                 if time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(0.2)
 
-    async def _catch_up(self, deadline: float) -> None:
-        """Wait until the fold has reached the partition's current end."""
-        end = await self._end_offset(deadline)
-        await self._wait(lambda: self.replica.next_position > end, deadline)
+    async def _catch_up(self, partitions: list[TopicPartition], deadline: float) -> None:
+        """Wait until the fold of each of these partitions has reached its current end."""
+        ends = await self._end_offsets(partitions, deadline)
+        await self._wait(lambda: all(self.replicas[p].next_position > end
+                                     for p, end in ends.items()), deadline)
 
     async def _wait(self, reached: Any, deadline: float) -> None:
         async with self._advanced:
             await asyncio.wait_for(self._advanced.wait_for(reached),
                                    max(0.0, deadline - time.monotonic()))
 
-    async def _read(self, read: Any) -> Any:
-        await self._catch_up(time.monotonic() + self.append_timeout_s)
+    async def _read(self, partition: int, read: Any) -> Any:
+        await self._catch_up([self._partitions[partition]],
+                             time.monotonic() + self.append_timeout_s)
         return read()
 
     # -- appending -----------------------------------------------------------------------
     async def _append(self, stream: str, events: list[Event]) -> list[Event]:
+        replica = self.replicas[self.partition_of(stream)]
         lock = self._stream_locks.setdefault(stream, asyncio.Lock())
         async with lock:
-            stored = self.replica.stored([e.event_id for e in events])
+            stored = replica.stored([e.event_id for e in events])
             if stored is not None:
                 return stored
-            fresh = [e for e in events if e.event_id not in self.replica.by_id]
-            check_fence(self.replica.fences.get(stream, 0), fresh)  # early answer; the fold decides
-            return await self._produce(stream, events)
+            fresh = [e for e in events if e.event_id not in replica.by_id]
+            check_fence(replica.fences.get(stream, 0), fresh)  # early answer; the fold decides
+            return await self._produce(replica, stream, events)
 
-    async def _produce(self, stream: str, events: list[Event]) -> list[Event]:
+    async def _produce(self, replica: Replica, stream: str, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex
         deadline = time.monotonic() + self.append_timeout_s
-        self.replica.watched.add(batch_id)
+        replica.watched.add(batch_id)
         try:
-            await self._send(stream, events, batch_id, deadline)
-            await self._wait(lambda: batch_id in self.replica.outcomes, deadline)
-            outcome = self.replica.outcomes.pop(batch_id)
+            await self._send(replica, stream, events, batch_id, deadline)
+            await self._wait(lambda: batch_id in replica.outcomes, deadline)
+            outcome = replica.outcomes.pop(batch_id)
         finally:
-            self.replica.watched.discard(batch_id)
+            replica.watched.discard(batch_id)
         if outcome.fenced_by:
             raise Fenced(f"fenced off by generation {outcome.fenced_by} on stream {stream}")
         return [s.event() for s in outcome.stored]
 
-    async def _send(self, stream: str, events: list[Event], batch_id: str,
+    async def _send(self, replica: Replica, stream: str, events: list[Event], batch_id: str,
                     deadline: float) -> None:
         """Send the append (the sender retries until the broker acknowledges it)."""
         tag = f"{batch_id}:{len(events)}"
-        version = self.replica.version(stream)
+        version = replica.version(stream)
         records = [(stream.encode(), encode(e.stamped(version + i)), headers_of(e, tag))
                    for i, e in enumerate(events, start=1)]
-        offset = await self._sender.send(records, max(0.0, deadline - time.monotonic()))
-        self._fold_own(offset, records)
+        offset = await self._sender.send(records, replica.partition,
+                                         max(0.0, deadline - time.monotonic()))
+        self._fold_own(replica, offset, records)
 
-    def _fold_own(self, base_offset: int, records: list[tuple[bytes, bytes, Any]]) -> None:
+    @staticmethod
+    def _fold_own(replica: Replica, base_offset: int,
+                  records: list[tuple[bytes, bytes, Any]]) -> None:
         """Fold our own batch at once when everything before it is folded already (the
         follower then skips it); otherwise the follower folds it when it gets there."""
-        if self.replica.next_position != base_offset + 1:
+        if replica.next_position != base_offset + 1:
             return
-        self.replica.fold([record_of(_Sent(base_offset + i, *r)) for i, r in enumerate(records)])
+        replica.fold([record_of(_Sent(base_offset + i, *r)) for i, r in enumerate(records)])
 
 
 @dataclass(frozen=True)
@@ -296,15 +331,30 @@ class _Sent:
     headers: list[tuple[str, bytes]]
 
 
-async def ensure_topic(bootstrap: str, topic: str) -> None:
-    """Create the events topic with cloudrec's settings (a no-op when it exists)."""
+async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """Create the events topic with cloudrec's settings (a no-op when it exists); return its
+    partition count (an existing topic keeps its own)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
         response = await admin.create_topics([NewTopic(
-            topic, num_partitions=1, replication_factor=1, topic_configs=EVENTS_TOPIC_CONFIG)])
+            topic, num_partitions=partitions, replication_factor=1,
+            topic_configs=EVENTS_TOPIC_CONFIG)])
+        for name, code, *message in response.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise for_code(code)(f"cannot create topic {name}: {message}")
+        return await partition_count(admin, topic)
     finally:
         await admin.close()
-    for name, code, *message in response.topic_errors:
-        if code not in (0, TopicAlreadyExistsError.errno):
-            raise for_code(code)(f"cannot create topic {name}: {message}")
+
+
+async def partition_count(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """How many partitions `topic` has (asked again briefly: a topic just created may not be
+    in the broker's metadata yet)."""
+    for _ in range(50):
+        described = await admin.describe_topics([topic])
+        partitions = described[0].get("partitions") if described else None
+        if described and described[0].get("error_code", 0) == 0 and partitions:
+            return len(partitions)
+        await asyncio.sleep(0.1)
+    raise KafkaError(f"topic {topic} has no partitions in the broker's metadata")

@@ -7,8 +7,14 @@ Contract (tested once in tests/unit/events/contract.py, for every backend):
 - Fencing: the highest `generation` seen on a stream is its fence; an append carrying a lower,
   non-zero generation raises `Fenced` (a zombie recorder cannot write after a failover).
 - `read_stream(stream_id, after_version)` returns that stream's events in version order.
-- `read_all(after, limit)` returns `(position, event)` pairs of every stream in append order;
-  positions are increasing integers, so a reader resumes from the last one it processed.
+- Partitions: a log has `partitions` (N >= 1; the embedded log 1, Kafka its topic's). A stream
+  lives in exactly one, `partition_of(stream_id, N)`, the partition Kafka's own default
+  partitioner picks for that key, so a plain producer keyed by the stream id agrees with cloudrec.
+  Versions, fencing and idempotency hold per stream, hence per partition.
+- `read_all(after, limit, partition)` returns `(position, event)` pairs of every stream of ONE
+  partition (default 0) in append order; positions are increasing integers per partition, so a
+  reader resumes each partition from the last position it processed there. Order between
+  partitions is not defined (as in Kafka); order within a stream always is.
 """
 
 from __future__ import annotations
@@ -24,11 +30,15 @@ class Fenced(Exception):
 
 
 class EventLog(Protocol):
+    @property
+    def partitions(self) -> int: ...
+
     def append(self, events: Sequence[Event]) -> list[Event]: ...
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]: ...
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]: ...
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]: ...
 
     def close(self) -> None: ...
 
@@ -51,8 +61,41 @@ def check_fence(fence: int, events: Sequence[Event]) -> int:
 
 
 def every_event(log: EventLog, batch: int = 5000) -> Iterator[Event]:
-    """Every event of every stream, in append order, read `batch` at a time."""
-    position = 0
-    while events := log.read_all(after=position, limit=batch):
-        position = events[-1][0]
-        yield from (event for _, event in events)
+    """Every event of every stream, partition after partition, each in append order (so every
+    stream's events in order), read `batch` at a time."""
+    for partition in range(log.partitions):
+        position = 0
+        while events := log.read_all(after=position, limit=batch, partition=partition):
+            position = events[-1][0]
+            yield from (event for _, event in events)
+
+
+def partition_of(stream_id: str, partitions: int) -> int:
+    """The partition of a stream: Kafka's default partitioner on the key (murmur2 of its
+    UTF-8 bytes, made positive, modulo the partition count)."""
+    if partitions == 1:
+        return 0
+    return (murmur2(stream_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (`org.apache.kafka.common.utils.Utils.murmur2`), as a signed int."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    length = len(data)
+    h = (0x9747B28C ^ length) & mask
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[whole:]
+    if tail:
+        for i in reversed(range(len(tail))):
+            h ^= tail[i] << (8 * i)
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h

@@ -10,6 +10,8 @@ from cloudrec.events.log import check_fence, single_stream
 
 
 class MemoryEventLog:
+    partitions = 1  # one append order: positions are global
+
     def __init__(self) -> None:
         self._all: list[Event] = []
         self._by_id: dict[str, Event] = {}
@@ -35,7 +37,10 @@ class MemoryEventLog:
         with self._lock:
             return [e for e in self._all if e.stream_id == stream_id and e.version > after_version]
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]:
+        if partition != 0:
+            raise ValueError(f"this log has one partition (0), not {partition}")
         with self._lock:
             return [(i + 1, e) for i, e in enumerate(self._all[after : after + limit], start=after)]
 

@@ -54,9 +54,14 @@ class Outbox:
         self.flush()
         return self.events.read_stream(stream_id, after_version)
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+    @property
+    def partitions(self) -> int:
+        return self.events.partitions
+
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]:
         self.flush()
-        return self.events.read_all(after, limit)
+        return self.events.read_all(after, limit, partition)
 
     def close(self) -> None:
         self._queue.put(None)

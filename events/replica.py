@@ -53,7 +53,8 @@ class Outcome:
 class Replica:
     """In-memory index of one events partition, folded record by record."""
 
-    def __init__(self) -> None:
+    def __init__(self, partition: int = 0) -> None:
+        self.partition = partition
         self.order: list[Stored] = []  # accepted records, increasing positions
         self.by_id: dict[str, Stored] = {}
         self.streams: dict[str, list[Stored]] = {}

@@ -1,11 +1,12 @@
-"""Sending appends to the single events partition: concurrent appends share a record batch.
+"""Sending appends to the events partitions: concurrent appends to a partition share a batch.
 
 aiokafka sends one batch per partition per request, so one record batch per append would allow one
-append per broker round trip. The sender instead takes every append waiting when a request can go,
-puts them in ONE record batch (each append's records stay contiguous and carry its batch id, so the
-fold still accepts or rejects each append whole), and hands each caller the offset of its first
-record. A refused request is sent again until it is acknowledged (an append whose caller gave up
-is left out of the next try); copies that did land twice are recognised by event id.
+append per partition per broker round trip. The sender instead takes every append waiting when a
+request can go, puts those of each partition in ONE record batch (each append's records stay
+contiguous and carry its batch id, so the fold still accepts or rejects each append whole), sends
+the partitions' batches together, and hands each caller the offset of its first record. A refused
+request is sent again until it is acknowledged (an append whose caller gave up is left out of the
+next try); copies that did land twice are recognised by event id.
 """
 
 from __future__ import annotations
@@ -18,20 +19,21 @@ from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 Records = list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+Waiting = tuple[Records, "asyncio.Future[int]"]
 MAX_BATCH_BYTES = 512 * 1024
 
 
 class BatchSender:
     def __init__(self, producer: Any, topic: str, retry_s: float = 0.5) -> None:
         self.producer, self.topic, self.retry_s = producer, topic, retry_s
-        self._waiting: list[tuple[Records, asyncio.Future[int]]] = []
+        self._waiting: dict[int, list[Waiting]] = {}
         self._wakeup = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
-    async def send(self, records: Records, timeout_s: float) -> int:
-        """Send these records (one append); return the offset of the first one."""
+    async def send(self, records: Records, partition: int, timeout_s: float) -> int:
+        """Send these records (one append) to `partition`; return the offset of the first."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((records, future))
+        self._waiting.setdefault(partition, []).append((records, future))
         self._wakeup.set()
         return await asyncio.wait_for(future, timeout_s)
 
@@ -43,23 +45,26 @@ class BatchSender:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._waiting:
-                await self._send(self._take())
+            while any(self._waiting.values()):
+                await asyncio.gather(*(self._send(partition, self._take(waiting))
+                                       for partition, waiting in self._waiting.items()
+                                       if waiting))
 
-    def _take(self) -> list[tuple[Records, asyncio.Future[int]]]:
-        taken: list[tuple[Records, asyncio.Future[int]]] = []
+    @staticmethod
+    def _take(waiting: list[Waiting]) -> list[Waiting]:
+        taken: list[Waiting] = []
         size = 0
-        while self._waiting and (not taken or size < MAX_BATCH_BYTES):
-            records, future = self._waiting.pop(0)
+        while waiting and (not taken or size < MAX_BATCH_BYTES):
+            records, future = waiting.pop(0)
             taken.append((records, future))
             size += sum(len(value) for _, value, _ in records)
         return taken
 
-    async def _send(self, appends: list[tuple[Records, asyncio.Future[int]]]) -> None:
+    async def _send(self, partition: int, appends: list[Waiting]) -> None:
         while live := [(r, f) for r, f in appends if not f.done()]:
             try:
                 sent = await (await self.producer.send_batch(self._batch(live), self.topic,
-                                                             partition=0))
+                                                             partition=partition))
             except KafkaError as error:
                 log.warning("events: send failed (%r), retrying in %.1f s", error, self.retry_s)
                 await asyncio.sleep(self.retry_s)
@@ -71,7 +76,7 @@ class BatchSender:
                 offset += len(records)
             return
 
-    def _batch(self, appends: list[tuple[Records, asyncio.Future[int]]]) -> Any:
+    def _batch(self, appends: list[Waiting]) -> Any:
         batch = self.producer.create_batch()
         for records, _ in appends:
             for key, value, headers in records:

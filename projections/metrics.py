@@ -28,7 +28,7 @@ STATES = ("recording", "stopping", "ended")
 
 @dataclass(frozen=True)
 class Metrics:
-    position: int = 0  # the log position folded up to
+    positions: dict[int, int] = field(default_factory=dict)  # partition -> folded up to
     sessions: dict[str, str] = field(default_factory=dict)  # live sid -> recording|stopping
     ended: int = 0  # sessions that exited (not kept one by one: the log grows for ever)
     events: dict[str, int] = field(default_factory=dict)  # by type
@@ -49,13 +49,14 @@ class Metrics:
         return counts
 
 
-def fold(events: Iterable[tuple[int, Event]], metrics: Metrics | None = None) -> Metrics:
-    """`metrics` (or empty ones) advanced over `(position, event)` pairs of the log."""
+def fold(events: Iterable[tuple[int, Event]], metrics: Metrics | None = None,
+         partition: int = 0) -> Metrics:
+    """`metrics` (or empty ones) advanced over `(position, event)` pairs of one partition."""
     m = metrics or Metrics()
     sessions, counts = dict(m.sessions), dict(m.events)
     written, latency = dict(m.written_ms), list(m.latency_counts)
     position, ended, slices, seconds, files, size, failovers, latency_sum = (
-        m.position, m.ended, m.slices_written, m.slice_seconds, m.files_uploaded,
+        m.positions.get(partition, 0), m.ended, m.slices_written, m.slice_seconds, m.files_uploaded,
         m.bytes_uploaded, m.failovers, m.latency_sum_s)
     for at, event in events:
         position = at
@@ -82,8 +83,8 @@ def fold(events: Iterable[tuple[int, Event]], metrics: Metrics | None = None) ->
                 took = max(0, event.at_ms - since) / 1000
                 latency[_bucket(took)] += 1
                 latency_sum += took
-    return Metrics(position, sessions, ended, counts, slices, seconds, files, size, failovers,
-                   written, tuple(latency), latency_sum)
+    return Metrics(m.positions | {partition: position}, sessions, ended, counts, slices, seconds,
+                   files, size, failovers, written, tuple(latency), latency_sum)
 
 
 def _bucket(seconds: float) -> int:
@@ -121,8 +122,9 @@ def exposition(m: Metrics, lag: dict[str, int], recorder_cpu: float | None) -> s
            [("", m.failovers)])
     metric("cloudrec_events_total", "counter", "Events in the log, by type.",
            ((f'{{type="{t}"}}', n) for t, n in sorted(m.events.items())))
-    metric("cloudrec_event_log_position", "gauge", "The log position folded so far.",
-           [("", m.position)])
+    metric("cloudrec_event_log_position", "gauge",
+           "The log position folded so far, by partition.",
+           ((f'{{partition="{p}"}}', n) for p, n in sorted(m.positions.items())))
     metric("cloudrec_event_log_lag", "gauge",
            "Events appended that a reader has not folded yet, by reader.",
            ((f'{{reader="{r}"}}', n) for r, n in sorted(lag.items())))

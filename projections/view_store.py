@@ -1,8 +1,11 @@
-"""A durable `ViewStore`: one SQLite file holding a projection's views and its log position.
+"""A durable `ViewStore`: one SQLite file holding a projection's views and its log positions.
 
-`save` writes the changed views and the position in ONE transaction (style rule 6), so a runner
-restarted after a crash resumes exactly where its views are, and a redelivered batch (positions
-at or below the stored one) is skipped by the runner.
+`save` writes the changed views and their partition's position in ONE transaction (style rule 6),
+so a runner restarted after a crash resumes exactly where its views are, and a redelivered batch
+(positions at or below the stored one) is skipped by the runner. Several runners may share one
+file (a consumer group's members on one host): a save that names the position it started from
+(`expected`) is refused with `Conflict` when another runner saved that partition meanwhile, in
+the same transaction, so a batch is never applied twice even while a partition changes hands.
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cloudrec.projections.runner import Conflict
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS views (stream_id TEXT PRIMARY KEY, view BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS position (one INTEGER PRIMARY KEY CHECK (one = 1), position INTEGER);
+CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, position INTEGER NOT NULL);
+"""
+# A store written before partitions kept one position (of the single partition, 0)
+MIGRATE = """
+INSERT OR IGNORE INTO positions SELECT 0, position FROM position WHERE position IS NOT NULL;
+DROP TABLE position;
 """
 
 
@@ -27,11 +37,18 @@ class SqliteViewStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'position'").fetchone():
+            self._db.executescript(f"BEGIN IMMEDIATE; {MIGRATE} COMMIT;")
 
-    def position(self) -> int:
+    def position(self, partition: int = 0) -> int:
         with self._lock:
-            row = self._db.execute("SELECT position FROM position").fetchone()
+            return self._position(partition)
+
+    def _position(self, partition: int) -> int:
+        row = self._db.execute("SELECT position FROM positions WHERE partition = ?",
+                               (partition,)).fetchone()
         return int(row[0]) if row else 0
 
     def get(self, stream_id: str) -> Any | None:
@@ -40,14 +57,18 @@ class SqliteViewStore:
                                    (stream_id,)).fetchone()
         return pickle.loads(row[0]) if row else None
 
-    def save(self, views: Mapping[str, Any], position: int) -> None:
+    def save(self, views: Mapping[str, Any], position: int, partition: int = 0,
+             expected: int | None = None) -> None:
         rows = [(sid, pickle.dumps(view)) for sid, view in views.items()]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                stored = self._position(partition)
+                if expected is not None and stored != expected:
+                    raise Conflict(f"partition {partition} is at {stored}, not {expected}")
                 self._db.executemany("INSERT OR REPLACE INTO views VALUES (?, ?)", rows)
-                self._db.execute("INSERT INTO position VALUES (1, ?) ON CONFLICT(one) DO UPDATE"
-                                 " SET position = MAX(position, excluded.position)", (position,))
+                self._db.execute("INSERT OR REPLACE INTO positions VALUES (?, ?)",
+                                 (partition, max(stored, position)))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -69,8 +90,8 @@ class CachedViewStore:
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def position(self) -> int:
-        return int(self.store.position())
+    def position(self, partition: int = 0) -> int:
+        return int(self.store.position(partition))
 
     def get(self, stream_id: str) -> Any | None:
         with self._lock:
@@ -82,9 +103,19 @@ class CachedViewStore:
             self._remember({stream_id: view})
         return view
 
-    def save(self, views: Mapping[str, Any], position: int) -> None:
-        self.store.save(views, position)
+    def save(self, views: Mapping[str, Any], position: int, partition: int = 0,
+             expected: int | None = None) -> None:
+        try:
+            self.store.save(views, position, partition, expected)
+        except Conflict:  # another runner folded these streams: what we hold may be stale
+            self.forget()
+            raise
         self._remember(views)
+
+    def forget(self) -> None:
+        """Drop every cached view (a runner whose partitions changed hands calls this)."""
+        with self._lock:
+            self._cache.clear()
 
     def close(self) -> None:
         self.store.close()

@@ -27,7 +27,7 @@ from typing import Any
 
 from cloudrec.events.log import EventLog
 from cloudrec.projections.delivery import Deliveries, Pending
-from cloudrec.projections.runner import Batch, CallbackRunner, ViewStore
+from cloudrec.projections.runner import Batch, CallbackRunner, Commit, ViewStore
 from cloudrec.projections.view_store import CachedViewStore, SqliteViewStore
 from cloudrec.webhooks.config import WebhookSettings
 from cloudrec.webhooks.journal import Journal
@@ -37,30 +37,39 @@ from cloudrec.webhooks.transport import HttpTransport, Transport
 log = logging.getLogger("cloudrec.webhooks")
 GROUP = "cloudrec-callbacks"  # the Kafka consumer group
 STATE = Path(".cloudrec/webhooks")
-OWED = "cloudrec.webhooks/owed"  # the view listing the sessions with unsettled notifications
+OWED = "cloudrec.webhooks/owed"  # marks a store in use; OWED/<partition>: its sessions owing
 REFRESH_S = 1.0  # how often the settings file is checked for changes
 
 
 class DeliveryRunner(CallbackRunner):
-    """A `CallbackRunner` that also keeps the set of sessions owing notifications, saved with
-    the views (so a restart finds them without scanning every view)."""
+    """A `CallbackRunner` that also keeps, per partition, the set of sessions owing
+    notifications, saved with the views (so a restart finds them without scanning every view;
+    per partition, so runners sharing a store never write the same set)."""
+
+    _partition = 0
+
+    def process(self, batch: Batch, partition: int = 0) -> int:
+        self._partition = partition
+        return super().process(batch, partition)
 
     def _fold(self, batch: Batch) -> dict[str, Any]:
         views = super()._fold(batch)
-        owed = set(self.store.get(OWED) or ())
+        key = f"{OWED}/{self._partition}"
+        owed = set(self.store.get(key) or ())
         for sid, view in views.items():
             (owed.add if view.pending else owed.discard)(sid)
-        views[OWED] = frozenset(owed)
+        views[key] = frozenset(owed)
         return views
 
     def owed(self) -> list[Pending]:
-        sids = sorted(self.store.get(OWED) or ())
+        keys = [OWED] + [f"{OWED}/{p}" for p in sorted(self.partitions)]  # OWED: older stores
+        sids = sorted({sid for key in keys for sid in self.store.get(key) or ()})
         return [pending for sid in sids for pending in self.view(sid).pending]
 
 
 class Deliverer:
     def __init__(self, events: EventLog, hooks: WebhookSettings, store: ViewStore,
-                 commit: Callable[[int], None] | None = None,
+                 commit: Commit | None = None,
                  transport: Transport | None = None, poll_s: float = 0.02,
                  from_beginning: bool = False, journal_workers: int = 4) -> None:
         self.events, self.hooks, self.poll_s = events, hooks, poll_s
@@ -81,9 +90,9 @@ class Deliverer:
 
     def start(self) -> Deliverer:
         self._threads[0].start()
-        position = self.runner.catch_up()  # outcomes recorded before a restart settle first
+        self.runner.catch_up()  # outcomes recorded before a restart settle first
         if self.runner.store.get(OWED) is None:
-            self.runner.store.save({OWED: frozenset()}, position)
+            self.runner.store.save({OWED: frozenset()}, self.runner.store.position(0))
         self._live, self._recovering = True, False
         for pending in self.runner.owed():
             self._submit(pending)
@@ -138,20 +147,23 @@ class Throttled:
     position is the deliverer's truth, the group's offset only shows Kafka tools its progress,
     and a commit per batch costs a broker round trip on the follower's path."""
 
-    def __init__(self, commit: Callable[[int], None], every_s: float = 1.0) -> None:
+    def __init__(self, commit: Commit, every_s: float = 1.0) -> None:
         self.commit, self.every_s = commit, every_s
-        self.position = self.committed = 0
+        self.positions: dict[int, int] = {}
+        self.committed: dict[int, int] = {}
         self._last = 0.0
 
-    def __call__(self, position: int) -> None:
-        self.position = position
+    def __call__(self, position: int, partition: int = 0) -> None:
+        self.positions[partition] = position
         if time.monotonic() - self._last >= self.every_s:
             self.flush()
 
     def flush(self) -> None:
-        if self.position > self.committed:
-            self.commit(self.position)
-            self.committed, self._last = self.position, time.monotonic()
+        for partition, position in list(self.positions.items()):
+            if position > self.committed.get(partition, 0):
+                self.commit(position, partition)
+                self.committed[partition] = position
+        self._last = time.monotonic()
 
 
 def state_path(events_url: str, root: Path = STATE) -> Path:
@@ -164,7 +176,7 @@ def start_deliverer(events: EventLog, events_url: str, hooks: WebhookSettings,
                     from_beginning: bool = False) -> Deliverer:
     """A running deliverer with a durable view store; on Kafka it commits to `group`."""
     store = CachedViewStore(SqliteViewStore(state or state_path(events_url)))
-    commit: Callable[[int], None] | None = None
+    commit: Commit | None = None
     closers: list[Callable[[], None]] = [store.close]
     kafka = events_url.startswith("kafka://")
     if kafka:

@@ -89,3 +89,49 @@ async def _consume_all(url: str, count: int) -> list[object]:
         return messages
     finally:
         await consumer.stop()
+
+
+def test_streams_spread_over_the_partitions_where_kafkas_partitioner_puts_their_keys(
+        kafka_url: str) -> None:
+    """What is tried: 40 streams appended to a topic of 4 partitions; a plain consumer reads
+    the records. Each record is in the partition aiokafka's own default partitioner picks for
+    its key (so a plain producer keyed by the stream id agrees), every partition is used, and
+    each stream's versions run 1, 2, 3 in its partition."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    url = f"{kafka_url}?partitions=4"
+    log = KafkaEventLog(url)
+    try:
+        assert log.partitions == 4
+        streams = [f"sid-{n}" for n in range(40)]
+        for index in range(3):
+            for stream in streams:
+                log.append([slice_event(stream, index)])
+        by_partition = {p: log.read_all(limit=1000, partition=p) for p in range(4)}
+    finally:
+        log.close()
+    assert all(by_partition.values())  # every partition holds some streams
+    kafka = DefaultPartitioner()
+    for partition, read in by_partition.items():
+        for _, event in read:
+            assert kafka(event.stream_id.encode(), [0, 1, 2, 3], [0, 1, 2, 3]) == partition
+    versions: dict[str, list[int]] = {}
+    for read in by_partition.values():
+        for _, event in read:
+            versions.setdefault(event.stream_id, []).append(event.version)
+    assert versions == {stream: [1, 2, 3] for stream in streams}
+    messages = asyncio.run(_consume_all(url, 120))
+    assert {m.key.decode(): m.partition for m in messages} == {  # type: ignore[attr-defined]
+        s: kafka(s.encode(), [0, 1, 2, 3], [0, 1, 2, 3]) for s in streams}
+
+
+def test_an_existing_topic_keeps_its_partition_count(kafka_url: str) -> None:
+    first = KafkaEventLog(f"{kafka_url}?partitions=3")
+    first.append([slice_event("s", 0)])
+    first.close()
+    again = KafkaEventLog(kafka_url)  # asks for the default (6): the topic has 3
+    try:
+        assert again.partitions == 3
+        assert [e.version for e in again.read_stream("s")] == [1]
+    finally:
+        again.close()

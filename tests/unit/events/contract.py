@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import EventLog, Fenced
+from cloudrec.events.log import EventLog, Fenced, every_event, partition_of
 from cloudrec.events.recording import RecorderLaunched, StopRequested
 from cloudrec.events.segment import SliceWritten
 
@@ -49,15 +49,22 @@ class EventLogContract:
         assert read == stored == original.stamped(1)
 
     def test_read_all_positions_increase_and_resume(self, log: EventLog) -> None:
-        log.append([slice_event("a", 0)])
-        log.append([slice_event("b", 0)])
-        log.append([slice_event("a", 1)])
-        first = log.read_all(after=0, limit=2)
-        assert [e.stream_id for _, e in first] == ["a", "b"]
-        rest = log.read_all(after=first[-1][0])
-        assert [(e.stream_id, e.version) for _, e in rest] == [("a", 2)]
-        positions = [p for p, _ in first + rest]
-        assert positions == sorted(set(positions))
+        appended = [("a", 0), ("b", 0), ("a", 1), ("c", 0), ("a", 2)]
+        for stream, index in appended:
+            log.append([slice_event(stream, index)])
+        seen: list[tuple[str, int]] = []
+        for partition in range(log.partitions):
+            first = log.read_all(after=0, limit=1, partition=partition)
+            rest = log.read_all(after=first[-1][0], partition=partition) if first else []
+            positions = [p for p, _ in first + rest]
+            assert positions == sorted(set(positions))  # increasing within the partition
+            assert {partition_of(e.stream_id, log.partitions) for _, e in first + rest} <= {
+                partition}  # each stream in the partition its key gives
+            seen += [(e.stream_id, e.version) for _, e in first + rest]
+        assert sorted(seen) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1)]
+        assert [v for s, v in seen if s == "a"] == [1, 2, 3]  # a stream in order
+        if log.partitions == 1:  # one partition: one append order for all
+            assert [s for s, _ in seen] == [s for s, _ in appended]
 
     def test_same_event_id_is_not_written_twice(self, log: EventLog) -> None:
         event = slice_event("a", 0)
@@ -88,11 +95,11 @@ class EventLogContract:
 
     def test_empty_append(self, log: EventLog) -> None:
         assert log.append([]) == []
-        assert log.read_all() == []
+        assert all(log.read_all(partition=p) == [] for p in range(log.partitions))
 
     def test_unknown_stream_is_empty(self, log: EventLog) -> None:
         assert log.read_stream("nope") == []
 
 
 def events_of(log: EventLog) -> list[Event]:
-    return [e for _, e in log.read_all(limit=10_000)]
+    return list(every_event(log))

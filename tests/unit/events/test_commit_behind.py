@@ -15,14 +15,17 @@ from cloudrec.events.kafka import BackgroundLoop
 class SlowBroker:
     def __init__(self, seconds: float = 0.02, fail_first: bool = False) -> None:
         self.seconds, self.fail_next = seconds, fail_first
-        self.committed: list[int] = []
+        self.committed: list[int] = []  # partition 0's
+        self.requests: list[dict[int, int]] = []
 
-    async def commit(self, position: int) -> None:
+    async def commit(self, positions: dict[int, int]) -> None:
         await asyncio.sleep(self.seconds)
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("broker away")
-        self.committed.append(position)
+        self.requests.append(positions)
+        if 0 in positions:
+            self.committed.append(positions[0])
 
 
 def settle(broker: SlowBroker, last: int, timeout_s: float = 5.0) -> None:
@@ -66,3 +69,19 @@ def test_a_failed_commit_is_covered_by_the_next_position() -> None:
     settle(broker, 9)
     loop.stop()
     assert broker.committed == [9]
+
+
+def test_partitions_commit_together_each_ending_at_its_last_position() -> None:
+    loop, broker = BackgroundLoop("test-commit-behind"), SlowBroker(0.02)
+    commit = CommitBehind(broker.commit, loop.loop)
+    for n in range(1, 21):
+        commit(n, 0)
+        commit(100 + n, 3)
+    settle(broker, 20)
+    time.sleep(0.05)
+    loop.stop()
+    last: dict[int, int] = {}
+    for request in broker.requests:  # only positions that moved, only growing
+        assert all(position > last.get(p, 0) for p, position in request.items())
+        last.update(request)
+    assert last == {0: 20, 3: 120} and len(broker.requests) < 20

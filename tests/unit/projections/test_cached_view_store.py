@@ -18,7 +18,7 @@ class TestCachedViewStore(ViewStoreContract):
 
 
 class Refusing(MemoryViewStore):
-    def save(self, views, position) -> None:  # type: ignore[no-untyped-def]
+    def save(self, views, position, partition=0, expected=None) -> None:  # type: ignore[no-untyped-def]
         raise OSError("disk full")
 
 

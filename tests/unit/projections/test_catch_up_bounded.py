@@ -19,11 +19,12 @@ class BusyLog(MemoryEventLog):
         super().__init__()
         self.events, self.reads, self.limit = SessionEvents(), 0, limit
 
-    def read_all(self, after: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+    def read_all(self, after: int = 0, limit: int = 1000,
+                 partition: int = 0) -> list[tuple[int, Event]]:
         self.reads += 1
         if self.reads < self.limit:
             self.append([self.events.stream("audio")])
-        return super().read_all(after, limit)
+        return super().read_all(after, limit, partition)
 
 
 def test_a_catch_up_ends_while_appends_keep_coming_and_holds_what_came_before() -> None:

@@ -30,7 +30,7 @@ def test_sessions_by_state_slices_uploads_latency_and_failovers() -> None:
     m = metrics.fold(recorded())
     assert m.by_state() == {"recording": 1, "stopping": 1, "ended": 1}
     assert (m.slices_written, m.files_uploaded, m.failovers) == (2, 1, 1)
-    assert m.position == len(recorded()) and m.events["RecordingStarted"] == 3
+    assert m.positions == {0: len(recorded())} and m.events["RecordingStarted"] == 3
     assert sum(m.latency_counts) == 1 and m.latency_sum_s == 0.5  # 100 ms an event
     assert list(m.written_ms) == [next(e.key for _, e in recorded()[::-1]
                                        if type(e).__name__ == "SliceWritten")]

@@ -3,9 +3,12 @@ redelivery is a no-op, callbacks are delivered before the position moves."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cloudrec.events.channel import UserJoined
+from cloudrec.events.envelope import Event
 from cloudrec.events.memory import MemoryEventLog
 from cloudrec.projections import callbacks, recovery, status
 from cloudrec.projections.runner import (
@@ -84,7 +87,8 @@ def test_a_redelivered_batch_is_a_no_op() -> None:
     log, s = MemoryEventLog(), SessionEvents()
     log.append(s.full()[:5])
     commits: list[int] = []
-    runner = ProjectionRunner(log, status, MemoryViewStore(), commit=commits.append)
+    runner = ProjectionRunner(log, status, MemoryViewStore(),
+                              commit=lambda position, partition: commits.append(position))
     runner.catch_up()
     view = runner.view("sid1")
 
@@ -119,9 +123,9 @@ class RecordingStore(MemoryViewStore):
         super().__init__()
         self.trail = trail
 
-    def save(self, views, position: int) -> None:  # type: ignore[no-untyped-def]
+    def save(self, views, position: int, partition=0, expected=None) -> None:  # type: ignore[no-untyped-def]
         self.trail.append(f"save {position}")
-        super().save(views, position)
+        super().save(views, position, partition, expected)
 
 
 def test_callbacks_are_delivered_before_the_position_then_the_offset_commit() -> None:
@@ -131,7 +135,7 @@ def test_callbacks_are_delivered_before_the_position_then_the_offset_commit() ->
     runner = CallbackRunner(
         log, callbacks, RecordingStore(trail),
         deliver=lambda n: trail.append(f"deliver {n['eventType']}"),
-        commit=lambda position: trail.append(f"commit {position}"),
+        commit=lambda position, partition: trail.append(f"commit {position}"),
     )  # fmt: skip
 
     runner.catch_up()
@@ -174,3 +178,36 @@ def test_redelivered_events_do_not_notify_twice() -> None:
     runner.process(log.read_all())
 
     assert len(delivered) == 9
+
+
+def test_a_batch_saved_after_its_partition_moved_on_is_dropped_not_applied_twice(
+        tmp_path: Path) -> None:
+    """Two runners share a store (members of one group); the first reads a batch, the second
+    folds and saves the same positions meanwhile (it was handed the partition), then the first
+    tries to save: refused, and the views hold each event once."""
+    from cloudrec.projections.view_store import SqliteViewStore
+
+    log, s = MemoryEventLog(), SessionEvents()
+    log.append(s.full()[:5])
+    path = tmp_path / "views.db"
+    slow = ProjectionRunner(log, Counted(), SqliteViewStore(path))
+    fast = ProjectionRunner(log, Counted(), SqliteViewStore(path))
+    batch = log.read_all()  # the slow one read it ...
+    fast.catch_up()  # ... the other folded and saved it meanwhile
+    assert slow.process(batch) == 5  # refused: the store is already there
+    assert slow.view("sid1") == fast.view("sid1") == 5
+    log.append(s.full()[5:7])
+    slow.catch_up()
+    assert fast.view("sid1") == 7 and fast.store.position() == 7
+
+
+class Counted:
+    """Counts the events applied to a stream: a batch applied twice shows."""
+
+    @staticmethod
+    def initial(sid: str) -> int:
+        return 0
+
+    @staticmethod
+    def apply(view: int, event: Event) -> int:
+        return view + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 import pytest
 
@@ -23,13 +24,13 @@ class CountingRunner(ProjectionRunner):
         super().__init__(log, status, MemoryViewStore())
         self.calls, self.slow_s, self.fail_next = 0, slow_s, False
 
-    def catch_up(self) -> int:
+    def catch_up(self, partitions: Iterable[int] | None = None) -> int:
         self.calls += 1
         time.sleep(self.slow_s)  # a read of the log that takes a while
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("log away")
-        return super().catch_up()
+        return super().catch_up(partitions)
 
 
 def test_fifty_concurrent_readers_share_a_few_reads_and_each_sees_its_writes() -> None:

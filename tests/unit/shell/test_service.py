@@ -157,11 +157,13 @@ def test_query_waits_for_the_status_runner_which_commits_after_saving(
     trail: list[str] = []
 
     class Store(MemoryViewStore):
-        def save(self, views: Any, position: int) -> None:
+        def save(self, views: Any, position: int, partition: int = 0,
+                 expected: int | None = None) -> None:
             trail.append(f"save {position}")
-            super().save(views, position)
+            super().save(views, position, partition, expected)
 
-    runner = ProjectionRunner(log, status, Store(), commit=lambda p: trail.append(f"commit {p}"))
+    runner = ProjectionRunner(log, status, Store(),
+                              commit=lambda p, partition: trail.append(f"commit {p}"))
     service = RecordingService(log, Controller(log), tmp_path,  # type: ignore[arg-type]
                                clock_ms=lambda: 1, status_runner=runner)
     sid = start(service)

@@ -251,7 +251,7 @@ def test_the_group_commit_is_throttled_but_the_last_position_is_committed() -> N
     from cloudrec.webhooks.deliverer import Throttled
 
     commits: list[int] = []
-    throttled = Throttled(commits.append, every_s=60)
+    throttled = Throttled(lambda position, partition: commits.append(position), every_s=60)
     for position in (3, 5, 9):
         throttled(position)
     throttled.flush()
