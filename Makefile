@@ -78,6 +78,7 @@ bench: $(STAMP) ffmpeg
 	$(BIN)/python bench/individual.py
 	$(BIN)/python bench/failover.py
 	$(BIN)/python bench/callbacks.py
+	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/capacity.py
 
