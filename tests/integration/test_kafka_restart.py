@@ -25,7 +25,7 @@ from cloudrec import scenario
 from cloudrec.client import RecordingClient
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.consumer_group import ConsumerGroup
-from cloudrec.events.kafka import KafkaAddress
+from cloudrec.events.kafka import KafkaAddress, ensure_topic
 from cloudrec.events.log import EventLog, every_event
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.segment import SliceWritten
@@ -103,10 +103,12 @@ def survived(runtime: Runtime, server: Any, customers: dict[str, tuple[str, str]
 
 
 def _wait_for_a_slice(log: EventLog, cname: str, timeout_s: float) -> None:
-    position, sid, deadline = 0, None, time.monotonic() + timeout_s
+    positions, sid, deadline = [0] * log.partitions, None, time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        batch = log.read_all(after=position)
-        position = batch[-1][0] if batch else position
+        batch = []
+        for p, position in enumerate(positions):  # the channel's and the recording's
+            read = log.read_all(after=position, partition=p)
+            positions[p], batch = (read[-1][0] if read else position), batch + read
         for _, event in batch:
             if isinstance(event, RecordingStarted) and event.cname == cname:
                 sid = event.stream_id
@@ -170,12 +172,13 @@ def test_every_projection_equals_a_fresh_replay(survived: dict[str, Any]) -> Non
         assert callback_runner.view(sid) == _replayed_callbacks(stream, sid)
         delivered = [n for n in survived["notices"] if n["sid"] == sid]  # the topic is shared
         assert delivered == callbacks.notifications(stream, sid)  # each once, in order
-        end = _everything_position(fresh)
+        ends = [_end_of(fresh, p) for p in range(fresh.partitions)]
     finally:
         fresh.close()
     for runner, group in zip(survived["runners"], survived["groups"], strict=True):
-        assert runner.store.position() == end
-        assert group.committed() == end  # committed after the views, and caught up
+        for partition, end in enumerate(ends):
+            assert runner.store.position(partition) == end
+            assert group.committed(partition) == end  # committed after the views, caught up
 
 
 def _replayed_callbacks(stream: list[Any], sid: str) -> Any:
@@ -185,9 +188,9 @@ def _replayed_callbacks(stream: list[Any], sid: str) -> Any:
     return state
 
 
-def _everything_position(log: EventLog) -> int:
+def _end_of(log: EventLog, partition: int) -> int:
     position = 0
-    while batch := log.read_all(after=position, limit=5000):
+    while batch := log.read_all(after=position, limit=5000, partition=partition):
         position = batch[-1][0]
     return position
 
@@ -206,17 +209,19 @@ def test_the_topic_holds_plain_records_of_every_event(survived: dict[str, Any]) 
 
 async def _ids_on_topic(url: str) -> list[str]:
     address = KafkaAddress.parse(url)
-    partition = TopicPartition(address.topic, 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=address.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
+        count = await ensure_topic(address.bootstrap, address.topic)  # exists: its count
+        partitions = [TopicPartition(address.topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
         ids: list[str] = []
-        while await consumer.position(partition) < end:
-            for message in (await consumer.getmany(partition, timeout_ms=5000)).get(partition, []):
-                ids.append(dict(message.headers)["ce_id"].decode())
+        for partition in partitions:
+            while await consumer.position(partition) < ends[partition]:
+                got = await consumer.getmany(partition, timeout_ms=5000)
+                ids += [dict(m.headers)["ce_id"].decode() for m in got.get(partition, [])]
         return ids
     finally:
         await consumer.stop()
