@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from cloudrec.events.embedded import EmbeddedEventLog
@@ -24,3 +25,18 @@ def open_event_log(url: str = DEFAULT_EVENTS) -> EventLog:
         return KafkaEventLog(url)
     raise ValueError(f"unknown event log URL {url!r}: use sqlite:///path.db, kafka://HOST:PORT"
                      " or memory://")
+
+
+_shared: dict[str, EventLog] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_event_log(url: str) -> EventLog:
+    """This process's one client of the log at `url`, opened on first use and kept for the
+    process's life: every actor (and anything else) in a process shares it, so a process holds
+    one connection and one index however many actors or sessions it serves. Never closed by
+    its users; the process's end closes it."""
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = open_event_log(url)
+        return _shared[url]

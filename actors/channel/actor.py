@@ -18,7 +18,7 @@ import ray
 from cloudrec.actors.channel.channel import Batch, Channel, wall_clock_us
 from cloudrec.actors.channel.packet import HIGH, Kind, MediaPacket, TrackInfo
 from cloudrec.actors.channel.vacancy import DEFAULT_GRACE_S, STALE_SUBSCRIBER_S, Vacancy
-from cloudrec.events.backends import open_event_log
+from cloudrec.events.backends import shared_event_log
 from cloudrec.events.channel import (
     TrackPublished,
     TrackUnpublished,
@@ -43,7 +43,7 @@ class ChannelActor:
         # replaces a dead one, or one still being handed its session (RecorderActor replays)
         self.core = Channel(share_publisher_offset=True, history_us=HISTORY_US)
         self.stream = channel_id(appid, cname)
-        self.events = open_event_log(events_url)
+        self.events = shared_event_log(events_url)
         self.lock = threading.Lock()
         self.vacancy = Vacancy(int(grace_s * 1_000_000), wall_clock_us())
         threading.Thread(target=self._watch, args=(min(grace_s / 4, 5.0),), daemon=True).start()

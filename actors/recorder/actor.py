@@ -28,7 +28,7 @@ from cloudrec.actors.recorder.config import RecordingConfig, Subscription
 from cloudrec.actors.recorder.individual import IndividualRecorder
 from cloudrec.actors.recorder.recorder import Recorder
 from cloudrec.actors.uploader.uploader import UploadJob, uploading_status
-from cloudrec.events.backends import open_event_log
+from cloudrec.events.backends import shared_event_log
 from cloudrec.events.layout import Layout
 from cloudrec.events.outbox import Outbox
 from cloudrec.events.recording import (
@@ -66,7 +66,7 @@ class RecorderActor:
         """Join the session as generation `config.generation`; returns the pid once joined."""
         self.config, self.uploader = config, uploader
         self.generation = config.generation
-        self.events = Outbox(open_event_log(events_url))  # media never waits on the log
+        self.events = Outbox(shared_event_log(events_url))  # media never waits on the log
         session_dir = config.workdir
         self.config = config = replace(config, workdir=resume.generation_dir(
             session_dir, config.generation))

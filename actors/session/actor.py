@@ -23,7 +23,7 @@ from cloudrec.actors.session.children import RayChildren
 from cloudrec.actors.session.session import Rejected
 from cloudrec.actors.session.supervisor import Quota, Supervisor
 from cloudrec.cluster.options import Placement
-from cloudrec.events.backends import open_event_log
+from cloudrec.events.backends import shared_event_log
 from cloudrec.events.layout import Layout
 from cloudrec.events.recording import RecordingStarted
 from cloudrec.events.subscription import UidLists
@@ -37,7 +37,7 @@ class ControllerActor:
                  quota: Quota | None = None, placement: Placement | None = None) -> None:
         self.settings = {"events_url": events_url, "storage_url": storage_url}
         self.children = RayChildren(events_url, storage_url, placement=placement)
-        self.core = Supervisor(open_event_log(events_url), self.children, quota=quota)
+        self.core = Supervisor(shared_event_log(events_url), self.children, quota=quota)
         self.recovered = threading.Event()
         self.stopping = threading.Event()
         self.reconcile_s = reconcile_s

@@ -20,7 +20,7 @@ from cloudrec.actors.uploader.destination import Destination
 from cloudrec.actors.uploader.s3 import S3Storage
 from cloudrec.actors.uploader.storage import FileStorage, Storage, open_storage
 from cloudrec.actors.uploader.uploader import Outcome, Uploader, UploadJob
-from cloudrec.events.backends import open_event_log
+from cloudrec.events.backends import shared_event_log
 from cloudrec.events.recording import SessionExited
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class UploaderActor:
     def __init__(self, storage_url: str, events_url: str, destination: Destination | None = None,
                  sid: str = "", drain_s: float = 2.0, progress_s: float = 60.0) -> None:
         primary, backup = _stores(storage_url, destination)
-        events = open_event_log(events_url)
+        events = shared_event_log(events_url)
         self.core = Uploader(primary, events, _now_ms, backup)
         self.sid = sid
         self.retiring = threading.Event()
