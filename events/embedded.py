@@ -1,7 +1,10 @@
 """Embedded event log: one durable SQLite file in WAL mode, no server.
 
 Safe for several processes on one machine (the API, the Ray actors): every append is one
-`BEGIN IMMEDIATE` transaction that checks the fence, assigns versions and inserts.
+`BEGIN IMMEDIATE` transaction that checks the fence, assigns versions and inserts. The common
+append (new events, not fenced) is four statements: begin, one `UPDATE ... RETURNING` of the
+stream's version that refuses a fenced generation, the inserts, commit; a repeated event id
+(the UNIQUE index refuses it) or a new or fenced stream takes the careful path.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from cloudrec.events.catalog import decode, encode
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import check_fence, single_stream
+from cloudrec.events.log import Fenced, check_fence, single_stream
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -53,11 +56,41 @@ class EmbeddedEventLog:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                stored = self._append_in_transaction(stream, events)
+                stored = self._append_fast(stream, events)
+                if stored is None:  # a repeat, a new stream or a fence: the careful way
+                    self._db.execute("ROLLBACK")
+                    self._db.execute("BEGIN IMMEDIATE")
+                    stored = self._append_in_transaction(stream, events)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return stored
+
+    def _append_fast(self, stream: str, events: Sequence[Event]) -> list[Event] | None:
+        """New events on a known stream, none below its fence: one version update, then the
+        inserts (the event id's UNIQUE index catches a repeat). None: take the careful path."""
+        generations = [e.generation for e in events]
+        try:
+            check_fence(0, events)  # a stale generation within the append itself
+        except Fenced:
+            return None
+        lowest = min((g for g in generations if g > 0), default=0)
+        row = self._db.execute(
+            "UPDATE streams SET version = version + ?, fence = MAX(fence, ?) WHERE stream_id = ?"
+            " AND (? = 0 OR ? >= fence) RETURNING version", (len(events), max(generations),
+                                                            stream, lowest, lowest)).fetchone()
+        if row is None:
+            return None
+        first = row[0] - len(events) + 1
+        stored = [e.stamped(first + i) for i, e in enumerate(events)]
+        try:
+            self._db.executemany(
+                "INSERT INTO events (stream_id, version, event_id, type, body) VALUES (?,?,?,?,?)",
+                [(stream, e.version, e.event_id, getattr(e, "type", ""), encode(e))
+                 for e in stored])
+        except sqlite3.IntegrityError:
+            return None
         return stored
 
     def _append_in_transaction(self, stream: str, events: Sequence[Event]) -> list[Event]:
