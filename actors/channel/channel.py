@@ -93,6 +93,26 @@ class Batch:
             return now_us
         return min(now_us, max(packet.channel_us for packet in self.packets))
 
+    def parts(self, span_us: int) -> list[Batch]:
+        """This batch cut into consecutive parts of at most `span_us` of channel time each (a
+        burst, e.g. a new recorder's history), for a subscriber that decodes and renders one
+        part before the next: it then holds a part's decoded pictures, not the whole burst's.
+        Every part but the last says more is pending (`covered_until` stops at its newest
+        packet); the last keeps this batch's `pending`; `dropped` goes with the first."""
+        if not self.packets or self.packets[-1].channel_us - self.packets[0].channel_us <= span_us:
+            return [self]
+        cuts: list[list[MediaPacket]] = [[]]
+        start = self.packets[0].channel_us
+        for packet in self.packets:
+            if packet.channel_us - start > span_us and cuts[-1]:
+                cuts.append([])
+                start = packet.channel_us
+            cuts[-1].append(packet)
+        last = len(cuts) - 1
+        return [Batch(packets, self.tracks, self.members, self.changes if i == 0 else [],
+                      self.dropped if i == 0 else 0, self.pending if i == last else len(
+                          self.packets)) for i, packets in enumerate(cuts)]
+
 
 @dataclass(slots=True)
 class _Subscriber:

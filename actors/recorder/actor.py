@@ -22,6 +22,7 @@ import psutil  # type: ignore[import-untyped]
 import ray
 
 from cloudrec.actors.channel.actor import HISTORY_US
+from cloudrec.actors.channel.channel import Batch
 from cloudrec.actors.channel.handle import ChannelHandle
 from cloudrec.actors.recorder import resume
 from cloudrec.actors.recorder.config import RecordingConfig, Subscription
@@ -41,6 +42,7 @@ from cloudrec.projections import recovery
 
 log = logging.getLogger(__name__)
 HISTORY_MS = HISTORY_US // 1000  # how far back a channel keeps packets
+BURST_PART_US = 1_000_000  # a pulled burst is decoded and rendered this much at a time
 
 
 def _now_us() -> int:
@@ -145,11 +147,22 @@ class RecorderActor:
             failed = error
         with self.lock:
             if batch is not None:
-                self.core.receive(batch)
-                now = batch.covered_until(now)
+                now = self._take(batch, now)
             self.core.render(now)
         if failed is not None:
             raise failed
+
+    def _take(self, batch: Batch, now_us: int) -> int:
+        """Decode a pulled batch and return how far it lets the recorder render. A burst (a
+        new generation's history, a starved recorder's backlog) is decoded and rendered one
+        second at a time: decoding it all first held every picture of it at once (9 users at
+        30 fps: 350 MB for the 4 s a 2000-packet pull holds), memory the process then kept."""
+        parts = batch.parts(BURST_PART_US)
+        for part in parts[:-1]:
+            self.core.receive(part)
+            self.core.render(part.covered_until(now_us))
+        self.core.receive(parts[-1])
+        return parts[-1].covered_until(now_us)
 
     def set_layout(self, layout: Layout) -> None:
         """`updateLayout`, pushed once its `LayoutUpdated` is in the log: from the next frame."""
@@ -168,8 +181,8 @@ class RecorderActor:
         with self.lock:
             now = _now_us()  # before the pull, as in `_step`
             while (batch := self.channel.pull(self.subscriber)).pending:
-                self.core.receive(batch)  # a starved recorder catches up before it closes
-            self.core.receive(batch)
+                self.core.render(self._take(batch, now))  # a starved recorder catches up
+            self._take(batch, now)
             self.core.finish(now)
         self.channel.unsubscribe(self.subscriber)
         self.events.flush()

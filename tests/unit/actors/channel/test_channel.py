@@ -291,3 +291,25 @@ def test_replaying_subscriber_then_receives_live_packets() -> None:
                                      (2, "audio", 20_000), (1, "video", 80_000)]
     assert batch.members == [1, 2]
     assert [(t.uid, t.kind) for t in batch.tracks] == [(1, "video"), (2, "audio")]
+
+
+def test_a_burst_is_cut_into_parts_a_recorder_decodes_and_renders_one_at_a_time() -> None:
+    """A 5 s burst (a new recorder's history) cut into 1 s parts: consecutive, every packet once
+    and in order, each part within 1 s; all but the last say more is pending, so a recorder
+    renders each only up to its newest packet; `dropped` is counted once."""
+    from dataclasses import replace
+
+    from cloudrec.actors.channel.channel import Batch
+
+    packets = [replace(vpacket(1, n * 6000), channel_us=n * 66_667) for n in range(75)]
+    batch = Batch(packets, [video(1)], [1], [], dropped=3, pending=0)
+    parts = batch.parts(1_000_000)
+    assert len(parts) == 5
+    assert [p for part in parts for p in part.packets] == packets
+    assert all(part.packets[-1].channel_us - part.packets[0].channel_us <= 1_000_000
+               for part in parts)
+    assert [part.covered_until(10**9) for part in parts] == [
+        part.packets[-1].channel_us for part in parts[:-1]] + [10**9]
+    assert [part.dropped for part in parts] == [3, 0, 0, 0, 0]
+    small = Batch(packets[:10], [video(1)], [1], [], pending=7)
+    assert small.parts(1_000_000) == [small]  # an ordinary pull stays whole
