@@ -291,25 +291,29 @@ class KafkaEventLog:
         deadline = time.monotonic() + self.append_timeout_s
         replica.watched.add(batch_id)
         try:
-            await self._send(replica, stream, events, batch_id, deadline)
+            sent = await self._send(replica, stream, events, batch_id, deadline)
             await self._wait(lambda: batch_id in replica.outcomes, deadline)
             outcome = replica.outcomes.pop(batch_id)
         finally:
             replica.watched.discard(batch_id)
         if outcome.fenced_by:
             raise Fenced(f"fenced off by generation {outcome.fenced_by} on stream {stream}")
-        return [s.event() for s in outcome.stored]
+        # what we sent, where the fold stored it with the version we stamped (not decoded again)
+        return [mine if stored.version == mine.version else stored.event()
+                for mine, stored in zip(sent, outcome.stored, strict=True)]
 
     async def _send(self, replica: Replica, stream: str, events: list[Event], batch_id: str,
-                    deadline: float) -> None:
-        """Send the append (the sender retries until the broker acknowledges it)."""
+                    deadline: float) -> list[Event]:
+        """Send the append (the sender retries until the broker acknowledges it); return the
+        events as sent, stamped with the versions they take if nothing raced them."""
         tag = f"{batch_id}:{len(events)}"
         version = replica.version(stream)
-        records = [(stream.encode(), encode(e.stamped(version + i)), headers_of(e, tag))
-                   for i, e in enumerate(events, start=1)]
+        stamped = [e.stamped(version + i) for i, e in enumerate(events, start=1)]
+        records = [(stream.encode(), encode(e), headers_of(e, tag)) for e in stamped]
         offset = await self._sender.send(records, replica.partition,
                                          max(0.0, deadline - time.monotonic()))
         self._fold_own(replica, offset, records)
+        return stamped
 
     @staticmethod
     def _fold_own(replica: Replica, base_offset: int,
