@@ -4,6 +4,11 @@
               durable: SQLite commit, or Kafka acks=all and the fold), and W writer threads on
               distinct streams (the pipelined figure a process with many sessions sees)
   batched     events/s with appends of 100 events (one transaction / one record batch)
+  8 producers events/s from 8 clients of the log at once (8 processes' producers on Kafka), each
+              appending 100-event batches to streams of every partition
+  100 recs    events/s from 100 simulated recordings sharing one client (one process's
+              recorders: single-event appends, each waiting for its own, as an outbox does)
+  per partition  the events each partition took in the 100-recording run, per second
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 
@@ -20,12 +25,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import EventLog
+from cloudrec.events.log import EventLog, partition_of
 from cloudrec.events.segment import SliceWritten
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
@@ -104,13 +110,59 @@ def lag_p99_ms(open_log: Callable[[], EventLog], writer: EventLog, seconds: floa
     return 1000 * lags[int(0.99 * (len(lags) - 1))]
 
 
+def producers_per_s(open_log: Callable[[], EventLog], seconds: float, producers: int = 8,
+                    batch: int = 100) -> float:
+    """Events/s from `producers` clients of the log at once, each with 4 writer threads
+    appending `batch`-event appends (streams hash over every partition)."""
+    logs = [open_log() for _ in range(producers)]
+    try:
+        counts: list[float] = [0.0] * producers
+        with ThreadPoolExecutor(producers) as pool:
+            for n, rate in enumerate(pool.map(
+                    lambda log: appends_per_s(log, seconds, writers=4, batch=batch), logs)):
+                counts[n] = rate
+        return sum(counts)
+    finally:
+        for log in logs:
+            log.close()
+
+
+def recordings_per_s(log: EventLog, seconds: float,
+                     recordings: int = 100) -> tuple[float, dict[int, float]]:
+    """Events/s from `recordings` streams appending one event at a time on one client, and
+    how many of them each partition took per second."""
+    per_stream: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+
+    def record(n: int) -> None:
+        stream, index = f"rec-{uuid.uuid4().hex[:8]}", 0
+        while time.monotonic() < deadline:
+            log.append([event(stream, index)])
+            index += 1
+        per_stream[stream] = index
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(recordings) as pool:
+        list(pool.map(record, range(recordings)))
+    took = time.monotonic() - began
+    partitions: dict[int, float] = {}
+    for stream, count in per_stream.items():
+        p = partition_of(stream, log.partitions)
+        partitions[p] = partitions.get(p, 0.0) + count / took
+    return sum(per_stream.values()) / took, dict(sorted(partitions.items()))
+
+
 def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
     log = open_log()
     try:
-        figures = {"backend": name,
+        recordings, partitions = recordings_per_s(log, seconds)
+        figures = {"backend": name, "partitions": log.partitions,
                    "appends_per_s": appends_per_s(log, seconds),
                    "appends_per_s_8_writers": appends_per_s(log, seconds, writers=8),
                    "events_per_s_batched_100": appends_per_s(log, seconds, batch=100),
+                   "events_per_s_8_producers": producers_per_s(open_log, seconds),
+                   "events_per_s_100_recordings": recordings,
+                   "per_partition_100_recordings": partitions,
                    "projection_lag_p99_ms": lag_p99_ms(open_log, log, seconds)}
     finally:
         log.close()
@@ -121,18 +173,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--partitions", type=int, default=6, help="of the Kafka topic")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--json", type=Path, default=Path("bench/out/events.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         embedded = f"sqlite:///{tmp}/events.db"
-        kafka = f"kafka://{args.kafka}/bench-{uuid.uuid4().hex[:8]}"
+        kafka = f"kafka://{args.kafka}/bench-{uuid.uuid4().hex[:8]}?partitions={args.partitions}"
         rows = [measure("embedded", lambda: open_log(embedded), args.seconds),
                 measure("kafka", lambda: open_log(kafka), args.seconds)]
-    print(f"{'backend':<10}{'appends/s':>12}{'8 writers':>12}{'batched':>12}{'lag p99 ms':>12}")
+    print(f"{'backend':<10}{'appends/s':>12}{'8 writers':>12}{'batched':>12}{'8 producers':>13}"
+          f"{'100 recs':>12}{'lag p99 ms':>12}")
     for r in rows:
         print(f"{r['backend']:<10}{r['appends_per_s']:>12,.0f}{r['appends_per_s_8_writers']:>12,.0f}"
-              f"{r['events_per_s_batched_100']:>12,.0f}{r['projection_lag_p99_ms']:>12.1f}")
+              f"{r['events_per_s_batched_100']:>12,.0f}{r['events_per_s_8_producers']:>13,.0f}"
+              f"{r['events_per_s_100_recordings']:>12,.0f}{r['projection_lag_p99_ms']:>12.1f}")
+    for r in rows:
+        shares = ", ".join(f"{p}: {rate:,.0f}" for p, rate in
+                           r["per_partition_100_recordings"].items())
+        print(f"{r['backend']}: {r['partitions']} partition(s), events/s each (100 recs): {shares}")
     print("targets (P6): embedded >= 10,000 appends/s; Kafka >= 20,000 events/s acks=all;"
           " lag p99 <= 200 ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)
