@@ -31,9 +31,6 @@ class TrackDecoder:
         # `create` is typed by codec-name literals; a track's codec is a run-time str
         self.context = cast("av.AudioCodecContext | av.VideoCodecContext",
                             av.CodecContext.create(track.codec, "r"))
-        # One thread: a user's picture is small, and a recorder decodes many of them, so
-        # slice threads only cost wake-ups and copies (issue 14: ~10% of the recorder's CPU)
-        self.context.thread_count = 1
         if track.extradata:
             self.context.extradata = track.extradata
         if track.kind == "audio" and track.sample_rate:

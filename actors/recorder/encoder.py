@@ -23,7 +23,6 @@ VIDEO_TIME_BASE = Fraction(1, 90_000)
 SAMPLE_RATE = 48_000
 AUDIO_TIME_BASE = Fraction(1, SAMPLE_RATE)
 KEYFRAME_SECONDS = 2
-SINGLE_THREAD_PIXELS = 1280 * 720
 # audioProfile -> (layout, bits per second), recording-api.md §5.1
 AUDIO_PROFILES = {0: ("mono", 48_000), 1: ("mono", 128_000), 2: ("stereo", 192_000)}
 
@@ -38,10 +37,6 @@ class VideoEncoder:
         ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
         ctx.time_base, ctx.bit_rate = VIDEO_TIME_BASE, bitrate_kbps * 1000
         ctx.gop_size = KEYFRAME_SECONDS * fps
-        # Up to 720p one x264 thread keeps real time with room (0.25 core at 720p30): frame
-        # threads would add a frame of latency and a copy of the lookahead per thread (memory,
-        # issue 14), and the recorder already runs encoding beside compositing
-        ctx.thread_count = 1 if width * height <= SINGLE_THREAD_PIXELS else 0
         self._scratch.start_encoding()
 
     @property
