@@ -46,19 +46,33 @@ class BatchSender:
             await self._wakeup.wait()
             self._wakeup.clear()
             while any(self._waiting.values()):
-                await asyncio.gather(*(self._send(partition, self._take(waiting))
+                await asyncio.gather(*(self._send_or_fail(partition, self._take(waiting))
                                        for partition, waiting in self._waiting.items()
                                        if waiting))
 
     @staticmethod
     def _take(waiting: list[Waiting]) -> list[Waiting]:
+        """The appends waiting first, as many as fit MAX_BATCH_BYTES (at least one)."""
         taken: list[Waiting] = []
         size = 0
-        while waiting and (not taken or size < MAX_BATCH_BYTES):
-            records, future = waiting.pop(0)
-            taken.append((records, future))
-            size += sum(len(value) for _, value, _ in records)
+        while waiting:
+            grows = sum(len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+                        for key, value, headers in waiting[0][0])
+            if taken and size + grows > MAX_BATCH_BYTES:
+                break
+            taken.append(waiting.pop(0))
+            size += grows
         return taken
+
+    async def _send_or_fail(self, partition: int, appends: list[Waiting]) -> None:
+        """Send; an append the broker can never take (larger than a record batch) fails its
+        caller instead of stopping the sender for every append after it."""
+        try:
+            await self._send(partition, appends)
+        except Exception as error:
+            for _, future in appends:
+                if not future.done():
+                    future.set_exception(error)
 
     async def _send(self, partition: int, appends: list[Waiting]) -> None:
         while live := [(r, f) for r, f in appends if not f.done()]:

@@ -135,3 +135,29 @@ def test_an_existing_topic_keeps_its_partition_count(kafka_url: str) -> None:
         assert [e.version for e in again.read_stream("s")] == [1]
     finally:
         again.close()
+
+
+def test_an_append_too_large_for_a_record_batch_fails_alone(kafka_url: str) -> None:
+    """What is tried: one append of 3 MB (larger than a Kafka record batch), then ordinary
+    appends, and 300 queued appends of 200 events each from 30 threads (they share requests up
+    to the batch limit). The large one raises; the sender keeps going for every other one."""
+    log = KafkaEventLog(kafka_url, append_timeout_s=30)
+    try:
+        huge = [slice_event("big", i).model_copy(update={"key": "k" * 10_000})
+                for i in range(300)]
+        with pytest.raises(ValueError):
+            log.append(huge)
+        assert [e.version for e in log.append([slice_event("s", 0)])] == [1]
+
+        def write(n: int) -> None:
+            for batch in range(10):
+                log.append([slice_event(f"w{n}", batch * 200 + i) for i in range(200)])
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert all(len(log.read_stream(f"w{n}")) == 2000 for n in range(30))
+    finally:
+        log.close()
