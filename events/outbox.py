@@ -7,6 +7,8 @@ the log, so "hand the file to the uploader" still comes after "the file was writ
 
 What changes for the caller: `append` returns the events as given (versions are assigned when
 they reach the log), and `Fenced` is raised by the first `append` after the log refused one.
+Appends queued one behind the other to the same stream reach the log as one (in order, still
+atomic: a recorder's events share its generation, so they are fenced or taken together).
 Once fenced, queued actions are skipped: they depended on appends the log refused (a zombie
 recorder must not hand the uploader a file whose event is not in the log).
 """
@@ -24,6 +26,7 @@ from cloudrec.events.log import EventLog, Fenced
 
 log = logging.getLogger(__name__)
 Item = Sequence[Event] | Callable[[], None] | threading.Event | None
+MERGE_LIMIT = 200  # events in one append made of queued appends (~120 KB of JSON)
 
 
 class Outbox:
@@ -63,20 +66,40 @@ class Outbox:
         self.flush()
         return self.events.read_all(after, limit, partition)
 
-    def close(self) -> None:
+    def close(self, close_log: bool = True) -> None:
+        """Write what is queued, stop the writer, and close the log unless others share it."""
         self._queue.put(None)
         self._writer.join()
-        self.events.close()
+        if close_log:
+            self.events.close()
 
     def _write(self) -> None:
-        while (item := self._queue.get()) is not None:
+        held: list[Item] = []  # an item taken from the queue while merging, not yet handled
+        while (item := held.pop() if held else self._queue.get()) is not None:
             if isinstance(item, threading.Event):
                 item.set()
             elif callable(item):
                 if self.fenced is None:
                     self._run(item)
             elif self.fenced is None:
-                self._append(item)
+                self._append(self._merged(list(item), held))
+
+    def _merged(self, events: list[Event], held: list[Item]) -> list[Event]:
+        """These events and those of the appends queued right behind them to the same stream,
+        as one append (up to MERGE_LIMIT events): a recorder's appends pile up while the log is
+        slow or away, and one append of many costs the log about what one of one does. The
+        first queued item that cannot join is put in `held`."""
+        while len(events) < MERGE_LIMIT:
+            try:
+                following = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(following, list) or (following and events and
+                                                    following[0].stream_id != events[0].stream_id):
+                held.append(following)
+                break
+            events += following
+        return events
 
     def _append(self, events: Sequence[Event]) -> None:
         while True:

@@ -60,3 +60,38 @@ def test_once_fenced_queued_actions_are_skipped_but_flush_returns() -> None:
     outbox.then(lambda: handed.append("a1.ts"))
     assert outbox.flush(10)
     assert handed == [] and outbox.fenced is not None
+
+
+class SlowLog(MemoryEventLog):
+    """Takes 20 ms per append, like a broker's round trip; counts the appends it got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        import time
+
+        self.calls += 1
+        time.sleep(0.02)
+        return super().append(events)
+
+
+def test_appends_queued_behind_a_slow_one_reach_the_log_together_in_order() -> None:
+    """What is tried: 100 appends to one stream queued at once behind a slow log, an action
+    and an append to another stream among them. The log gets a few merged appends, every event
+    once and in order, and the action still runs after exactly the appends queued before it."""
+    log, trail = SlowLog(), []
+    outbox = Outbox(log)
+    for i in range(60):
+        outbox.append([slice_event("a", i)])
+    outbox.then(lambda: trail.append(len(log.read_stream("a"))))
+    outbox.append([slice_event("b", 0)])
+    for i in range(60, 100):
+        outbox.append([slice_event("a", i)])
+    assert outbox.flush(10)
+    assert [e.index for e in log.read_stream("a")] == list(range(100))  # type: ignore[attr-defined]
+    assert [e.version for e in log.read_stream("a")] == list(range(1, 101))
+    assert trail == [60] and len(log.read_stream("b")) == 1
+    assert log.calls <= 6  # 101 appends: the first alone, the rest merged up to each boundary
+    outbox.close()
