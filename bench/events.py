@@ -7,7 +7,8 @@
   8 producers events/s from 8 clients of the log at once (8 processes' producers on Kafka), each
               appending 100-event batches to streams of every partition
   100 recs    events/s from 100 simulated recordings sharing one client (one process's
-              recorders: single-event appends, each waiting for its own, as an outbox does)
+              recorders), 500 single-event appends each through its own outbox, as recorders
+              append: until all are in the log
   per partition  the events each partition took in the 100-recording run, per second
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
@@ -32,6 +33,7 @@ from typing import Any
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.envelope import Event
 from cloudrec.events.log import EventLog, partition_of
+from cloudrec.events.outbox import Outbox
 from cloudrec.events.segment import SliceWritten
 from cloudrec.projections import status
 from cloudrec.projections.runner import MemoryViewStore, ProjectionRunner
@@ -127,29 +129,29 @@ def producers_per_s(open_log: Callable[[], EventLog], seconds: float, producers:
             log.close()
 
 
-def recordings_per_s(log: EventLog, seconds: float,
-                     recordings: int = 100) -> tuple[float, dict[int, float]]:
-    """Events/s from `recordings` streams appending one event at a time on one client, and
-    how many of them each partition took per second."""
-    per_stream: dict[str, int] = {}
-    deadline = time.monotonic() + seconds
-
-    def record(n: int) -> None:
-        stream, index = f"rec-{uuid.uuid4().hex[:8]}", 0
-        while time.monotonic() < deadline:
-            log.append([event(stream, index)])
-            index += 1
-        per_stream[stream] = index
-
+def recordings_per_s(log: EventLog, seconds: float, recordings: int = 100,
+                     each: int = 500) -> tuple[float, dict[int, float]]:
+    """Events/s from `recordings` streams on one client, each appending `each` events one at a
+    time through its own outbox as a recorder does (it never waits; queued appends reach the
+    log merged): all events over the time until every outbox has flushed; and how many of them
+    each partition took per second. `seconds` is unused (the work is fixed)."""
+    outboxes = [Outbox(log) for _ in range(recordings)]
+    streams = [f"rec-{uuid.uuid4().hex[:8]}" for _ in range(recordings)]
+    events = [[event(stream, i) for i in range(each)] for stream in streams]
     began = time.monotonic()
-    with ThreadPoolExecutor(recordings) as pool:
-        list(pool.map(record, range(recordings)))
+    for i in range(each):
+        for outbox, mine in zip(outboxes, events, strict=True):
+            outbox.append([mine[i]])
+    for outbox in outboxes:
+        outbox.flush()
     took = time.monotonic() - began
+    for outbox in outboxes:
+        outbox.close(close_log=False)
     partitions: dict[int, float] = {}
-    for stream, count in per_stream.items():
+    for stream in streams:
         p = partition_of(stream, log.partitions)
-        partitions[p] = partitions.get(p, 0.0) + count / took
-    return sum(per_stream.values()) / took, dict(sorted(partitions.items()))
+        partitions[p] = partitions.get(p, 0.0) + each / took
+    return recordings * each / took, dict(sorted(partitions.items()))
 
 
 def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
