@@ -42,7 +42,7 @@ class GroupRunner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.member = join(self._assigned, self._revoked)
-        runner._commit = self.member.commit
+        runner.commit = self.member.commit
         self._thread = threading.Thread(target=self._follow, name="group-runner", daemon=True)
         self._thread.start()
 

@@ -87,7 +87,7 @@ class ProjectionRunner:
         partitions: Iterable[int] | None = None,
     ) -> None:
         self.log, self.projection, self.store = log, projection, store
-        self._commit = commit
+        self.commit = commit  # the offset commit, last (a group member sets its own)
         self._batch_size = batch_size
         self.partitions = set(range(log.partitions) if partitions is None else partitions)
 
@@ -139,8 +139,8 @@ class ProjectionRunner:
             self.store.save(views, position, partition, expected=done)
         except Conflict:
             return self.store.position(partition)
-        if self._commit is not None:
-            self._commit(position, partition)
+        if self.commit is not None:
+            self.commit(position, partition)
         return position
 
     def _fold(self, batch: Batch) -> dict[str, Any]:
