@@ -10,6 +10,9 @@
               recorders), 500 single-event appends each through its own outbox, as recorders
               append: until all are in the log
   per partition  the events each partition took in the 100-recording run, per second
+  memory      what a fresh client of the log holds in Python objects (tracemalloc) once opened
+              on the log those runs left, before it serves any stream: the index every process
+              keeps (issue 16 point 2: it should depend on the streams served, not the history)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 
@@ -24,6 +27,7 @@ import json
 import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +36,7 @@ from typing import Any
 
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import EventLog, partition_of
+from cloudrec.events.log import EventLog, every_event, partition_of
 from cloudrec.events.outbox import Outbox
 from cloudrec.events.segment import SliceWritten
 from cloudrec.projections import status
@@ -154,6 +158,18 @@ def recordings_per_s(log: EventLog, seconds: float, recordings: int = 100,
     return recordings * each / took, dict(sorted(partitions.items()))
 
 
+def memory_of_a_fresh_client(open_log: Callable[[], EventLog]) -> tuple[float, int]:
+    """MB of Python objects a newly opened client holds, and the events in the log then."""
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    log = open_log()
+    events = sum(1 for _ in every_event(log)) if log.partitions else 0
+    held = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    log.close()
+    return held / 2**20, events
+
+
 def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
     log = open_log()
     try:
@@ -168,6 +184,7 @@ def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict
                    "projection_lag_p99_ms": lag_p99_ms(open_log, log, seconds)}
     finally:
         log.close()
+    figures["fresh_client_mb"], figures["events_in_log"] = memory_of_a_fresh_client(open_log)
     return figures
 
 
@@ -194,6 +211,11 @@ def main() -> None:
         shares = ", ".join(f"{p}: {rate:,.0f}" for p, rate in
                            r["per_partition_100_recordings"].items())
         print(f"{r['backend']}: {r['partitions']} partition(s), events/s each (100 recs): {shares}")
+    for r in rows:
+        per_event = r["fresh_client_mb"] * 2**20 / max(1, r["events_in_log"])
+        print(f"{r['backend']}: a fresh client holds {r['fresh_client_mb']:.1f} MB once open on"
+              f" {r['events_in_log']:,} events ({per_event:.0f} B per event of history),"
+              " serving no stream")
     print("targets (P6): embedded >= 10,000 appends/s; Kafka >= 20,000 events/s acks=all;"
           " lag p99 <= 200 ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)
