@@ -120,7 +120,7 @@ class Membership:
         self._loop.run(self._start(session_timeout_ms), 60)
 
     async def _start(self, session_timeout_ms: int) -> None:
-        await topic_partitions(self.address)
+        await ensure_topic(self.address.bootstrap, self.address.topic, self.address.partitions)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.address.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, session_timeout_ms=session_timeout_ms,

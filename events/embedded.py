@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS streams (
 """
 
 
+INSERT_EVENT = ("INSERT INTO events (stream_id, version, event_id, type, body)"
+                " VALUES (?,?,?,?,?)")
+
+
 class EmbeddedEventLog:
     partitions = 1  # one append order: positions are global
 
@@ -86,7 +90,7 @@ class EmbeddedEventLog:
         stored = [e.stamped(first + i) for i, e in enumerate(events)]
         try:
             self._db.executemany(
-                "INSERT INTO events (stream_id, version, event_id, type, body) VALUES (?,?,?,?,?)",
+                INSERT_EVENT,
                 [(stream, e.version, e.event_id, getattr(e, "type", ""), encode(e))
                  for e in stored])
         except sqlite3.IntegrityError:
@@ -105,7 +109,7 @@ class EmbeddedEventLog:
             version += 1
             known[event.event_id] = stored = event.stamped(version)
             self._db.execute(
-                "INSERT INTO events (stream_id, version, event_id, type, body) VALUES (?,?,?,?,?)",
+                INSERT_EVENT,
                 (stream, version, stored.event_id, getattr(stored, "type", ""), encode(stored)),
             )
         self._db.execute(

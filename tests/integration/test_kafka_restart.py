@@ -34,6 +34,7 @@ from cloudrec.projections import callbacks, status
 from cloudrec.projections.runner import CallbackRunner, ProjectionRunner
 from cloudrec.projections.view_store import SqliteViewStore
 from cloudrec.runtime import Runtime
+from cloudrec.tail import end_of
 
 from .conftest import SLICE_SECONDS, Broker
 from .media import decode
@@ -172,7 +173,7 @@ def test_every_projection_equals_a_fresh_replay(survived: dict[str, Any]) -> Non
         assert callback_runner.view(sid) == _replayed_callbacks(stream, sid)
         delivered = [n for n in survived["notices"] if n["sid"] == sid]  # the topic is shared
         assert delivered == callbacks.notifications(stream, sid)  # each once, in order
-        ends = [_end_of(fresh, p) for p in range(fresh.partitions)]
+        ends = [end_of(fresh, p) for p in range(fresh.partitions)]
     finally:
         fresh.close()
     for runner, group in zip(survived["runners"], survived["groups"], strict=True):
@@ -186,13 +187,6 @@ def _replayed_callbacks(stream: list[Any], sid: str) -> Any:
     for event in stream:
         state, _ = callbacks.apply(state, event)
     return state
-
-
-def _end_of(log: EventLog, partition: int) -> int:
-    position = 0
-    while batch := log.read_all(after=position, limit=5000, partition=partition):
-        position = batch[-1][0]
-    return position
 
 
 def test_the_topic_holds_plain_records_of_every_event(survived: dict[str, Any]) -> None:
