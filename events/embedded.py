@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cloudrec.events.catalog import decode, encode
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import Fenced, check_fence, single_stream
+from cloudrec.events.log import Fenced, check_fence, read_each, single_stream
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -142,6 +142,10 @@ class EmbeddedEventLog:
                 (after, limit),
             ).fetchall()
         return [(position, decode(body)) for position, body in rows]
+
+    def read_partitions(self, after: Mapping[int, int],
+                        limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
+        return read_each(self, after, limit)
 
     def close(self) -> None:
         with self._lock:

@@ -34,7 +34,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -145,16 +145,26 @@ class KafkaEventLog:
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
         replica = self.replicas[self.partition_of(stream_id)]
-        return self._loop.run(self._read(replica.partition, lambda: replica.read_stream(
+        return self._loop.run(self._read([replica.partition], lambda: replica.read_stream(
             stream_id, after_version)))
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  partition: int = 0) -> list[tuple[int, Event]]:
+        self._check_partition(partition)
+        replica = self.replicas[partition]
+        return self._loop.run(self._read([partition], lambda: replica.read_all(after, limit)))
+
+    def _check_partition(self, partition: int) -> None:
         if not 0 <= partition < self.partitions:
             raise ValueError(f"topic {self.address.topic} has partitions 0-"
                              f"{self.partitions - 1}, not {partition}")
-        replica = self.replicas[partition]
-        return self._loop.run(self._read(partition, lambda: replica.read_all(after, limit)))
+
+    def read_partitions(self, after: Mapping[int, int],
+                        limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
+        for partition in after:
+            self._check_partition(partition)
+        return self._loop.run(self._read(list(after), lambda: {
+            p: self.replicas[p].read_all(position, limit) for p, position in after.items()}))
 
     def partition_of(self, stream_id: str) -> int:
         return partition_of(stream_id, self.partitions)
@@ -269,8 +279,9 @@ class KafkaEventLog:
             await asyncio.wait_for(self._advanced.wait_for(reached),
                                    max(0.0, deadline - time.monotonic()))
 
-    async def _read(self, partition: int, read: Any) -> Any:
-        await self._catch_up([self._partitions[partition]],
+    async def _read(self, partitions: list[int], read: Any) -> Any:
+        """Catch up on these partitions (one end-offsets request for them all), then read."""
+        await self._catch_up([self._partitions[p] for p in partitions],
                              time.monotonic() + self.append_timeout_s)
         return read()
 

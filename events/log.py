@@ -15,11 +15,13 @@ Contract (tested once in tests/unit/events/contract.py, for every backend):
   partition (default 0) in append order; positions are increasing integers per partition, so a
   reader resumes each partition from the last position it processed there. Order between
   partitions is not defined (as in Kafka); order within a stream always is.
+- `read_partitions({partition: after}, limit)` is `read_all` of several partitions at once, with
+  one catch-up for them all (on Kafka one end-offsets request, not one per partition).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from cloudrec.events.envelope import Event
@@ -40,6 +42,9 @@ class EventLog(Protocol):
     def read_all(self, after: int = 0, limit: int = 1000,
                  partition: int = 0) -> list[tuple[int, Event]]: ...
 
+    def read_partitions(self, after: Mapping[int, int],
+                        limit: int = 1000) -> dict[int, list[tuple[int, Event]]]: ...
+
     def close(self) -> None: ...
 
 
@@ -58,6 +63,13 @@ def check_fence(fence: int, events: Sequence[Event]) -> int:
             raise Fenced(f"generation {event.generation} is fenced off by generation {fence}")
         fence = max(fence, event.generation)
     return fence
+
+
+def read_each(log: EventLog, after: Mapping[int, int],
+              limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
+    """`read_partitions` as one `read_all` per partition (a log whose reads need no catch-up)."""
+    return {partition: log.read_all(position, limit, partition)
+            for partition, position in after.items()}
 
 
 def every_event(log: EventLog, batch: int = 5000) -> Iterator[Event]:

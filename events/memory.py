@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cloudrec.events.envelope import Event
-from cloudrec.events.log import check_fence, single_stream
+from cloudrec.events.log import check_fence, read_each, single_stream
 
 
 class MemoryEventLog:
@@ -43,6 +43,10 @@ class MemoryEventLog:
             raise ValueError(f"this log has one partition (0), not {partition}")
         with self._lock:
             return [(i + 1, e) for i, e in enumerate(self._all[after : after + limit], start=after)]
+
+    def read_partitions(self, after: Mapping[int, int],
+                        limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
+        return read_each(self, after, limit)
 
     def close(self) -> None:
         pass

@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cloudrec.events.envelope import Event
 from cloudrec.events.log import EventLog, Fenced
@@ -65,6 +65,11 @@ class Outbox:
                  partition: int = 0) -> list[tuple[int, Event]]:
         self.flush()
         return self.events.read_all(after, limit, partition)
+
+    def read_partitions(self, after: Mapping[int, int],
+                        limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
+        self.flush()
+        return self.events.read_partitions(after, limit)
 
     def close(self, close_log: bool = True) -> None:
         """Write what is queued, stop the writer, and close the log unless others share it."""

@@ -101,18 +101,19 @@ class ProjectionRunner:
         limit reached it, so no read after it: while appends keep coming, a log whose reads are
         slow was followed for ever); return the sum of their new positions (with one
         partition: its position)."""
-        reached = 0
-        for partition in sorted(self.partitions if partitions is None else partitions):
-            reached += self._catch_up(partition)
-        return reached
-
-    def _catch_up(self, partition: int) -> int:
-        while batch := self.log.read_all(after=self.store.position(partition),
-                                         limit=self._batch_size, partition=partition):
-            self.process(batch, partition)
-            if len(batch) < self._batch_size:
-                break
-        return self.store.position(partition)
+        pending = {p: self.store.position(p)
+                   for p in sorted(self.partitions if partitions is None else partitions)}
+        reached = {p: pending[p] for p in pending}
+        while pending:  # one read of all of them at a time (one catch-up on the log)
+            batches = self.log.read_partitions(pending, self._batch_size)
+            pending = {}
+            for partition, batch in batches.items():
+                if batch:
+                    self.process(batch, partition)
+                reached[partition] = self.store.position(partition)
+                if len(batch) == self._batch_size:
+                    pending[partition] = reached[partition]
+        return sum(reached.values())
 
     def wait_for(self, position: int, timeout: float, poll_s: float = 0.01,
                  partition: int = 0) -> bool:

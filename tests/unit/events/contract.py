@@ -66,6 +66,20 @@ class EventLogContract:
         if log.partitions == 1:  # one partition: one append order for all
             assert [s for s, _ in seen] == [s for s, _ in appended]
 
+    def test_read_partitions_reads_each_partition_as_read_all_does(self, log: EventLog) -> None:
+        for index in range(4):
+            for stream in ("a", "b", "c", "d", "e"):
+                log.append([slice_event(stream, index)])
+        every = {p: log.read_all(after=0, partition=p) for p in range(log.partitions)}
+        assert sum(len(events) for events in every.values()) == 20
+        firsts = log.read_partitions({p: 0 for p in every}, limit=2)
+        assert {p: [(q, e.event_id) for q, e in events] for p, events in firsts.items()} == {
+            p: [(q, e.event_id) for q, e in events[:2]] for p, events in every.items()}
+        resumed = log.read_partitions(  # from where each partition's first read ended
+            {p: events[-1][0] for p, events in firsts.items() if events}, limit=100)
+        assert {p: [e.event_id for _, e in events] for p, events in resumed.items()} == {
+            p: [e.event_id for _, e in every[p][2:]] for p, events in firsts.items() if events}
+
     def test_same_event_id_is_not_written_twice(self, log: EventLog) -> None:
         event = slice_event("a", 0)
         log.append([event])
