@@ -31,6 +31,7 @@ not for years: a compacted snapshot topic would bound it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -42,19 +43,28 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from cloudrec.events.catalog import encode
+from cloudrec.events.catalog import decode, encode
 from cloudrec.events.envelope import Event, cloud_event_headers
 from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
-from cloudrec.events.replica import Record, Replica
+from cloudrec.events.replica import Head, Record, Replica
 from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DEFAULT_TOPIC = "cloudrec.events"
 DEFAULT_PARTITIONS = 6  # a small fleet: up to 6 projection runners share the work
 BATCH_HEADER = "cloudrec_batch"  # "<batch id>:<events in the batch>"
 GENERATION_HEADER = "cloudrec_generation"
 EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
                        "retention.bytes": "-1", "min.insync.replicas": "1"}
+HEADS_SUFFIX = ".heads"  # the compacted topic of stream heads, beside the events topic
+HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "600000",
+                      "min.cleanable.dirty.ratio": "0.1", "min.insync.replicas": "1"}
+BUILT_KEY = b"\x00built"  # a heads partition's marker: every stream before it has a head
+PUBLISH_EVERY_S = 1.0  # heads of the streams a process appended to, written this often
+FORGET_AFTER_S = 60.0  # a stream unused this long is dropped from memory (its head is kept)
+MAX_LOADED = 5000  # streams held at most; the least recently used go first
+REFRESH_AFTER = 1000  # a load that scanned more records than this writes the heads it made
 
 
 @dataclass(frozen=True)
@@ -121,10 +131,13 @@ class KafkaEventLog:
     def __init__(self, url: str, append_timeout_s: float = 300.0,
                  start_timeout_s: float = 120.0) -> None:
         self.address = KafkaAddress.parse(url)
+        self.heads_topic = self.address.topic + HEADS_SUFFIX
         self.append_timeout_s = append_timeout_s
         self.replicas: list[Replica] = []
         self._loop = BackgroundLoop(f"kafka-log-{self.address.topic}")
         self._stream_locks: dict[str, asyncio.Lock] = {}
+        self._used: dict[str, float] = {}  # loaded stream -> when this process last used it
+        self._dirty: set[str] = set()  # streams this process appended to since their last head
         self._closed = False
         try:
             self._loop.run(self._start(start_timeout_s), start_timeout_s + 30)
@@ -144,30 +157,26 @@ class KafkaEventLog:
         return self._loop.run(self._append(stream, list(events)))
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        replica = self.replicas[self.partition_of(stream_id)]
-        return self._loop.run(self._read([replica.partition], lambda: replica.read_stream(
-            stream_id, after_version)))
+        return self._loop.run(self._read_stream(stream_id, after_version))
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  partition: int = 0) -> list[tuple[int, Event]]:
-        self._check_partition(partition)
-        replica = self.replicas[partition]
-        return self._loop.run(self._read([partition], lambda: replica.read_all(after, limit)))
-
-    def _check_partition(self, partition: int) -> None:
-        if not 0 <= partition < self.partitions:
-            raise ValueError(f"topic {self.address.topic} has partitions 0-"
-                             f"{self.partitions - 1}, not {partition}")
+        return self.read_partitions({partition: after}, limit)[partition]
 
     def read_partitions(self, after: Mapping[int, int],
                         limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
         for partition in after:
-            self._check_partition(partition)
-        return self._loop.run(self._read(list(after), lambda: {
-            p: self.replicas[p].read_all(position, limit) for p, position in after.items()}))
+            if not 0 <= partition < self.partitions:
+                raise ValueError(f"topic {self.address.topic} has partitions 0-"
+                                 f"{self.partitions - 1}, not {partition}")
+        return self._loop.run(self._read_partitions(dict(after), limit))
 
     def partition_of(self, stream_id: str) -> int:
         return partition_of(stream_id, self.partitions)
+
+    def loaded_streams(self) -> int:
+        """How many streams' heads this process holds (what its memory grows with)."""
+        return sum(len(r.heads) for r in self.replicas)
 
     def close(self) -> None:
         if self._closed:
@@ -180,7 +189,8 @@ class KafkaEventLog:
 
     # -- lifecycle (on the private loop) -------------------------------------------------
     async def _start(self, timeout_s: float) -> None:
-        """Connect, retrying while the broker is away (it may be restarting), then catch up."""
+        """Connect, retrying while the broker is away (it may be restarting); build the heads
+        of a topic that has none yet; then follow every partition from its end."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -192,13 +202,24 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
+        self._load_lock = asyncio.Lock()
+        self._reader_lock = asyncio.Lock()
+        self._heads_lock = asyncio.Lock()
         self._sender = BatchSender(self._producer, self.address.topic)
+        for partition in range(self.partitions):
+            if not (await self._lookup_heads(partition, set()))[1]:
+                await self._build_heads(partition, deadline)
+        ends = await self._end_offsets(self._partitions, deadline)
+        for tp in self._partitions:
+            self._consumer.seek(tp, ends[tp.partition])
+            self.replicas[tp.partition].start_at(ends[tp.partition] + 1)
         self._tail = asyncio.create_task(self._follow())
-        await self._catch_up(self._partitions, deadline)
+        self._housekeeping = asyncio.create_task(self._keep_house())
 
     async def _connect(self) -> None:
         count = await ensure_topic(self.address.bootstrap, self.address.topic,
                                    self.address.partitions)
+        await ensure_topic(self.address.bootstrap, self.heads_topic, count, HEADS_TOPIC_CONFIG)
         self.replicas = [Replica(p) for p in range(count)]
         self._partitions = [TopicPartition(self.address.topic, p) for p in range(count)]
         self._producer = AIOKafkaProducer(
@@ -212,21 +233,32 @@ class KafkaEventLog:
         # every read_all (each `query`) took 100 ms
         self._offsets = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
                                          enable_auto_commit=False)
-        await self._producer.start()
-        await self._consumer.start()
-        await self._offsets.start()
+        # Reads of older records (loads, bodies, reads behind the ring) and of the heads topic
+        self._reader = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
+                                        enable_auto_commit=False, fetch_max_wait_ms=50,
+                                        auto_offset_reset="earliest")
+        self._heads_reader = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
+                                              enable_auto_commit=False, fetch_max_wait_ms=50,
+                                              auto_offset_reset="earliest")
+        for client in (self._producer, self._consumer, self._offsets, self._reader,
+                       self._heads_reader):
+            await client.start()
         self._consumer.assign(self._partitions)
-        await self._consumer.seek_to_beginning(*self._partitions)
 
     async def _disconnect(self) -> None:
-        for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None),
-                       getattr(self, "_offsets", None)):
+        for name in ("_consumer", "_producer", "_offsets", "_reader", "_heads_reader"):
+            client = getattr(self, name, None)
             if client is not None:
                 await client.stop()
 
     async def _stop(self) -> None:
-        self._tail.cancel()
-        await asyncio.gather(self._tail, return_exceptions=True)
+        for task in (self._tail, self._housekeeping):
+            task.cancel()
+        await asyncio.gather(self._tail, self._housekeeping, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self._publish(self._dirty), 10)  # a clean close leaves heads
+        except (KafkaError, TimeoutError):
+            pass  # a later loader scans from the older head instead
         await self._sender.close()
         await self._disconnect()
 
@@ -268,9 +300,10 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.2)
 
-    async def _catch_up(self, partitions: list[TopicPartition], deadline: float) -> None:
-        """Wait until the fold of each of these partitions has reached its current end."""
-        ends = await self._end_offsets(partitions, deadline)
+    async def _catch_up(self, partitions: list[int], deadline: float) -> None:
+        """Wait until the fold of each of these partitions has reached its current end (one
+        end-offsets request for them all)."""
+        ends = await self._end_offsets([self._partitions[p] for p in partitions], deadline)
         await self._wait(lambda: all(self.replicas[p].next_position > end
                                      for p, end in ends.items()), deadline)
 
@@ -279,48 +312,260 @@ class KafkaEventLog:
             await asyncio.wait_for(self._advanced.wait_for(reached),
                                    max(0.0, deadline - time.monotonic()))
 
-    async def _read(self, partitions: list[int], read: Any) -> Any:
-        """Catch up on these partitions (one end-offsets request for them all), then read."""
-        await self._catch_up([self._partitions[p] for p in partitions],
-                             time.monotonic() + self.append_timeout_s)
-        return read()
+    def _deadline(self) -> float:
+        return time.monotonic() + self.append_timeout_s
+
+    # -- reading -------------------------------------------------------------------------
+    async def _read_stream(self, stream: str, after_version: int) -> list[Event]:
+        partition = self.partition_of(stream)
+        await self._catch_up([partition], self._deadline())
+        head = await self._head(partition, stream, bodies=True)
+        versions = range(after_version + 1, head.version + 1)
+        bodies = head.bodies if head.bodies is not None else {}
+        missing = {head.positions[v - 1]: v for v in versions if v not in bodies}
+        if missing:
+            for position, body in (await self._bodies(partition, sorted(missing))).items():
+                bodies[missing[position]] = body
+        return [decode(bodies[v]).stamped(v) for v in versions]
+
+    async def _read_partitions(self, after: dict[int, int],
+                               limit: int) -> dict[int, list[tuple[int, Event]]]:
+        await self._catch_up(list(after), self._deadline())
+        return {p: await self._read_all(p, position, limit) for p, position in after.items()}
+
+    async def _read_all(self, partition: int, after: int,
+                        limit: int) -> list[tuple[int, Event]]:
+        """Up to `limit` stored events after `after`: records from the ring (or the broker,
+        behind it), each kept when its stream's head stored it."""
+        replica = self.replicas[partition]
+        out: list[tuple[int, Event]] = []
+        end, position = replica.next_position, after + 1
+        while len(out) < limit and position < end:
+            records = replica.ring_from(position)
+            if records is None:
+                records = await self._chunk(partition, position, end)
+            records = [r for r in records if r.position < end][: limit - len(out)]
+            if not records:
+                break
+            streams = {r.stream_id for r in records}
+            await self._load(partition, streams - replica.heads.keys())
+            self._touch(streams)
+            out += replica.stored(records)
+            position = records[-1].position + 1
+        return out[:limit]
+
+    async def _chunk(self, partition: int, start: int, stop: int) -> list[Record]:
+        """Records of one partition from position `start` (one fetch, below `stop`)."""
+        tp = self._partitions[partition]
+        deadline = self._deadline()
+        async with self._reader_lock:
+            if self._reader.assignment() != {tp}:
+                self._reader.assign([tp])
+            self._reader.seek(tp, start - 1)
+            while True:
+                try:
+                    fetched = await self._reader.getmany(tp, timeout_ms=1000)
+                except KafkaError:
+                    fetched = {}
+                messages = [m for m in fetched.get(tp, []) if start <= m.offset + 1 < stop]
+                if messages or time.monotonic() >= deadline:
+                    return [record_of(m) for m in messages]
+
+    async def _scan(self, partition: int, start: int, stop: int) -> list[list[Record]]:
+        """Every batch of positions [start, stop) of a partition, read from the broker."""
+        batches: list[list[Record]] = []
+        while start < stop:
+            records = await self._chunk(partition, start, stop)
+            if not records:
+                raise KafkaError(f"no records at {start} of partition {partition}")
+            for record in records:
+                if batches and batches[-1][0].batch_id == record.batch_id:
+                    batches[-1].append(record)
+                else:
+                    batches.append([record])
+            start = records[-1].position + 1
+        return batches
+
+    async def _bodies(self, partition: int, positions: list[int]) -> dict[int, bytes]:
+        """The bodies of the records at these positions (sorted), read from the broker."""
+        found: dict[int, bytes] = {}
+        wanted = set(positions)
+        for position in positions:
+            if position in found:
+                continue
+            for record in await self._chunk(partition, position, positions[-1] + 1):
+                if record.position in wanted:
+                    found[record.position] = record.body
+        return found
+
+    # -- heads ---------------------------------------------------------------------------
+    async def _head(self, partition: int, stream: str, bodies: bool = False) -> Head:
+        await self._load(partition, {stream}, bodies)
+        self._touch([stream])
+        head = self.replicas[partition].heads[stream]
+        if bodies and head.bodies is None:
+            head.bodies = {}
+        return head
+
+    def _touch(self, streams: Any) -> None:
+        now = time.monotonic()
+        for stream in streams:
+            self._used[stream] = now
+
+    async def _load(self, partition: int, streams: set[str], bodies: bool = False) -> None:
+        """Load the heads of these streams: the newest in the heads topic (or a new one),
+        advanced over the stream's batches the heads topic has not seen."""
+        replica = self.replicas[partition]
+        async with self._load_lock:
+            wanted = {s for s in streams if s not in replica.heads}
+            if not wanted:
+                return
+            hold = replica.begin_loading(wanted)  # the follower holds their batches from here
+            try:
+                # the end before the lookup: a stream with no head has no records before it
+                # (a head is written before a stream's first append)
+                end = (await self._end_offsets([self._partitions[partition]],
+                                               self._deadline()))[partition]
+                heads, _ = await self._lookup_heads(partition, wanted)
+                new = [Head(s, next=end + 1) for s in sorted(wanted - heads.keys())]
+                if new:
+                    await self._write_heads(partition, [(h, h.next) for h in new])
+                heads.update((h.stream, h) for h in new)
+                start = min(h.next for h in heads.values())
+                scanned: dict[str, list[list[Record]]] = {s: [] for s in heads}
+                for batch in await self._scan(partition, start, hold) if start < hold else []:
+                    if batch[0].stream_id in scanned:
+                        scanned[batch[0].stream_id].append(batch)
+                for stream, head in heads.items():
+                    head.bodies = {} if bodies else None
+                    replica.finish_loading(head, scanned[stream])
+                self._touch(heads)
+                if hold - start > REFRESH_AFTER:  # a long scan: the next loader starts here
+                    await self._publish(heads)
+            except BaseException:
+                replica.abandon_loading(wanted)
+                raise
+
+    async def _lookup_heads(self, partition: int,
+                            streams: set[str]) -> tuple[dict[str, Head], bool]:
+        """The newest head of each of these streams in the heads topic, and whether the
+        partition's heads were built (read to the end of its heads partition)."""
+        tp = TopicPartition(self.heads_topic, partition)
+        found: dict[str, Head] = {}
+        built = False
+        async with self._heads_lock:
+            end = (await self._heads_reader.end_offsets([tp]))[tp]
+            if self._heads_reader.assignment() != {tp}:
+                self._heads_reader.assign([tp])
+            await self._heads_reader.seek_to_beginning(tp)
+            while await self._heads_reader.position(tp) < end:
+                fetched = await self._heads_reader.getmany(tp, timeout_ms=1000)
+                for message in fetched.get(tp, []):
+                    if message.key == BUILT_KEY:
+                        built = True
+                        continue
+                    stream = message.key.decode()
+                    if stream in streams and message.value is not None:
+                        head = Head.decode(stream, message.value)
+                        if stream not in found or head.next > found[stream].next:
+                            found[stream] = head
+        return found, built
+
+    async def _write_heads(self, partition: int, heads: list[tuple[Head, int]]) -> None:
+        sent = [await self._producer.send(self.heads_topic, head.encode(next_position),
+                                          key=head.stream.encode(), partition=partition)
+                for head, next_position in heads]
+        await asyncio.gather(*sent)
+
+    async def _publish(self, streams: Any) -> None:
+        """Write the heads of these loaded streams, valid up to where this process folded."""
+        by_partition: dict[int, list[tuple[Head, int]]] = {}
+        for stream in list(streams):
+            replica = self.replicas[self.partition_of(stream)]
+            head = replica.heads.get(stream)
+            if head is not None:
+                by_partition.setdefault(replica.partition, []).append(
+                    (head, replica.next_position))
+            self._dirty.discard(stream)
+        for partition, heads in by_partition.items():
+            await self._write_heads(partition, heads)
+
+    async def _build_heads(self, partition: int, deadline: float) -> None:
+        """A topic written before heads existed (or by plain producers): fold the partition
+        once from its start and write every stream's head, then the partition's marker."""
+        end = (await self._end_offsets([self._partitions[partition]], deadline))[partition]
+        heads: dict[str, Head] = {}
+        for batch in await self._scan(partition, 1, end + 1):
+            stream = batch[0].stream_id
+            heads.setdefault(stream, Head(stream)).fold(batch)
+        await self._write_heads(partition, [(h, end + 1) for h in heads.values()])
+        await (await self._producer.send(self.heads_topic, b"{}", key=BUILT_KEY,
+                                          partition=partition))
+
+    async def _keep_house(self) -> None:
+        """Publish the heads of the streams this process appended to, and forget the streams
+        it has not used for a while (their heads are in the heads topic)."""
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY_S)
+            try:
+                await self._publish(self._dirty)
+                await self._forget()
+            except KafkaError:
+                log.warning("cannot publish stream heads yet", exc_info=True)
+
+    async def _forget(self) -> None:
+        now = time.monotonic()
+        idle = sorted((used, stream) for stream, used in self._used.items())
+        over = max(0, len(idle) - MAX_LOADED)
+        for index, (used, stream) in enumerate(idle):
+            if index >= over and now - used < FORGET_AFTER_S:
+                break
+            lock = self._stream_locks.get(stream)
+            if lock is not None and lock.locked():
+                continue
+            if stream in self._dirty:
+                await self._publish([stream])
+            self.replicas[self.partition_of(stream)].heads.pop(stream, None)
+            self._used.pop(stream, None)
+            self._stream_locks.pop(stream, None)
 
     # -- appending -----------------------------------------------------------------------
     async def _append(self, stream: str, events: list[Event]) -> list[Event]:
-        replica = self.replicas[self.partition_of(stream)]
+        partition = self.partition_of(stream)
         lock = self._stream_locks.setdefault(stream, asyncio.Lock())
         async with lock:
-            stored = replica.stored([e.event_id for e in events])
-            if stored is not None:
-                return stored
-            fresh = [e for e in events if e.event_id not in replica.by_id]
-            check_fence(replica.fences.get(stream, 0), fresh)  # early answer; the fold decides
-            return await self._produce(replica, stream, events)
+            head = await self._head(partition, stream, bodies=True)
+            versions = head.stored([e.event_id for e in events])
+            if versions is not None:
+                return [e.stamped(v) for e, v in zip(events, versions, strict=True)]
+            check_fence(head.fence, [e for e in events if e.event_id not in head.ids])
+            stored = await self._produce(self.replicas[partition], head, events)
+            self._dirty.add(stream)
+            return stored
 
-    async def _produce(self, replica: Replica, stream: str, events: list[Event]) -> list[Event]:
+    async def _produce(self, replica: Replica, head: Head, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex
-        deadline = time.monotonic() + self.append_timeout_s
+        deadline = self._deadline()
         replica.watched.add(batch_id)
         try:
-            sent = await self._send(replica, stream, events, batch_id, deadline)
+            sent = await self._send(replica, head, events, batch_id, deadline)
             await self._wait(lambda: batch_id in replica.outcomes, deadline)
             outcome = replica.outcomes.pop(batch_id)
         finally:
             replica.watched.discard(batch_id)
         if outcome.fenced_by:
-            raise Fenced(f"fenced off by generation {outcome.fenced_by} on stream {stream}")
+            raise Fenced(f"fenced off by generation {outcome.fenced_by} on stream {head.stream}")
         # what we sent, where the fold stored it with the version we stamped (not decoded again)
         return [mine if stored.version == mine.version else stored.event()
                 for mine, stored in zip(sent, outcome.stored, strict=True)]
 
-    async def _send(self, replica: Replica, stream: str, events: list[Event], batch_id: str,
+    async def _send(self, replica: Replica, head: Head, events: list[Event], batch_id: str,
                     deadline: float) -> list[Event]:
         """Send the append (the sender retries until the broker acknowledges it); return the
         events as sent, stamped with the versions they take if nothing raced them."""
         tag = f"{batch_id}:{len(events)}"
-        version = replica.version(stream)
-        stamped = [e.stamped(version + i) for i, e in enumerate(events, start=1)]
-        records = [(stream.encode(), encode(e), headers_of(e, tag)) for e in stamped]
+        stamped = [e.stamped(head.version + i) for i, e in enumerate(events, start=1)]
+        records = [(head.stream.encode(), encode(e), headers_of(e, tag)) for e in stamped]
         offset = await self._sender.send(records, replica.partition,
                                          max(0.0, deadline - time.monotonic()))
         self._fold_own(replica, offset, records)
@@ -346,15 +591,16 @@ class _Sent:
     headers: list[tuple[str, bytes]]
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> int:
-    """Create the events topic with cloudrec's settings (a no-op when it exists); return its
-    partition count (an existing topic keeps its own)."""
+async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS,
+                       config: dict[str, str] | None = None) -> int:
+    """Create the topic with cloudrec's settings (the events topic's by default; a no-op when
+    it exists); return its partition count (an existing topic keeps its own)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
         response = await admin.create_topics([NewTopic(
             topic, num_partitions=partitions, replication_factor=1,
-            topic_configs=EVENTS_TOPIC_CONFIG)])
+            topic_configs=EVENTS_TOPIC_CONFIG if config is None else config)])
         for name, code, *message in response.topic_errors:
             if code not in (0, TopicAlreadyExistsError.errno):
                 raise for_code(code)(f"cannot create topic {name}: {message}")
