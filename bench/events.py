@@ -155,16 +155,34 @@ def recordings_per_s(log: EventLog, seconds: float, recordings: int = 100,
     return recordings * each / took, dict(sorted(partitions.items()))
 
 
-def memory_of_a_fresh_client(open_log: Callable[[], EventLog]) -> tuple[float, int]:
-    """MB of Python objects a newly opened client holds, and the events in the log then."""
+SERVED = (0, 10, 100, 1000)  # streams a fresh client serves while its memory is measured
+
+
+def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, float], int]:
+    """MB of Python objects a newly opened client holds while it serves 0, 10, 100, 1000
+    streams (reads each, 10 events), and the events in the log then (all that history)."""
+    streams = [f"served-{n}" for n in range(max(SERVED))]
+    writer = open_log()
+    try:
+        for stream in streams:
+            writer.append([event(stream, i) for i in range(10)])
+        events = sum(1 for _ in every_event(writer))
+    finally:
+        writer.close()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     log = open_log()
-    events = sum(1 for _ in every_event(log))
-    held = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    held: dict[int, float] = {}
+    previous = 0
+    for count in SERVED:
+        for stream in streams[previous:count]:
+            assert len(log.read_stream(stream)) == 10
+        previous = count
+        held[count] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
+            before, "filename")) / 2**20
     tracemalloc.stop()
     log.close()
-    return held / 2**20, events
+    return held, events
 
 
 def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
@@ -181,7 +199,8 @@ def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict
                    "projection_lag_p99_ms": lag_p99_ms(open_log, log, seconds)}
     finally:
         log.close()
-    figures["fresh_client_mb"], figures["events_in_log"] = memory_of_a_fresh_client(open_log)
+    figures["client_mb_by_streams_served"], figures["events_in_log"] = \
+        memory_against_streams(open_log)
     return figures
 
 
@@ -209,10 +228,12 @@ def main() -> None:
                            r["per_partition_100_recordings"].items())
         print(f"{r['backend']}: {r['partitions']} partition(s), events/s each (100 recs): {shares}")
     for r in rows:
-        per_event = r["fresh_client_mb"] * 2**20 / max(1, r["events_in_log"])
-        print(f"{r['backend']}: a fresh client holds {r['fresh_client_mb']:.1f} MB once open on"
-              f" {r['events_in_log']:,} events ({per_event:.0f} B per event of history),"
-              " serving no stream")
+        held = r["client_mb_by_streams_served"]
+        served = ", ".join(f"{n:,}: {mb:.1f}" for n, mb in held.items())
+        per_stream = (held[max(SERVED)] - held[0]) * 2**20 / max(SERVED)
+        print(f"{r['backend']}: a fresh client on {r['events_in_log']:,} events of history holds"
+              f" MB by streams served {{{served}}}: {held[0] * 2**20 / r['events_in_log']:.1f} B"
+              f" per event of history, {per_stream / 1024:.1f} KB per stream served")
     print("targets (P6): embedded >= 10,000 appends/s; Kafka >= 20,000 events/s acks=all;"
           " lag p99 <= 200 ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)

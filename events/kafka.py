@@ -10,12 +10,23 @@ order. Bodies are JSON with the CloudEvents Kafka-binding headers, so plain cons
 from cloudrec. A position is `offset + 1` within its partition.
 
 Contract. Kafka keeps what producers send; versions, idempotency and fencing are decided by a
-deterministic fold of each partition (`replica.Replica`, one per partition), which every
-`KafkaEventLog` keeps in memory by tailing the topic from the beginning. An append waits until
-its own records come back through that fold, so it returns exactly what every reader will see,
-and raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
-process). Reads first catch up to
-the end offset of the partition they read, so they see every append to it that returned before.
+deterministic fold of each stream's records in partition order (`replica.Head`). An append waits
+until its own records come back through that fold, so it returns exactly what every reader will
+see, and raises `Fenced` when the fold rejected it (even if a newer generation raced it from
+another process). Reads first catch up to the end offset of the partitions they read, so they
+see every append to them that returned before.
+
+Memory. A process holds the heads of the streams it serves, not the topic: it follows every
+partition from its end (offset 0 no more), folds the streams it loaded and passes over the rest,
+keeping a ring of recent records per partition for reads at the tail. A stream's head (version,
+fence, positions of its events, its last 256 event ids) lives in the compacted topic
+`<topic>.heads`: written before the stream's first append (so a stream without a head has no
+records before the end offset read ahead of the lookup), by its appenders every 10 s after
+they append, and on close. Loading a stream reads its newest head there and scans the events
+partition only from that head's `next` onward (a writer killed before publishing costs its
+successor a short scan, nothing else). Bodies are read from the broker (kept for the streams a
+process reads or appends to, until it forgets them after a minute unused). A topic written
+before heads existed is folded once, on the first open, and its heads written.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
 Kafka record batch (atomic), shared with the appends of other streams of that partition waiting
@@ -24,8 +35,10 @@ broker is away an append blocks and is sent again (same event ids, so a copy tha
 recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
 are serialised, so they are never reordered.
 
-Limits, honestly: every process holds an index of the whole topic (fine for days of recordings,
-not for years: a compacted snapshot topic would bound it).
+Limits, honestly: a head carries every position of its stream (8 bytes an event in memory, a
+few in the heads topic), so one stream's head grows with that stream, not with the topic; a
+lookup reads its heads partition from the start (compacted: one record per stream); every
+process still receives every record of the partitions it follows (it decodes the headers only).
 """
 
 from __future__ import annotations
@@ -35,8 +48,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -61,7 +75,7 @@ HEADS_SUFFIX = ".heads"  # the compacted topic of stream heads, beside the event
 HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "600000",
                       "min.cleanable.dirty.ratio": "0.1", "min.insync.replicas": "1"}
 BUILT_KEY = b"\x00built"  # a heads partition's marker: every stream before it has a head
-PUBLISH_EVERY_S = 1.0  # heads of the streams a process appended to, written this often
+PUBLISH_EVERY_S = 10.0  # heads of the streams a process appended to, written this often
 FORGET_AFTER_S = 60.0  # a stream unused this long is dropped from memory (its head is kept)
 MAX_LOADED = 5000  # streams held at most; the least recently used go first
 REFRESH_AFTER = 1000  # a load that scanned more records than this writes the heads it made
@@ -207,7 +221,7 @@ class KafkaEventLog:
         self._heads_lock = asyncio.Lock()
         self._sender = BatchSender(self._producer, self.address.topic)
         for partition in range(self.partitions):
-            if not (await self._lookup_heads(partition, set()))[1]:
+            if not (await self._retrying(partial(self._lookup_heads, partition, set())))[1]:
                 await self._build_heads(partition, deadline)
         ends = await self._end_offsets(self._partitions, deadline)
         for tp in self._partitions:
@@ -348,8 +362,8 @@ class KafkaEventLog:
             if not records:
                 break
             streams = {r.stream_id for r in records}
+            self._touch(streams)  # (not forgotten while the others load)
             await self._load(partition, streams - replica.heads.keys())
-            self._touch(streams)
             out += replica.stored(records)
             position = records[-1].position + 1
         return out[:limit]
@@ -400,8 +414,8 @@ class KafkaEventLog:
 
     # -- heads ---------------------------------------------------------------------------
     async def _head(self, partition: int, stream: str, bodies: bool = False) -> Head:
-        await self._load(partition, {stream}, bodies)
         self._touch([stream])
+        await self._load(partition, {stream}, bodies)
         head = self.replicas[partition].heads[stream]
         if bodies and head.bodies is None:
             head.bodies = {}
@@ -426,10 +440,11 @@ class KafkaEventLog:
                 # (a head is written before a stream's first append)
                 end = (await self._end_offsets([self._partitions[partition]],
                                                self._deadline()))[partition]
-                heads, _ = await self._lookup_heads(partition, wanted)
+                heads, _ = await self._retrying(lambda: self._lookup_heads(partition, wanted))
                 new = [Head(s, next=end + 1) for s in sorted(wanted - heads.keys())]
                 if new:
-                    await self._write_heads(partition, [(h, h.next) for h in new])
+                    await self._retrying(lambda: self._write_heads(
+                        partition, [(h, h.next) for h in new]))
                 heads.update((h.stream, h) for h in new)
                 start = min(h.next for h in heads.values())
                 scanned: dict[str, list[list[Record]]] = {s: [] for s in heads}
@@ -445,6 +460,17 @@ class KafkaEventLog:
             except BaseException:
                 replica.abandon_loading(wanted)
                 raise
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()` again while the broker is away, until the append timeout."""
+        deadline = self._deadline()
+        while True:
+            try:
+                return await attempt()
+            except KafkaError:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def _lookup_heads(self, partition: int,
                             streams: set[str]) -> tuple[dict[str, Head], bool]:
