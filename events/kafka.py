@@ -249,10 +249,10 @@ class KafkaEventLog:
                                          enable_auto_commit=False)
         # Reads of older records (loads, bodies, reads behind the ring) and of the heads topic
         self._reader = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
-                                        enable_auto_commit=False, fetch_max_wait_ms=50,
+                                        enable_auto_commit=False, fetch_max_wait_ms=5,
                                         auto_offset_reset="earliest")
         self._heads_reader = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
-                                              enable_auto_commit=False, fetch_max_wait_ms=50,
+                                              enable_auto_commit=False, fetch_max_wait_ms=5,
                                               auto_offset_reset="earliest")
         for client in (self._producer, self._consumer, self._offsets, self._reader,
                        self._heads_reader):
@@ -386,10 +386,15 @@ class KafkaEventLog:
                     return [record_of(m) for m in messages]
 
     async def _scan(self, partition: int, start: int, stop: int) -> list[list[Record]]:
-        """Every batch of positions [start, stop) of a partition, read from the broker."""
+        """Every batch of positions [start, stop) of a partition, from the ring of recent
+        records when it still holds `start`, else read from the broker."""
         batches: list[list[Record]] = []
         while start < stop:
-            records = await self._chunk(partition, start, stop)
+            records = self.replicas[partition].ring_from(start)
+            if records is None:
+                records = await self._chunk(partition, start, stop)
+            else:
+                records = [r for r in records if r.position < stop]
             if not records:
                 raise KafkaError(f"no records at {start} of partition {partition}")
             for record in records:
@@ -481,9 +486,10 @@ class KafkaEventLog:
         built = False
         async with self._heads_lock:
             end = (await self._heads_reader.end_offsets([tp]))[tp]
+            begin = (await self._heads_reader.beginning_offsets([tp]))[tp]
             if self._heads_reader.assignment() != {tp}:
                 self._heads_reader.assign([tp])
-            await self._heads_reader.seek_to_beginning(tp)
+            self._heads_reader.seek(tp, begin)  # (seek_to_beginning waited ~90 ms more)
             while await self._heads_reader.position(tp) < end:
                 fetched = await self._heads_reader.getmany(tp, timeout_ms=1000)
                 for message in fetched.get(tp, []):

@@ -25,6 +25,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
@@ -193,7 +194,8 @@ class Replica:
             return []
         if not self.recent or position < self.recent[0].position:
             return None
-        return [r for r in self.recent if r.position >= position]
+        first = bisect_left(self.recent, position, key=lambda r: r.position)
+        return list(islice(self.recent, first, None))
 
     def stored(self, records: Iterable[Record]) -> list[tuple[int, Event]]:
         """The stored events among these records of loaded streams, as (position, event)."""
