@@ -390,11 +390,10 @@ class KafkaEventLog:
         records when it still holds `start`, else read from the broker."""
         batches: list[list[Record]] = []
         while start < stop:
-            records = self.replicas[partition].ring_from(start)
-            if records is None:
+            records = [r for r in self.replicas[partition].ring_from(start) or []
+                       if r.position < stop]
+            if not records:  # behind the ring (or beyond what this process folded)
                 records = await self._chunk(partition, start, stop)
-            else:
-                records = [r for r in records if r.position < stop]
             if not records:
                 raise KafkaError(f"no records at {start} of partition {partition}")
             for record in records:
