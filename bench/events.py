@@ -23,6 +23,7 @@ Run: .venv/bin/python bench/events.py [--kafka 127.0.0.1:9092] [--seconds 5] [--
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import tempfile
 import threading
@@ -169,6 +170,7 @@ def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, 
         events = sum(1 for _ in every_event(writer))
     finally:
         writer.close()
+    gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     log = open_log()
@@ -178,6 +180,8 @@ def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, 
         for stream in streams[previous:count]:
             assert len(log.read_stream(stream)) == 10
         previous = count
+        time.sleep(1.0)  # settled: no fetch of the broker's in flight
+        gc.collect()  # what is held, not garbage waiting for the collector
         held[count] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
             before, "filename")) / 2**20
     tracemalloc.stop()
