@@ -12,6 +12,10 @@ test_runner.py, `Conflict`.)
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +130,55 @@ def test_members_split_partitions_and_hand_them_over_without_loss_or_repeats(
             assert len(ids) >= 20
             assert store.get(stream) == ids == replay.view(stream)  # once each, in order
         assert sum(len(store.get(s)) for s in STREAMS) == len(list(every_event(reader)))
+        store.close()
+    finally:
+        reader.close()
+
+
+MEMBER = """
+import sys, time
+from pathlib import Path
+from tests.integration.events.test_consumer_group import member
+print("joined" if member(sys.argv[1], Path(sys.argv[2])) else "", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_member_killed_mid_stream_loses_nothing_and_repeats_nothing(
+        kafka_url: str, tmp_path: Path) -> None:
+    """A member in its own process is SIGKILLed while appends go on (between or inside its
+    batches: it folds every 50 events, without pause); the group gives its partitions to the
+    survivor after the session timeout, which carries on from the positions saved with the
+    views (in the same transaction), so every view still equals a replay."""
+    url, views = f"{kafka_url}?partitions={PARTITIONS}", tmp_path / "views.db"
+    writer = Writer(url)
+    writer.start()
+    survivor = member(url, views)
+    child = subprocess.Popen([sys.executable, "-c", MEMBER, url, str(views)],
+                             stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "joined"
+        wait(lambda: 0 < len(survivor.partitions) < PARTITIONS)  # the other took some
+        given_up = set(range(PARTITIONS)) - survivor.partitions
+        store = SqliteViewStore(views)
+        wait(lambda: all(store.position(p) > 0 for p in given_up))  # it was folding them
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        wait(lambda: survivor.partitions == set(range(PARTITIONS)))  # after the session
+        wait(lambda: writer.written > 600)
+    finally:
+        child.kill()
+        writer.stop()
+    reader = KafkaEventLog(url)
+    try:
+        ends = {p: (reader.read_all(after=0, limit=1_000_000, partition=p) or [(0, None)])[-1][0]
+                for p in range(PARTITIONS)}
+        wait(lambda: all(store.position(p) >= end for p, end in ends.items()))
+        survivor.close()
+        replay = ProjectionRunner(reader, EventIds(), MemoryViewStore())
+        replay.catch_up()
+        for stream in STREAMS:
+            assert store.get(stream) == replay.view(stream)  # once each, in order
         store.close()
     finally:
         reader.close()
