@@ -192,6 +192,10 @@ class KafkaEventLog:
         """How many streams' heads this process holds (what its memory grows with)."""
         return sum(len(r.heads) for r in self.replicas)
 
+    def followed_partitions(self) -> set[int]:
+        """The partitions this process receives records of (those it serves or reads)."""
+        return set(self._followed)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -217,6 +221,7 @@ class KafkaEventLog:
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
         self._load_lock = asyncio.Lock()
+        self._follow_lock = asyncio.Lock()
         self._reader_lock = asyncio.Lock()
         self._heads_lock = asyncio.Lock()
         self._sender = BatchSender(self._producer, self.address.topic)
@@ -224,9 +229,11 @@ class KafkaEventLog:
             if not (await self._retrying(partial(self._lookup_heads, partition, set())))[1]:
                 await self._build_heads(partition, deadline)
         ends = await self._end_offsets(self._partitions, deadline)
-        for tp in self._partitions:
+        for tp in self._partitions:  # none followed until a stream of it is served or read
             self._consumer.seek(tp, ends[tp.partition])
-            self.replicas[tp.partition].start_at(ends[tp.partition] + 1)
+        self._consumer.pause(*self._partitions)
+        self._followed: dict[int, float] = {}  # partition -> when this process last used it
+        self._pending: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
         self._tail = asyncio.create_task(self._follow())
         self._housekeeping = asyncio.create_task(self._keep_house())
 
@@ -278,7 +285,7 @@ class KafkaEventLog:
 
     # -- following the partitions --------------------------------------------------------
     async def _follow(self) -> None:
-        pending: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
+        """Fold what the followed partitions receive (the others are paused)."""
         while True:
             try:
                 fetched = await self._consumer.getmany(*self._partitions, timeout_ms=1000)
@@ -286,8 +293,9 @@ class KafkaEventLog:
                 await asyncio.sleep(0.2)  # the consumer reconnects by itself
                 continue
             for tp, messages in fetched.items():
-                pending[tp.partition] = self._fold_complete(
-                    self.replicas[tp.partition], pending[tp.partition] + messages)
+                if tp.partition in self._followed:
+                    self._pending[tp.partition] = self._fold_complete(
+                        self.replicas[tp.partition], self._pending[tp.partition] + messages)
             async with self._advanced:
                 self._advanced.notify_all()
 
@@ -314,9 +322,45 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.2)
 
+    async def _follow_partitions(self, partitions: list[int], deadline: float) -> None:
+        """Follow these partitions from now on: a process receives the records of the
+        partitions it serves streams of or reads, not the topic's. A partition taken up again
+        is followed from its end (its heads were dropped when it was let go)."""
+        now = time.monotonic()
+        for partition in partitions:
+            if partition in self._followed:
+                self._followed[partition] = now
+        if all(p in self._followed for p in partitions):
+            return
+        async with self._follow_lock:  # (two callers must not seek one partition twice)
+            new = [p for p in partitions if p not in self._followed]
+            if not new:
+                return
+            ends = await self._end_offsets([self._partitions[p] for p in new], deadline)
+            for partition in new:
+                tp = self._partitions[partition]
+                self._consumer.seek(tp, ends[partition])
+                self.replicas[partition].start_at(ends[partition] + 1)
+                self._pending[partition] = []
+                self._consumer.resume(tp)
+                self._followed[partition] = time.monotonic()
+
+    def _let_go(self) -> None:
+        """Stop following the partitions this process has not used for a while and holds no
+        stream of (nothing loading, no append waiting)."""
+        now = time.monotonic()
+        for partition, used in list(self._followed.items()):
+            replica = self.replicas[partition]
+            if now - used >= FORGET_AFTER_S and not (replica.heads or replica.loading
+                                                     or replica.watched):
+                self._consumer.pause(self._partitions[partition])
+                del self._followed[partition]
+                replica.start_at(1)  # nothing held: a later follow starts at the end
+
     async def _catch_up(self, partitions: list[int], deadline: float) -> None:
         """Wait until the fold of each of these partitions has reached its current end (one
         end-offsets request for them all)."""
+        await self._follow_partitions(partitions, deadline)
         ends = await self._end_offsets([self._partitions[p] for p in partitions], deadline)
         await self._wait(lambda: all(self.replicas[p].next_position > end
                                      for p, end in ends.items()), deadline)
@@ -434,6 +478,10 @@ class KafkaEventLog:
         """Load the heads of these streams: the newest in the heads topic (or a new one),
         advanced over the stream's batches the heads topic has not seen."""
         replica = self.replicas[partition]
+        if not streams - replica.heads.keys():
+            self._followed[partition] = time.monotonic()
+            return
+        await self._follow_partitions([partition], self._deadline())
         async with self._load_lock:
             wanted = {s for s in streams if s not in replica.heads}
             if not wanted:
@@ -541,6 +589,7 @@ class KafkaEventLog:
             try:
                 await self._publish(self._dirty)
                 await self._forget()
+                self._let_go()
             except KafkaError:
                 log.warning("cannot publish stream heads yet", exc_info=True)
 

@@ -31,7 +31,7 @@ from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
 
 WINDOW = 256  # ids remembered per stream: more than the largest append (an outbox sends <= 200)
-RING = 2000  # recent records kept per partition, for reads at the tail
+RING = 1000  # recent records kept per partition (~0.7 MB), for reads at the tail
 
 
 @dataclass(frozen=True)

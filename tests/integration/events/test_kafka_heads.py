@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,9 +37,12 @@ def test_a_fresh_process_holds_only_the_streams_it_serves(kafka_url: str) -> Non
     fresh = KafkaEventLog(kafka_url)
     try:
         assert fresh.loaded_streams() == 0  # 1,000 events of history, none of it held
+        assert fresh.followed_partitions() == set()  # nor does it receive any record
         for n in (3, 77, 150):
             events = fresh.read_stream(f"history{n}")
             assert [(e.index, e.version) for e in events] == [(i, i + 1) for i in range(5)]
+        assert fresh.followed_partitions() == {
+            fresh.partition_of(f"history{n}") for n in (3, 77, 150)}
         fresh.append([slice_event("history9", 5)])
         assert fresh.loaded_streams() == 4
         assert [e.version for e in fresh.read_stream("history9")] == [1, 2, 3, 4, 5, 6]
@@ -99,10 +103,9 @@ def test_a_forgotten_stream_is_loaded_again_where_it_was(
     log, other = KafkaEventLog(kafka_url), KafkaEventLog(kafka_url)
     try:
         first = log.append([slice_event("s", 0)])
-        deadline = time.monotonic() + 20
-        while log.loaded_streams() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: not log.loaded_streams())
         assert log.loaded_streams() == 0  # published, then dropped
+        wait_until(lambda: not log.followed_partitions())  # and its partition let go
         other.append([slice_event("s", 1)])  # while this process does not follow "s"
         assert [e.version for e in log.append([slice_event("s", 2)])] == [3]
         assert [e.version for e in log.append(first)] == [1]  # its id is remembered
@@ -110,6 +113,13 @@ def test_a_forgotten_stream_is_loaded_again_where_it_was(
     finally:
         log.close()
         other.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def published_versions(url: str, stream: str) -> list[int]:
