@@ -16,9 +16,10 @@ see, and raises `Fenced` when the fold rejected it (even if a newer generation r
 another process). Reads first catch up to the end offset of the partitions they read, so they
 see every append to them that returned before.
 
-Memory. A process holds the heads of the streams it serves, not the topic: it follows every
-partition from its end (offset 0 no more), folds the streams it loaded and passes over the rest,
-keeping a ring of recent records per partition for reads at the tail. A stream's head (version,
+Memory. A process holds the heads of the streams it serves, not the topic: it follows only the
+partitions it serves streams of or reads, each from its end when taken up (offset 0 no more), and
+lets one go a minute after it holds nothing of it; it folds the streams it loaded and passes over
+the rest, keeping a ring of recent records per partition for reads at the tail. A stream's head (version,
 fence, positions of its events, its last 256 event ids) lives in the compacted topic
 `<topic>.heads`: written before the stream's first append (so a stream without a head has no
 records before the end offset read ahead of the lookup), by its appenders every 10 s after
@@ -37,8 +38,9 @@ are serialised, so they are never reordered.
 
 Limits, honestly: a head carries every position of its stream (8 bytes an event in memory, a
 few in the heads topic), so one stream's head grows with that stream, not with the topic; a
-lookup reads its heads partition from the start (compacted: one record per stream); every
-process still receives every record of the partitions it follows (it decodes the headers only).
+lookup reads its heads partition from the start (compacted: one record per stream); a process
+still receives every record of the partitions it follows (it decodes their headers), so its CPU
+grows with the traffic of those partitions: more partitions, less of it.
 """
 
 from __future__ import annotations
