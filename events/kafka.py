@@ -19,8 +19,8 @@ see every append to them that returned before.
 Memory. A process holds the heads of the streams it serves, not the topic: it follows only the
 partitions it serves streams of or reads, each from its end when taken up (offset 0 no more), and
 lets one go a minute after it holds nothing of it; it folds the streams it loaded and passes over
-the rest, keeping a ring of recent records per partition for reads at the tail. A stream's head (version,
-fence, positions of its events, its last 256 event ids) lives in the compacted topic
+the rest, keeping a ring of recent records per partition for reads at the tail. A stream's head
+(version, fence, positions of its events, its last 256 event ids) lives in the compacted topic
 `<topic>.heads`: written before the stream's first append (so a stream without a head has no
 records before the end offset read ahead of the lookup), by its appenders every 10 s after
 they append, and on close. Loading a stream reads its newest head there and scans the events
@@ -510,7 +510,10 @@ class KafkaEventLog:
                     replica.finish_loading(head, scanned[stream])
                 self._touch(heads)
                 if hold - start > REFRESH_AFTER:  # a long scan: the next loader starts here
-                    await self._publish(heads)
+                    try:
+                        await self._publish(heads)
+                    except KafkaError:
+                        log.warning("cannot publish the heads a long scan made", exc_info=True)
             except BaseException:
                 replica.abandon_loading(wanted)
                 raise
@@ -539,7 +542,10 @@ class KafkaEventLog:
             if self._heads_reader.assignment() != {tp}:
                 self._heads_reader.assign([tp])
             self._heads_reader.seek(tp, begin)  # (seek_to_beginning waited ~90 ms more)
+            deadline = self._deadline()
             while await self._heads_reader.position(tp) < end:
+                if time.monotonic() >= deadline:
+                    raise KafkaError(f"cannot read {self.heads_topic} partition {partition}")
                 fetched = await self._heads_reader.getmany(tp, timeout_ms=1000)
                 for message in fetched.get(tp, []):
                     if message.key == BUILT_KEY:
