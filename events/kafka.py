@@ -230,10 +230,10 @@ class KafkaEventLog:
         for partition in range(self.partitions):
             if not (await self._retrying(partial(self._lookup_heads, partition, set())))[1]:
                 await self._build_heads(partition, deadline)
+        self._heads_reader.unsubscribe()  # (drops what it fetched of the last heads partition)
         ends = await self._end_offsets(self._partitions, deadline)
         for tp in self._partitions:  # none followed until a stream of it is served or read
             self._consumer.seek(tp, ends[tp.partition])
-        self._consumer.pause(*self._partitions)
         self._followed: dict[int, float] = {}  # partition -> when this process last used it
         self._pending: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
         self._tail = asyncio.create_task(self._follow())
@@ -267,6 +267,8 @@ class KafkaEventLog:
                        self._heads_reader):
             await client.start()
         self._consumer.assign(self._partitions)
+        # paused at once: it would fetch from offset 0 (nothing followed yet) and hold it
+        self._consumer.pause(*self._partitions)
 
     async def _disconnect(self) -> None:
         for name in ("_consumer", "_producer", "_offsets", "_reader", "_heads_reader"):

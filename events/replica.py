@@ -96,10 +96,11 @@ class Head:
             self.ids[record.event_id] = self.version
             if self.bodies is not None:
                 self.bodies[self.version] = record.body
+        versions = [self.ids[r.event_id] for r in batch]  # (before the window forgets any)
         while len(self.ids) > WINDOW:
             del self.ids[next(iter(self.ids))]
-        return Outcome(stored=[Stored(self.positions[self.ids[r.event_id] - 1],
-                                      self.ids[r.event_id], r.body) for r in batch])
+        return Outcome(stored=[Stored(self.positions[v - 1], v, r.body)
+                               for r, v in zip(batch, versions, strict=True)])
 
     def version_at(self, position: int) -> int:
         """The version of the event stored at `position`, or 0 when that record was not

@@ -118,3 +118,11 @@ def test_a_head_round_trips_through_the_heads_topic_with_its_window_of_ids() -> 
     assert again.stored([events[-1].event_id]) == [len(events)]
     assert again.stored([events[0].event_id]) is None  # out of the window
     assert again.version_at(3) == 2 and again.version_at(4) == 0
+
+
+def test_an_append_larger_than_the_window_is_stored_whole() -> None:
+    head = Head("a")
+    outcome = head.fold(records(1, "big", *[slice_event("a", n) for n in range(WINDOW + 50)]))
+    assert outcome is not None
+    assert [s.version for s in outcome.stored] == list(range(1, WINDOW + 51))
+    assert len(head.ids) == WINDOW and head.version == WINDOW + 50
