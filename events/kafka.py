@@ -615,6 +615,9 @@ class KafkaEventLog:
                 continue
             if stream in self._dirty:
                 await self._publish([stream])
+                lock = self._stream_locks.get(stream)
+                if (lock is not None and lock.locked()) or self._used.get(stream, now) > used:
+                    continue  # taken up again while its head was written: an append waits
             self.replicas[self.partition_of(stream)].heads.pop(stream, None)
             self._used.pop(stream, None)
             self._stream_locks.pop(stream, None)
