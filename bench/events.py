@@ -14,7 +14,8 @@
   per partition  the events each partition took in the 100-recording run, per second
   memory      what a fresh client of the log holds in Python objects (tracemalloc, settled and
               collected) on the history those runs left, while it serves 0, 10, 100 and 1,000
-              streams (issue 16 point 2: it grows with the streams served, not the history)
+              streams (issue 16 point 2: it should grow with the streams served, not the
+              history; on main a Kafka client folds the whole topic, see the heads branch)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 
