@@ -150,19 +150,14 @@ class KafkaEventLog:
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  partition: int = 0) -> list[tuple[int, Event]]:
-        self._check_partition(partition)
-        replica = self.replicas[partition]
-        return self._loop.run(self._read([partition], lambda: replica.read_all(after, limit)))
-
-    def _check_partition(self, partition: int) -> None:
-        if not 0 <= partition < self.partitions:
-            raise ValueError(f"topic {self.address.topic} has partitions 0-"
-                             f"{self.partitions - 1}, not {partition}")
+        return self.read_partitions({partition: after}, limit)[partition]
 
     def read_partitions(self, after: Mapping[int, int],
                         limit: int = 1000) -> dict[int, list[tuple[int, Event]]]:
         for partition in after:
-            self._check_partition(partition)
+            if not 0 <= partition < self.partitions:
+                raise ValueError(f"topic {self.address.topic} has partitions 0-"
+                                 f"{self.partitions - 1}, not {partition}")
         return self._loop.run(self._read(list(after), lambda: {
             p: self.replicas[p].read_all(position, limit) for p, position in after.items()}))
 

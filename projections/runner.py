@@ -103,7 +103,7 @@ class ProjectionRunner:
         partition: its position)."""
         pending = {p: self.store.position(p)
                    for p in sorted(self.partitions if partitions is None else partitions)}
-        reached = {p: pending[p] for p in pending}
+        reached = dict(pending)
         while pending:  # one read of all of them at a time (one catch-up on the log)
             batches = self.log.read_partitions(pending, self._batch_size)
             pending = {}
