@@ -53,6 +53,8 @@ DEFAULT_TOPIC = "cloudrec.events"
 DEFAULT_PARTITIONS = 6  # a small fleet: up to 6 projection runners share the work
 BATCH_HEADER = "cloudrec_batch"  # "<batch id>:<events in the batch>"
 GENERATION_HEADER = "cloudrec_generation"
+HEADER_ORDER = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type",
+                BATCH_HEADER, GENERATION_HEADER)  # as headers_of writes them
 EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
                        "retention.bytes": "-1", "min.insync.replicas": "1"}
 
@@ -98,12 +100,16 @@ class BackgroundLoop:
 
 
 def record_of(message: Any) -> Record:
-    headers = {k: v for k, v in message.headers}
-    batch_id = headers[BATCH_HEADER].decode().partition(":")[0]
-    return Record(position=message.offset + 1, stream_id=message.key.decode(),
-                  event_id=headers["ce_id"].decode(),
-                  generation=int(headers[GENERATION_HEADER]), batch_id=batch_id,
-                  body=message.value)
+    headers = message.headers
+    if (len(headers) == len(HEADER_ORDER)  # as cloudrec writes them: no dict of them needed
+            and all(h[0] == name for h, name in zip(headers, HEADER_ORDER, strict=True))):
+        event_id, tag, generation = headers[1][1], headers[6][1], headers[7][1]
+    else:
+        named = dict(headers)
+        event_id, tag, generation = (named["ce_id"], named[BATCH_HEADER],
+                                     named[GENERATION_HEADER])
+    return Record(message.offset + 1, message.key.decode(), event_id.decode(),
+                  int(generation), tag.decode().partition(":")[0], message.value)
 
 
 def batch_size_of(message: Any) -> int:
@@ -112,6 +118,7 @@ def batch_size_of(message: Any) -> int:
 
 
 def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
+    """The record's headers, in HEADER_ORDER."""
     return [*cloud_event_header_bytes(event), (BATCH_HEADER, batch.encode()),
             (GENERATION_HEADER, str(event.generation).encode())]
 
@@ -317,27 +324,13 @@ class KafkaEventLog:
         records = [(stream.encode(), encode(e), headers_of(e, tag)) for e in stamped]
         offset = await self._sender.send(records, replica.partition,
                                          max(0.0, deadline - time.monotonic()))
-        self._fold_own(replica, offset, records)
+        if replica.next_position == offset + 1:
+            # everything before our batch is folded: fold it at once (the follower skips it);
+            # otherwise the follower folds it when it gets there
+            replica.fold([Record(offset + i, stream, e.event_id, e.generation, batch_id, value)
+                          for i, (e, (_, value, _)) in enumerate(zip(stamped, records,
+                                                                     strict=True), start=1)])
         return stamped
-
-    @staticmethod
-    def _fold_own(replica: Replica, base_offset: int,
-                  records: list[tuple[bytes, bytes, Any]]) -> None:
-        """Fold our own batch at once when everything before it is folded already (the
-        follower then skips it); otherwise the follower folds it when it gets there."""
-        if replica.next_position != base_offset + 1:
-            return
-        replica.fold([record_of(_Sent(base_offset + i, *r)) for i, r in enumerate(records)])
-
-
-@dataclass(frozen=True)
-class _Sent:
-    """A record we sent, shaped like a consumed message."""
-
-    offset: int
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
 
 
 async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> int:

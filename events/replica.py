@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
 
 
-@dataclass(frozen=True)
-class Record:
-    """One Kafka record as the fold sees it: position = offset + 1 (positions start at 1)."""
+class Record(NamedTuple):
+    """One Kafka record as the fold sees it: position = offset + 1 (positions start at 1).
+    (A tuple: every record a process receives becomes one, and a frozen dataclass took 3x
+    as long to make.)"""
 
     position: int
     stream_id: str
