@@ -6,8 +6,8 @@
               event made in the loop (a uuid and a pydantic model, ~25 us)
   ready       single-event appends of events made beforehand: what the log itself takes
   batched     events/s with appends of 100 events (one transaction / one record batch)
-  8 producers events/s from 8 clients of the log at once (8 processes' producers on Kafka), each
-              appending 100-event batches to streams of every partition
+  8 producers events/s from 8 processes at once, each with its own client of the log and 4
+              threads appending 100-event batches to streams of every partition
   100 recs    events/s from 100 simulated recordings sharing one client (one process's
               recorders), 500 single-event appends each through its own outbox, as recorders
               append: until all are in the log
@@ -28,13 +28,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import tempfile
 import threading
 import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,18 +130,29 @@ def lag_p99_ms(open_log: Callable[[], EventLog], writer: EventLog, seconds: floa
     return 1000 * lags[int(0.99 * (len(lags) - 1))]
 
 
-def producers_per_s(open_log: Callable[[], EventLog], seconds: float, producers: int = 8,
-                    batch: int = 100) -> float:
-    """Events/s from `producers` clients of the log at once, each with 4 writer threads
-    appending `batch`-event appends (streams hash over every partition)."""
-    logs = [open_log() for _ in range(producers)]
+def producers_per_s(url: str, seconds: float, producers: int = 8, batch: int = 100) -> float:
+    """Events/s from `producers` processes at once, each with its own client of the log and 4
+    writer threads appending `batch`-event appends (streams hash over every partition). They
+    open their clients first and start together; each counts over its own window."""
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Barrier(producers), context.Queue()
+    workers = [context.Process(target=_producer, args=(url, seconds, batch, ready, results))
+               for _ in range(producers)]
+    for worker in workers:
+        worker.start()
+    rates = [results.get(timeout=120 + seconds) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(rates)
+
+
+def _producer(url: str, seconds: float, batch: int, ready: Any, results: Any) -> None:
+    log = open_log(url)
     try:
-        with ThreadPoolExecutor(producers) as pool:
-            return sum(pool.map(lambda log: appends_per_s(log, seconds, writers=4, batch=batch),
-                                logs))
+        ready.wait()
+        results.put(appends_per_s(log, seconds, writers=4, batch=batch))
     finally:
-        for log in logs:
-            log.close()
+        log.close()
 
 
 def recordings_per_s(log: EventLog, seconds: float, recordings: int = 100,
@@ -202,8 +213,8 @@ def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, 
     return held, events
 
 
-def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict[str, Any]:
-    log = open_log()
+def measure(name: str, url: str, seconds: float) -> dict[str, Any]:
+    log = open_log(url)
     try:
         recordings, partitions = recordings_per_s(log, seconds)
         figures = {"backend": name, "partitions": log.partitions,
@@ -212,14 +223,14 @@ def measure(name: str, open_log: Callable[[], EventLog], seconds: float) -> dict
                        log, 30_000 if name == "embedded" else 3_000),
                    "appends_per_s_8_writers": appends_per_s(log, seconds, writers=8),
                    "events_per_s_batched_100": appends_per_s(log, seconds, batch=100),
-                   "events_per_s_8_producers": producers_per_s(open_log, seconds),
+                   "events_per_s_8_producers": producers_per_s(url, seconds),
                    "events_per_s_100_recordings": recordings,
                    "per_partition_100_recordings": partitions,
-                   "projection_lag_p99_ms": lag_p99_ms(open_log, log, seconds)}
+                   "projection_lag_p99_ms": lag_p99_ms(lambda: open_log(url), log, seconds)}
     finally:
         log.close()
     figures["client_mb_by_streams_served"], figures["events_in_log"] = \
-        memory_against_streams(open_log)
+        memory_against_streams(lambda: open_log(url))
     return figures
 
 
@@ -234,8 +245,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         embedded = f"sqlite:///{tmp}/events.db"
         kafka = f"kafka://{args.kafka}/bench-{uuid.uuid4().hex[:8]}?partitions={args.partitions}"
-        rows = [measure("embedded", lambda: open_log(embedded), args.seconds),
-                measure("kafka", lambda: open_log(kafka), args.seconds)]
+        rows = [measure("embedded", embedded, args.seconds),
+                measure("kafka", kafka, args.seconds)]
     print(f"{'backend':<10}{'appends/s':>12}{'ready':>9}{'8 writers':>12}{'batched':>12}"
           f"{'8 producers':>13}"
           f"{'100 recs':>12}{'lag p99 ms':>12}")
