@@ -48,6 +48,32 @@ def test_two_writers_on_one_stream_agree_on_versions(kafka_url: str) -> None:
         b.close()
 
 
+def test_writers_sharing_a_partition_each_see_every_event_of_the_other(kafka_url: str) -> None:
+    """A writer skips its own records on the way back (it folded them as it sent them): what
+    it skips must be only its own. Two clients append batches to two streams of one partition
+    at once; each then reads the other's stream whole, and the partition in order."""
+    a, b = KafkaEventLog(kafka_url + "?partitions=1"), KafkaEventLog(kafka_url + "?partitions=1")
+    try:
+        def write(log: KafkaEventLog, stream: str) -> None:
+            for i in range(0, 300, 3):
+                log.append([slice_event(stream, i + n) for n in range(3)])
+
+        threads = [threading.Thread(target=write, args=args) for args in ((a, "a"), (b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for log in (a, b):
+            for stream in ("a", "b"):
+                assert [e.version for e in log.read_stream(stream)] == list(range(1, 301))
+            every = log.read_all(0, 1000)
+            assert [p for p, _ in every] == list(range(1, 601))
+        assert a.read_all(0, 1000) == b.read_all(0, 1000)
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_newer_generation_in_another_process_fences_a_zombie(kafka_url: str) -> None:
     zombie, successor = KafkaEventLog(kafka_url), KafkaEventLog(kafka_url)
     try:
