@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from cloudrec.events.catalog import encode
+from cloudrec.events.kafka import batch_size_of, headers_of, record_of
 from cloudrec.events.replica import Record, Replica
 
 from .contract import slice_event
@@ -50,3 +53,14 @@ def test_outcomes_are_kept_only_for_watched_batches() -> None:
     replica = Replica()
     replica.fold(records(1, "someone-else", slice_event("a", 0)))
     assert replica.outcomes == {}
+
+
+def test_a_received_record_reads_its_headers_in_any_order() -> None:
+    """Records as cloudrec writes them are read by place; the same headers in another order
+    (another producer, a future writer) give the same record and batch size."""
+    event = slice_event("s", 0, generation=3)
+    written = headers_of(event, "b1:2")
+    for headers in (written, list(reversed(written))):
+        message = SimpleNamespace(offset=41, key=b"s", value=encode(event), headers=headers)
+        assert record_of(message) == Record(42, "s", event.event_id, 3, "b1", encode(event))
+        assert batch_size_of(message) == 2
