@@ -333,17 +333,36 @@ class KafkaEventLog:
             replica.fold([Record(offset + i, stream, e.event_id, e.generation, batch_id, value)
                           for i, (e, (_, value, _)) in enumerate(zip(stamped, records,
                                                                      strict=True), start=1)])
-            await self._skip_own(replica.partition, offset, len(records))
+            self._skip_own(replica.partition, offset, len(records))
         return stamped
 
-    async def _skip_own(self, partition: int, offset: int, count: int) -> None:
+    def _skip_own(self, partition: int, offset: int, count: int) -> None:
         """When the follower's next record is the first of a batch we just folded, move it past
-        the batch: receiving our own records back cost a tenth of a busy writer's loop. (The
-        position is known here, so `position` returns without waiting; a fetch in flight
-        for the old position is dropped unread, and the next starts after our records.)"""
+        the batch: receiving our own records back cost a tenth of a busy writer's loop. A
+        fetch in flight for the old position is dropped unread, and the next starts after our
+        records. Safe if the follower moved meanwhile: it skips records below what it folded,
+        so a seek back only repeats some. An unknown position (being reset) is not waited
+        for: the append returns and the follower receives the batch."""
         tp = self._partitions[partition]
-        if await self._consumer.position(tp) == offset:
+        if known_position(self._consumer, tp) == offset:
             self._consumer.seek(tp, offset + count)
+
+
+def known_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The consumer's position in `tp` when it knows it now, else None. aiokafka's `position`
+    returns at once when the position is known and waits for a reset otherwise; it is run one
+    step here, on the loop's thread, so that nothing else runs between reading the position
+    and acting on it (an `await` let the follower receive the records first: 100 recordings
+    went from 20,000-25,000 events/s to 15,000-17,000)."""
+    step = consumer.position(tp)
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return int(done.value)
+    except KafkaError:
+        return None
+    step.close()  # it would have waited
+    return None
 
 
 async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> int:

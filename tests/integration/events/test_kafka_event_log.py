@@ -8,9 +8,9 @@ import json
 import threading
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from cloudrec.events.kafka import KafkaAddress, KafkaEventLog
+from cloudrec.events.kafka import KafkaAddress, KafkaEventLog, known_position
 from cloudrec.events.log import EventLog, Fenced
 from cloudrec.events.recording import RecorderLaunched
 
@@ -72,6 +72,33 @@ def test_writers_sharing_a_partition_each_see_every_event_of_the_other(kafka_url
     finally:
         a.close()
         b.close()
+
+
+def test_a_position_being_reset_is_not_waited_for(kafka_url: str) -> None:
+    """An append asks the follower's position without waiting: while the consumer still has
+    to look it up (after seek_to_beginning) the answer is None at once, then the offset."""
+    log = KafkaEventLog(kafka_url)  # (creates the topic)
+    log.append([slice_event("s", 0)])
+    address = KafkaAddress.parse(kafka_url)
+    log.close()
+
+    async def check() -> tuple[int | None, int | None, int | None]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=address.bootstrap)
+        await consumer.start()
+        await asyncio.sleep(0.1)  # (its tasks started: stopping it at once failed in aiokafka)
+        try:
+            tp = TopicPartition(address.topic, log.partition_of("s"))
+            unassigned = known_position(consumer, tp)
+            consumer.assign([tp])
+            reset = asyncio.ensure_future(consumer.seek_to_beginning(tp))
+            await asyncio.sleep(0)  # the reset is requested; its answer takes a round trip
+            pending = known_position(consumer, tp)
+            await reset
+            return unassigned, pending, known_position(consumer, tp)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(check()) == (None, None, 0)
 
 
 def test_a_newer_generation_in_another_process_fences_a_zombie(kafka_url: str) -> None:
