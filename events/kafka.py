@@ -12,8 +12,9 @@ from cloudrec. A position is `offset + 1` within its partition.
 Contract. Kafka keeps what producers send; versions, idempotency and fencing are decided by a
 deterministic fold of each partition (`replica.Replica`, one per partition), which every
 `KafkaEventLog` keeps in memory by tailing the topic from the beginning. An append waits until
-its own records come back through that fold, so it returns exactly what every reader will see,
-and raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
+that fold has reached its own records (it folds them at once when the fold already stands at
+them, and the follower then skips them), so it returns exactly what every reader will see, and
+raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
 process). Reads first catch up to
 the end offset of the partition they read, so they see every append to it that returned before.
 
@@ -43,7 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from cloudrec.events.catalog import encode
-from cloudrec.events.envelope import Event, cloud_event_header_bytes
+from cloudrec.events.envelope import Event, cloud_event_headers
 from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
 from cloudrec.events.replica import Record, Replica
 from cloudrec.events.sender import BatchSender
@@ -121,7 +122,7 @@ def _fold_headers(headers: Sequence[tuple[str, bytes]]) -> tuple[bytes, bytes, b
 
 def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
     """The record's headers, in HEADER_ORDER."""
-    return [*cloud_event_header_bytes(event), (BATCH_HEADER, batch.encode()),
+    return [*cloud_event_headers(event), (BATCH_HEADER, batch.encode()),
             (GENERATION_HEADER, str(event.generation).encode())]
 
 
@@ -340,9 +341,8 @@ class KafkaEventLog:
         """When the follower's next record is the first of a batch we just folded, move it past
         the batch: receiving our own records back cost a tenth of a busy writer's loop. A
         fetch in flight for the old position is dropped unread, and the next starts after our
-        records. Safe if the follower moved meanwhile: it skips records below what it folded,
-        so a seek back only repeats some. An unknown position (being reset) is not waited
-        for: the append returns and the follower receives the batch."""
+        records. An unknown position (being reset) is not waited for: the append returns and
+        the follower receives the batch."""
         tp = self._partitions[partition]
         if known_position(self._consumer, tp) == offset:
             self._consumer.seek(tp, offset + count)

@@ -106,7 +106,7 @@ def test_a_stored_track_event_v1_is_upcast_to_the_high_layer(stored: str) -> Non
 def test_cloud_event_headers() -> None:
     event = SliceWritten(stream_id="sid", at_ms=1_700_000_000_123, key="a.ts", index=0,
                          start_ms=1, duration_s=15.0, size=9)
-    headers = cloud_event_headers(event)
+    headers = {name: value.decode() for name, value in cloud_event_headers(event)}
     assert headers["ce_specversion"] == "1.0" and headers["ce_id"] == event.event_id
     assert headers["ce_type"] == "io.cloudrec.SliceWritten.v1"
     assert headers["ce_time"] == "2023-11-14T22:13:20.123000Z"
