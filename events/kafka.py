@@ -10,8 +10,9 @@ order. Bodies are JSON with the CloudEvents Kafka-binding headers, so plain cons
 from cloudrec. A position is `offset + 1` within its partition.
 
 Contract. Kafka keeps what producers send; versions, idempotency and fencing are decided by a
-deterministic fold of each partition (`replica.Replica`, one per partition), which every
-`KafkaEventLog` keeps in memory by tailing the topic from the beginning. An append waits until
+deterministic fold of each partition (`replica.Replica`, one per partition), which a
+`KafkaEventLog` keeps in memory for the partitions it appends to or reads, tailing each from its
+beginning once it first serves or reads a stream of it. An append waits until
 that fold has reached its own records (it folds them at once when the fold already stands at
 them, and the follower then skips them), so it returns exactly what every reader will see, and
 raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
@@ -25,8 +26,10 @@ broker is away an append blocks and is sent again (same event ids, so a copy tha
 recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
 are serialised, so they are never reordered.
 
-Limits, honestly: every process holds an index of the whole topic (fine for days of recordings,
-not for years: a compacted snapshot topic would bound it).
+Limits, honestly: a process holds an index of every partition it has served or read (fine for
+days of recordings, not for years: a compacted snapshot topic would bound it, see the `heads`
+branch), and receives every record of those partitions; a process serving a few streams follows
+a few partitions, one that reads them all (a projection runner alone in its group) follows all.
 """
 
 from __future__ import annotations
@@ -173,6 +176,10 @@ class KafkaEventLog:
     def partition_of(self, stream_id: str) -> int:
         return partition_of(stream_id, self.partitions)
 
+    def followed_partitions(self) -> set[int]:
+        """The partitions this process folds (those of the streams it served or read)."""
+        return set(self._followed)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -196,9 +203,10 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
+        self._taking_up = asyncio.Lock()
+        self._followed: set[int] = set()  # partitions taken up (folded from their start)
         self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
-        await self._catch_up(self._partitions, deadline)
 
     async def _connect(self) -> None:
         count = await ensure_topic(self.address.bootstrap, self.address.topic,
@@ -220,7 +228,7 @@ class KafkaEventLog:
         await self._consumer.start()
         await self._offsets.start()
         self._consumer.assign(self._partitions)
-        await self._consumer.seek_to_beginning(*self._partitions)
+        self._consumer.pause(*self._partitions)  # each taken up when first served or read
 
     async def _disconnect(self) -> None:
         for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None),
@@ -262,6 +270,23 @@ class KafkaEventLog:
             at += size
         return messages[at:]
 
+    async def _take_up(self, partitions: list[int], deadline: float) -> None:
+        """Follow these partitions from their start if this process does not yet, and wait
+        until their fold reaches their current end: a process folds only the partitions of
+        the streams it appends to or reads, not the whole topic."""
+        if self._followed.issuperset(partitions):
+            return
+        async with self._taking_up:
+            new = sorted(set(partitions) - self._followed)
+            if not new:
+                return
+            for partition in new:
+                self._consumer.seek(self._partitions[partition],
+                                    self.replicas[partition].next_position - 1)
+            self._consumer.resume(*(self._partitions[p] for p in new))
+            self._followed.update(new)
+            await self._catch_up([self._partitions[p] for p in new], deadline)
+
     async def _end_offsets(self, partitions: list[TopicPartition],
                            deadline: float) -> dict[int, int]:
         while True:
@@ -286,13 +311,15 @@ class KafkaEventLog:
 
     async def _read(self, partitions: list[int], read: Any) -> Any:
         """Catch up on these partitions (one end-offsets request for them all), then read."""
-        await self._catch_up([self._partitions[p] for p in partitions],
-                             time.monotonic() + self.append_timeout_s)
+        deadline = time.monotonic() + self.append_timeout_s
+        await self._take_up(partitions, deadline)
+        await self._catch_up([self._partitions[p] for p in partitions], deadline)
         return read()
 
     # -- appending -----------------------------------------------------------------------
     async def _append(self, stream: str, events: list[Event]) -> list[Event]:
         replica = self.replicas[self.partition_of(stream)]
+        await self._take_up([replica.partition], time.monotonic() + self.append_timeout_s)
         lock = self._stream_locks.setdefault(stream, asyncio.Lock())
         async with lock:
             stored = replica.stored([e.event_id for e in events])

@@ -114,6 +114,46 @@ def test_a_newer_generation_in_another_process_fences_a_zombie(kafka_url: str) -
         successor.close()
 
 
+def test_a_client_folds_only_the_partitions_it_appends_to_or_reads(kafka_url: str) -> None:
+    """A process follows a partition from its start when it first serves or reads a stream of
+    it, not the whole topic: tried with one stream per partition written by another client,
+    then a fresh client appending to one (its versions continue the history it never saw),
+    reading another's stream and a third partition, and a zombie's append on the last (the
+    fold of a partition taken up late still fences it)."""
+    url = kafka_url + "?partitions=4"
+    writer, late = KafkaEventLog(url), None
+    try:
+        streams: dict[int, str] = {}
+        for n in range(200):
+            streams.setdefault(writer.partition_of(f"s{n}"), f"s{n}")
+        assert sorted(streams) == [0, 1, 2, 3]
+        for stream in streams.values():
+            writer.append([slice_event(stream, i) for i in range(3)])
+        writer.append([RecorderLaunched(stream_id=streams[3], at_ms=1, generation=2,
+                                        recorder_uid=7)])
+        late = KafkaEventLog(url)
+        assert late.followed_partitions() == set()
+        assert all(not replica.by_id for replica in late.replicas)
+
+        (stored,) = late.append([slice_event(streams[1], 3)])
+        assert stored.version == 4
+        assert late.followed_partitions() == {1}
+        assert [e.version for e in late.read_stream(streams[2])] == [1, 2, 3]
+        assert late.followed_partitions() == {1, 2}
+        assert len(late.read_all(0, 100, partition=0)) == 3
+        assert late.followed_partitions() == {0, 1, 2}
+        assert not late.replicas[3].by_id
+
+        with pytest.raises(Fenced):
+            late.append([slice_event(streams[3], 3, generation=1)])
+        assert late.followed_partitions() == {0, 1, 2, 3}
+        assert [e.version for e in writer.read_stream(streams[1])] == [1, 2, 3, 4]
+    finally:
+        writer.close()
+        if late is not None:
+            late.close()
+
+
 def test_records_are_plain_kafka_with_cloudevents_headers(kafka_url: str) -> None:
     log = KafkaEventLog(kafka_url)
     (stored,) = log.append([slice_event("sid-1", 0)])
