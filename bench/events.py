@@ -7,7 +7,8 @@
   ready       single-event appends of events made beforehand: what the log itself takes
   batched     events/s with appends of 100 events (one transaction / one record batch)
   8 producers events/s from 8 processes at once, each with its own client of the log and 4
-              threads appending 100-event batches to streams of every partition
+              threads appending 100-event batches to streams of every partition (its streams
+              read first, as a recorder starting: on Kafka that takes up their partitions)
   100 recs    events/s from 100 simulated recordings sharing one client (one process's
               recorders), 500 single-event appends each through its own outbox, as recorders
               append: until all are in the log
@@ -15,7 +16,8 @@
   memory      what a fresh client of the log holds in Python objects (tracemalloc, settled and
               collected) on the history those runs left, while it serves 0, 10, 100 and 1,000
               streams (issue 16 point 2: it should grow with the streams served, not the
-              history; on main a Kafka client folds the whole topic, see the heads branch)
+              history; a Kafka client folds every partition it serves a stream of, so 10
+              streams already take up most partitions: see the heads branch)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 
@@ -40,6 +42,7 @@ from typing import Any
 
 from cloudrec.events.backends import open_event_log
 from cloudrec.events.envelope import Event
+from cloudrec.events.kafka import DEFAULT_PARTITIONS
 from cloudrec.events.log import EventLog, every_event, partition_of
 from cloudrec.events.outbox import Outbox
 from cloudrec.events.segment import SliceWritten
@@ -53,13 +56,16 @@ def event(stream: str, index: int) -> SliceWritten:
                         duration_s=15.0, size=100_000)
 
 
-def appends_per_s(log: EventLog, seconds: float, writers: int = 1, batch: int = 1) -> float:
-    """Events appended per second by `writers` threads, each on its own stream."""
+def appends_per_s(log: EventLog, seconds: float, writers: int = 1, batch: int = 1,
+                  streams: list[str] | None = None) -> float:
+    """Events appended per second by `writers` threads, each on its own stream (`streams`, or
+    new ones)."""
+    streams = streams or [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(writers)]
     counts = [0] * writers
     deadline = time.monotonic() + seconds
 
     def write(n: int) -> None:
-        stream = f"bench-{uuid.uuid4().hex[:8]}"
+        stream = streams[n]
         while time.monotonic() < deadline:
             log.append([event(stream, counts[n] + i) for i in range(batch)])
             counts[n] += batch
@@ -133,7 +139,9 @@ def lag_p99_ms(open_log: Callable[[], EventLog], writer: EventLog, seconds: floa
 def producers_per_s(url: str, seconds: float, producers: int = 8, batch: int = 100) -> float:
     """Events/s from `producers` processes at once, each with its own client of the log and 4
     writer threads appending `batch`-event appends (streams hash over every partition). They
-    open their clients first and start together; each counts over its own window."""
+    open their clients and read their streams first (on Kafka that takes up their partitions,
+    folding what earlier runs left there), then start together; each counts over its own
+    window."""
     context = multiprocessing.get_context("spawn")
     ready, results = context.Barrier(producers), context.Queue()
     workers = [context.Process(target=_producer, args=(url, seconds, batch, ready, results))
@@ -149,8 +157,11 @@ def producers_per_s(url: str, seconds: float, producers: int = 8, batch: int = 1
 def _producer(url: str, seconds: float, batch: int, ready: Any, results: Any) -> None:
     log = open_log(url)
     try:
+        streams = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+        for stream in streams:  # as a recorder starting: its log takes up the stream's partition
+            log.read_stream(stream)
         ready.wait()
-        results.put(appends_per_s(log, seconds, writers=4, batch=batch))
+        results.put(appends_per_s(log, seconds, writers=4, batch=batch, streams=streams))
     finally:
         log.close()
 
@@ -238,7 +249,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kafka", default="127.0.0.1:9092")
-    parser.add_argument("--partitions", type=int, default=6, help="of the Kafka topic")
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
+                        help=f"of the Kafka topic (default {DEFAULT_PARTITIONS}, cloudrec's)")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--json", type=Path, default=Path("bench/out/events.json"))
     args = parser.parse_args()

@@ -3,7 +3,7 @@
 URL: `kafka://HOST:PORT[,HOST:PORT...][/TOPIC][?partitions=N]` (topic default `cloudrec.events`).
 
 Layout. One events topic with N partitions (`?partitions=N` in the URL when cloudrec creates it,
-default 6; an existing topic keeps its count), retention forever: the log is the truth. Each event
+default 24; an existing topic keeps its count), retention forever: the log is the truth. Each event
 is a record keyed by its stream id (a recording's sid, or a channel's id) in the partition Kafka's
 default partitioner gives that key (`log.partition_of`), so each stream stays in one partition, in
 order. Bodies are JSON with the CloudEvents Kafka-binding headers, so plain consumers need nothing
@@ -54,7 +54,7 @@ from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
 DEFAULT_TOPIC = "cloudrec.events"
-DEFAULT_PARTITIONS = 6  # a small fleet: up to 6 projection runners share the work
+DEFAULT_PARTITIONS = 24  # a small fleet: a process serving a few streams follows a few of them
 BATCH_HEADER = "cloudrec_batch"  # "<batch id>:<events in the batch>"
 GENERATION_HEADER = "cloudrec_generation"
 HEADER_ORDER = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type",
