@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -203,8 +204,8 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
-        self._taking_up = asyncio.Lock()
         self._followed: set[int] = set()  # partitions taken up (folded from their start)
+        self._taking_up: dict[int, asyncio.Future[None]] = {}  # their first catch-up, running
         self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
 
@@ -274,18 +275,23 @@ class KafkaEventLog:
         """Follow these partitions from their start if this process does not yet, and wait
         until their fold reaches their current end: a process folds only the partitions of
         the streams it appends to or reads, not the whole topic."""
-        if self._followed.issuperset(partitions):
-            return
-        async with self._taking_up:
-            new = sorted(set(partitions) - self._followed)
-            if not new:
-                return
-            for partition in new:
-                self._consumer.seek(self._partitions[partition],
-                                    self.replicas[partition].next_position - 1)
-            self._consumer.resume(*(self._partitions[p] for p in new))
+        new = sorted(set(partitions) - self._followed)
+        if new:  # (no await from the check to the catch-up's start: a later caller waits on it)
+            tps = [self._partitions[p] for p in new]
+            for tp in tps:
+                self._consumer.seek(tp, self.replicas[tp.partition].next_position - 1)
+            self._consumer.resume(*tps)
             self._followed.update(new)
-            await self._catch_up([self._partitions[p] for p in new], deadline)
+            caught_up = asyncio.ensure_future(self._catch_up(tps, deadline))
+            caught_up.add_done_callback(partial(self._taken_up, new))
+            self._taking_up.update((p, caught_up) for p in new)
+        waiting = {id(f): f for p in partitions if (f := self._taking_up.get(p)) is not None}
+        if waiting:
+            await asyncio.gather(*(asyncio.shield(f) for f in waiting.values()))
+
+    def _taken_up(self, partitions: list[int], _: asyncio.Future[None]) -> None:
+        for partition in partitions:  # (if it failed: reads catch up anyway, appends are folded)
+            self._taking_up.pop(partition, None)
 
     async def _end_offsets(self, partitions: list[TopicPartition],
                            deadline: float) -> dict[int, int]:

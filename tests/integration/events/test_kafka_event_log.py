@@ -154,6 +154,38 @@ def test_a_client_folds_only_the_partitions_it_appends_to_or_reads(kafka_url: st
             late.close()
 
 
+def test_appends_that_take_up_one_partition_at_once_each_wait_for_its_history(
+        kafka_url: str) -> None:
+    """8 threads of a fresh client append at once to 8 streams of one partition that holds
+    400 events of theirs: one takes the partition up and the others wait for that catch-up;
+    every append continues its stream's versions and the partition is folded once, whole."""
+    url = kafka_url + "?partitions=2"
+    writer, late = KafkaEventLog(url), None
+    try:
+        streams = [s for s in (f"t{n}" for n in range(100)) if writer.partition_of(s) == 0][:8]
+        for stream in streams:
+            writer.append([slice_event(stream, i) for i in range(50)])
+        late = KafkaEventLog(url)
+        versions: dict[str, int] = {}
+
+        def append(stream: str) -> None:
+            (stored,) = late.append([slice_event(stream, 50)])
+            versions[stream] = stored.version
+
+        threads = [threading.Thread(target=append, args=(s,)) for s in streams]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert versions == {s: 51 for s in streams}
+        assert late.followed_partitions() == {0}
+        assert late.replicas[0].next_position == 8 * 51 + 1
+    finally:
+        writer.close()
+        if late is not None:
+            late.close()
+
+
 def test_records_are_plain_kafka_with_cloudevents_headers(kafka_url: str) -> None:
     log = KafkaEventLog(kafka_url)
     (stored,) = log.append([slice_event("sid-1", 0)])
