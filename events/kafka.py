@@ -285,9 +285,9 @@ class KafkaEventLog:
             caught_up = asyncio.ensure_future(self._catch_up(tps, deadline))
             caught_up.add_done_callback(partial(self._taken_up, new))
             self._taking_up.update((p, caught_up) for p in new)
-        waiting = {id(f): f for p in partitions if (f := self._taking_up.get(p)) is not None}
+        waiting = {f for p in partitions if (f := self._taking_up.get(p)) is not None}
         if waiting:
-            await asyncio.gather(*(asyncio.shield(f) for f in waiting.values()))
+            await asyncio.gather(*(asyncio.shield(f) for f in waiting))
 
     def _taken_up(self, partitions: list[int], _: asyncio.Future[None]) -> None:
         for partition in partitions:  # (if it failed: reads catch up anyway, appends are folded)
