@@ -15,9 +15,9 @@
   per partition  the events each partition took in the 100-recording run, per second
   memory      what a fresh client of the log holds in Python objects (tracemalloc, settled and
               collected) on the history those runs left, while it serves 0, 10, 100 and 1,000
-              streams (issue 16 point 2: it should grow with the streams served, not the
-              history; a Kafka client folds every partition it serves a stream of, so 10
-              streams already take up most partitions: see the heads branch)
+              streams (issue 16 point 2: it grows with the streams served, not the history;
+              a Kafka client folds each stream it serves from the start its heads topic
+              gives, and keeps that stream's events)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 

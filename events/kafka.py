@@ -10,14 +10,27 @@ order. Bodies are JSON with the CloudEvents Kafka-binding headers, so plain cons
 from cloudrec. A position is `offset + 1` within its partition.
 
 Contract. Kafka keeps what producers send; versions, idempotency and fencing are decided by a
-deterministic fold of each partition (`replica.Replica`, one per partition), which a
-`KafkaEventLog` keeps in memory for the partitions it appends to or reads, tailing each from its
-beginning once it first serves or reads a stream of it. An append waits until
-that fold has reached its own records (it folds them at once when the fold already stands at
-them, and the follower then skips them), so it returns exactly what every reader will see, and
-raises `Fenced` when the fold rejected it (even if a newer generation raced it from another
-process). Reads first catch up to
-the end offset of the partition they read, so they see every append to it that returned before.
+deterministic fold of each stream's records (`replica`), which depends on that stream's records
+only. A `KafkaEventLog` folds the streams it appends to or reads, each from its start, and the
+partitions it reads whole (`read_all`), each as every stream's head without bodies plus its
+recent tail. An append waits until the fold has reached its own records (it folds them at once
+when the fold already stands at them, and the follower then skips them), so it returns exactly
+what every reader will see, and raises `Fenced` when the fold rejected it (even if a newer
+generation raced it from another process). Reads first catch up to the end offset of the
+partition they read, so they see every append to it that returned before.
+
+Heads. Where each stream starts is kept in a compacted topic, `<topic>.heads` (as many
+partitions; a stream's head in its partition, keyed by its id): before a stream's first record
+its appender writes `{"start": P}`, P at or before that record. A process taking up a stream
+reads the partition's end, then the heads partition: the stream's latest head, or none, which
+means the stream has no record yet (any record is preceded by an acknowledged head), so it
+starts at that end. The follower then folds the partition from there (moved back if it stood
+later), skipping other streams' records. A heads partition without its `filled` mark (a topic
+written before heads existed, or by a plain producer) is filled by the first lookup, from one
+pass over the events partition. So a process's memory grows with the streams it serves and
+the streams of the partitions it reads whole (a head of at most `replica.WINDOW` ids each),
+not with the history; the time to take a stream up grows with the partition's records since
+the stream's start.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
 Kafka record batch (atomic), shared with the appends of other streams of that partition waiting
@@ -26,19 +39,21 @@ broker is away an append blocks and is sent again (same event ids, so a copy tha
 recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
 are serialised, so they are never reordered.
 
-Limits, honestly: a process holds an index of every partition it has served or read (fine for
-days of recordings, not for years: a compacted snapshot topic would bound it, see the `heads`
-branch), and receives every record of those partitions; a process serving a few streams follows
-a few partitions, one that reads them all (a projection runner alone in its group) follows all.
+Limits, honestly: a process serving a stream keeps its events (`read_stream` answers from
+memory) until the process ends; a stream whose appenders all wrote outside cloudrec after its
+heads partition was filled is not seen by a fold that starts at its head; a lookup reads a
+whole heads partition (compacted: about one record per stream ever written there); an event id
+appended again after more than `replica.WINDOW` newer events of its stream is a new event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -50,7 +65,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from cloudrec.events.catalog import encode
 from cloudrec.events.envelope import Event, cloud_event_headers
 from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
-from cloudrec.events.replica import Record, Replica
+from cloudrec.events.replica import Partition, PartitionFold, Record, StreamFold
 from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
@@ -62,6 +77,9 @@ HEADER_ORDER = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "c
                 BATCH_HEADER, GENERATION_HEADER)  # as headers_of writes them
 EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
                        "retention.bytes": "-1", "min.insync.replicas": "1"}
+HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "600000",
+                      "min.cleanable.dirty.ratio": "0.1", "min.insync.replicas": "1"}
+FILLED_KEY = b"\x00filled"  # in each heads partition: every stream written before has its head
 
 
 @dataclass(frozen=True)
@@ -131,11 +149,14 @@ def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
 
 
 class KafkaEventLog:
+    max_served = 2000  # streams folded with their events; the least recently used goes first
+
     def __init__(self, url: str, append_timeout_s: float = 300.0,
                  start_timeout_s: float = 120.0) -> None:
         self.address = KafkaAddress.parse(url)
         self.append_timeout_s = append_timeout_s
-        self.replicas: list[Replica] = []
+        self._served: dict[str, None] = {}  # served streams, least recently used first
+        self.parts: list[Partition] = []
         self._loop = BackgroundLoop(f"kafka-log-{self.address.topic}")
         self._stream_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
@@ -147,7 +168,7 @@ class KafkaEventLog:
 
     @property
     def partitions(self) -> int:
-        return len(self.replicas)
+        return len(self.parts)
 
     # -- the port ------------------------------------------------------------------------
     def append(self, events: Sequence[Event]) -> list[Event]:
@@ -157,9 +178,7 @@ class KafkaEventLog:
         return self._loop.run(self._append(stream, list(events)))
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        replica = self.replicas[self.partition_of(stream_id)]
-        return self._loop.run(self._read([replica.partition], lambda: replica.read_stream(
-            stream_id, after_version)))
+        return self._loop.run(self._read_stream(stream_id, after_version))
 
     def read_all(self, after: int = 0, limit: int = 1000,
                  partition: int = 0) -> list[tuple[int, Event]]:
@@ -171,15 +190,18 @@ class KafkaEventLog:
             if not 0 <= partition < self.partitions:
                 raise ValueError(f"topic {self.address.topic} has partitions 0-"
                                  f"{self.partitions - 1}, not {partition}")
-        return self._loop.run(self._read(list(after), lambda: {
-            p: self.replicas[p].read_all(position, limit) for p, position in after.items()}))
+        return self._loop.run(self._read_partitions(dict(after), limit))
 
     def partition_of(self, stream_id: str) -> int:
         return partition_of(stream_id, self.partitions)
 
     def followed_partitions(self) -> set[int]:
-        """The partitions this process folds (those of the streams it served or read)."""
+        """The partitions this process follows (those of the streams it served or read)."""
         return set(self._followed)
+
+    def served_streams(self) -> set[str]:
+        """The streams this process folds with their events (those it appended to or read)."""
+        return {stream for part in self.parts for stream in part.streams}
 
     def close(self) -> None:
         if self._closed:
@@ -204,15 +226,18 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
-        self._followed: set[int] = set()  # partitions taken up (folded from their start)
-        self._taking_up: dict[int, asyncio.Future[None]] = {}  # their first catch-up, running
+        self._followed: set[int] = set()  # partitions the follower fetches
+        self._taking_up: dict[object, asyncio.Future[None]] = {}  # take-ups running, by key
+        self._scan_lock = asyncio.Lock()  # the scanner reads one thing at a time
+        self._cursors: dict[tuple[int, int], PartitionFold] = {}  # old reads, to continue
         self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
 
     async def _connect(self) -> None:
         count = await ensure_topic(self.address.bootstrap, self.address.topic,
                                    self.address.partitions)
-        self.replicas = [Replica(p) for p in range(count)]
+        self.heads_topic = heads_topic_of(self.address.topic)
+        self.parts = [Partition(p) for p in range(count)]
         self._partitions = [TopicPartition(self.address.topic, p) for p in range(count)]
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.address.bootstrap, enable_idempotence=True, acks="all",
@@ -225,15 +250,18 @@ class KafkaEventLog:
         # every read_all (each `query`) took 100 ms
         self._offsets = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
                                          enable_auto_commit=False)
-        await self._producer.start()
-        await self._consumer.start()
-        await self._offsets.start()
+        # Reads of a bounded range (a heads partition, the old part of an events partition)
+        self._scanner = AIOKafkaConsumer(bootstrap_servers=self.address.bootstrap,
+                                         enable_auto_commit=False, fetch_max_wait_ms=50,
+                                         auto_offset_reset="earliest")
+        for client in (self._producer, self._consumer, self._offsets, self._scanner):
+            await client.start()
         self._consumer.assign(self._partitions)
         self._consumer.pause(*self._partitions)  # each taken up when first served or read
 
     async def _disconnect(self) -> None:
-        for client in (getattr(self, "_consumer", None), getattr(self, "_producer", None),
-                       getattr(self, "_offsets", None)):
+        for name in ("_consumer", "_producer", "_offsets", "_scanner"):
+            client = getattr(self, name, None)
             if client is not None:
                 await client.stop()
 
@@ -245,7 +273,6 @@ class KafkaEventLog:
 
     # -- following the partitions --------------------------------------------------------
     async def _follow(self) -> None:
-        pending: dict[int, list[Any]] = {p: [] for p in range(self.partitions)}
         while True:
             try:
                 fetched = await self._consumer.getmany(*self._partitions, timeout_ms=1000)
@@ -253,45 +280,74 @@ class KafkaEventLog:
                 await asyncio.sleep(0.2)  # the consumer reconnects by itself
                 continue
             for tp, messages in fetched.items():
-                pending[tp.partition] = self._fold_complete(
-                    self.replicas[tp.partition], pending[tp.partition] + messages)
+                part = self.parts[tp.partition]
+                batches, part.pending = complete_batches(part.pending + messages,
+                                                         part.next_position)
+                for batch in batches:
+                    part.fold(batch)
             async with self._advanced:
                 self._advanced.notify_all()
 
-    @staticmethod
-    def _fold_complete(replica: Replica, messages: list[Any]) -> list[Any]:
-        """Fold every complete batch (records of one append); return the incomplete rest."""
-        messages = [m for m in messages if m.offset + 1 >= replica.next_position]
-        at = 0  # (an index: slicing the rest off after each batch was quadratic in a fetch)
-        while at < len(messages):
-            size = batch_size_of(messages[at])
-            if len(messages) - at < size:
-                break
-            replica.fold([record_of(m) for m in messages[at : at + size]])
-            at += size
-        return messages[at:]
+    def _follow_from(self, part: Partition, position: int) -> None:
+        """Make the follower fold `part` from `position` on (it never skips a record: it is
+        moved back when it stands later, started there when it does not follow `part` yet)."""
+        tp = self._partitions[part.partition]
+        if part.partition not in self._followed:
+            part.next_position, part.pending = position, []
+            self._consumer.seek(tp, position - 1)
+            self._consumer.resume(tp)
+            self._followed.add(part.partition)
+        elif part.next_position > position:
+            part.rewind(position)
+            self._consumer.seek(tp, position - 1)
 
-    async def _take_up(self, partitions: list[int], deadline: float) -> None:
-        """Follow these partitions from their start if this process does not yet, and wait
-        until their fold reaches their current end: a process folds only the partitions of
-        the streams it appends to or reads, not the whole topic."""
-        new = sorted(set(partitions) - self._followed)
-        if new:  # (no await from the check to the catch-up's start: a later caller waits on it)
-            tps = [self._partitions[p] for p in new]
-            for tp in tps:
-                self._consumer.seek(tp, self.replicas[tp.partition].next_position - 1)
-            self._consumer.resume(*tps)
-            self._followed.update(new)
-            caught_up = asyncio.ensure_future(self._catch_up(tps, deadline))
-            caught_up.add_done_callback(partial(self._taken_up, new))
-            self._taking_up.update((p, caught_up) for p in new)
-        waiting = {f for p in partitions if (f := self._taking_up.get(p)) is not None}
-        if waiting:
-            await asyncio.gather(*(asyncio.shield(f) for f in waiting))
+    async def _once(self, key: object, take_up: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `take_up` once for callers that need it at the same time; each waits for it."""
+        running = self._taking_up.get(key)
+        if running is None:
+            running = self._taking_up[key] = asyncio.ensure_future(take_up())
+            running.add_done_callback(lambda _: self._taking_up.pop(key, None))
+        await asyncio.shield(running)
 
-    def _taken_up(self, partitions: list[int], _: asyncio.Future[None]) -> None:
-        for partition in partitions:  # (if it failed: reads catch up anyway, appends are folded)
-            self._taking_up.pop(partition, None)
+    async def _serve(self, stream: str, deadline: float) -> StreamFold:
+        """This process's fold of `stream`, taken up when it first appends to or reads it."""
+        part = self.parts[self.partition_of(stream)]
+        if stream not in part.streams or ("stream", stream) in self._taking_up:
+            await self._once(("stream", stream),
+                             partial(self._take_up_stream, part, stream, deadline))
+        self._served.pop(stream, None)
+        self._served[stream] = None
+        if len(self._served) > self.max_served:
+            self._forget(next(iter(self._served)))
+        return part.streams[stream]
+
+    def _forget(self, stream: str) -> None:
+        """Stop folding `stream` (taken up again from its head when next served), unless an
+        append or take-up of it is under way."""
+        lock = self._stream_locks.get(stream)
+        if (lock is not None and lock.locked()) or ("stream", stream) in self._taking_up:
+            return
+        self._served.pop(stream, None)
+        self._stream_locks.pop(stream, None)
+        self.parts[self.partition_of(stream)].streams.pop(stream, None)
+
+    async def _take_up_stream(self, part: Partition, stream: str, deadline: float) -> None:
+        """Fold `stream` from its start, as the heads topic gives it (or from the partition's
+        end when it names none: the stream has no record yet), up to the partition's end."""
+        if stream in part.streams:
+            return
+        end = await self._end_offset(part.partition, deadline)  # before the lookup: see heads
+        start = await self._lookup_head(part.partition, stream, deadline)
+        part.streams[stream] = StreamFold(start or end + 1, head_written=start is not None)
+        self._follow_from(part, start or end + 1)
+        await self._wait(lambda: part.next_position > end, deadline)
+
+    async def _read_whole(self, part: Partition, deadline: float) -> None:
+        """Fold every stream of `part` (heads only) from its start, for `read_all`."""
+        if part.reader is None:
+            part.reader = PartitionFold()
+            self._follow_from(part, 1)
+        await self._catch_up([part.partition], deadline)
 
     async def _end_offsets(self, partitions: list[TopicPartition],
                            deadline: float) -> dict[int, int]:
@@ -304,10 +360,14 @@ class KafkaEventLog:
                     raise
                 await asyncio.sleep(0.2)
 
-    async def _catch_up(self, partitions: list[TopicPartition], deadline: float) -> None:
+    async def _end_offset(self, partition: int, deadline: float, topic: str = "") -> int:
+        tp = TopicPartition(topic or self.address.topic, partition)
+        return (await self._end_offsets([tp], deadline))[partition]
+
+    async def _catch_up(self, partitions: list[int], deadline: float) -> None:
         """Wait until the fold of each of these partitions has reached its current end."""
-        ends = await self._end_offsets(partitions, deadline)
-        await self._wait(lambda: all(self.replicas[p].next_position > end
+        ends = await self._end_offsets([self._partitions[p] for p in partitions], deadline)
+        await self._wait(lambda: all(self.parts[p].next_position > end
                                      for p, end in ends.items()), deadline)
 
     async def _wait(self, reached: Any, deadline: float) -> None:
@@ -315,59 +375,187 @@ class KafkaEventLog:
             await asyncio.wait_for(self._advanced.wait_for(reached),
                                    max(0.0, deadline - time.monotonic()))
 
-    async def _read(self, partitions: list[int], read: Any) -> Any:
-        """Catch up on these partitions (one end-offsets request for them all), then read."""
+    # -- reading -------------------------------------------------------------------------
+    async def _read_stream(self, stream: str, after_version: int) -> list[Event]:
         deadline = time.monotonic() + self.append_timeout_s
-        await self._take_up(partitions, deadline)
-        await self._catch_up([self._partitions[p] for p in partitions], deadline)
-        return read()
+        part = self.parts[self.partition_of(stream)]
+        while True:
+            fold = await self._serve(stream, deadline)
+            await self._catch_up([part.partition], deadline)
+            if part.streams.get(stream) is fold:  # (not forgotten meanwhile)
+                return fold.read(after_version)
+
+    async def _read_partitions(self, after: dict[int, int],
+                               limit: int) -> dict[int, list[tuple[int, Event]]]:
+        """Catch up on these partitions (one end-offsets request for them all), then read the
+        tail each keeps; what is older than that is read again from the broker."""
+        deadline = time.monotonic() + self.append_timeout_s
+        for partition in after:
+            if self.parts[partition].reader is None:
+                await self._once(("partition", partition), partial(
+                    self._read_whole, self.parts[partition], deadline))
+        await self._catch_up(list(after), deadline)
+        read: dict[int, list[tuple[int, Event]]] = {}
+        for partition, position in after.items():
+            reader = self.parts[partition].reader
+            assert reader is not None
+            tail = reader.read(position, limit)
+            read[partition] = (tail if tail is not None
+                               else await self._read_old(partition, position, limit, deadline))
+        return read
+
+    async def _read_old(self, partition: int, after: int, limit: int,
+                        deadline: float) -> list[tuple[int, Event]]:
+        """Events older than the reader's tail: the partition read again from its start with
+        a fold of its own (a cursor, kept to continue from where this read stops)."""
+        async with self._scan_lock:
+            cursor = self._cursors.pop((partition, after), None) or PartitionFold(1 << 62)
+            found = [s for s in cursor.ring[cursor.skip:] if s.position > after]
+            cursor.ring, cursor.skip = [], 0
+            end = await self._end_offset(partition, deadline)
+            pending: list[Any] = []
+            tp = self._partitions[partition]
+            async for messages in self._scan(tp, cursor.next - 1, end, deadline):
+                batches, pending = complete_batches(pending + messages, cursor.next)
+                for batch in batches:
+                    cursor.fold(batch)
+                found += [s for s in cursor.ring if s.position > after]
+                cursor.ring = []
+                if len(found) >= limit:
+                    break
+            cursor.ring = found[limit:]
+            found = found[:limit]
+            if found:
+                self._cursors[(partition, found[-1].position)] = cursor
+                while len(self._cursors) > 4:
+                    del self._cursors[next(iter(self._cursors))]
+            return [(s.position, s.event()) for s in found]
+
+    async def _scan(self, tp: TopicPartition, offset: int, end: int,
+                    deadline: float) -> AsyncIterator[list[Any]]:
+        """The records of `tp` from `offset` to `end` (exclusive), fetch by fetch (the caller
+        holds the scan lock)."""
+        self._scanner.assign([tp])
+        self._scanner.seek(tp, offset)
+        while await self._scanner.position(tp) < end:
+            if time.monotonic() >= deadline:
+                raise KafkaError(f"reading {tp.topic}/{tp.partition} up to {end} timed out")
+            try:
+                fetched = await self._scanner.getmany(tp, timeout_ms=200)
+            except KafkaError:
+                await asyncio.sleep(0.2)
+                continue
+            messages = [m for m in fetched.get(tp, []) if m.offset < end]
+            if messages:
+                yield messages
+
+    # -- the heads topic -----------------------------------------------------------------
+    async def _lookup_head(self, partition: int, stream: str, deadline: float) -> int | None:
+        """Where `stream` starts: the latest start the heads topic holds for it, or None when
+        it holds none (then the stream has no record: an appender writes the head first).
+        A heads partition not yet written (a topic older than heads) is filled first."""
+        key = stream.encode()
+        async with self._scan_lock:
+            tp = TopicPartition(self.heads_topic, partition)
+            end = await self._end_offset(partition, deadline, self.heads_topic)
+            start, filled = None, False
+            async for messages in self._scan(tp, 0, end, deadline):
+                for message in messages:
+                    if message.key == key:
+                        start = max(start or 0, head_start(message.value))
+                    elif message.key == FILLED_KEY:
+                        filled = True
+            if filled:
+                return start
+            return (await self._fill_heads(partition, deadline)).get(stream)
+
+    async def _fill_heads(self, partition: int, deadline: float) -> dict[str, int]:
+        """Write the start of every stream of an events partition written before the heads
+        topic existed (or by a plain producer before it was filled), then the mark that says
+        the heads partition is complete. Deterministic, so two processes filling at once
+        write the same. The caller holds the scan lock."""
+        tp = self._partitions[partition]
+        end = await self._end_offset(partition, deadline)
+        starts: dict[str, int] = {}
+        async for messages in self._scan(tp, 0, end, deadline):
+            for message in messages:
+                starts.setdefault(message.key.decode(), message.offset + 1)
+        for stream, start in starts.items():
+            await self._write_head(partition, stream.encode(), start, deadline)
+        await self._write_head(partition, FILLED_KEY, end + 1, deadline)
+        return starts
+
+    async def _write_head(self, partition: int, key: bytes, start: int,
+                          deadline: float) -> None:
+        """Write a head and wait for the broker's acknowledgement (retried until `deadline`)."""
+        value = json.dumps({"start": start}).encode()
+        while True:
+            try:
+                await self._producer.send_and_wait(self.heads_topic, value, key=key,
+                                                   partition=partition)
+                return
+            except KafkaError:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     # -- appending -----------------------------------------------------------------------
     async def _append(self, stream: str, events: list[Event]) -> list[Event]:
-        replica = self.replicas[self.partition_of(stream)]
-        await self._take_up([replica.partition], time.monotonic() + self.append_timeout_s)
-        lock = self._stream_locks.setdefault(stream, asyncio.Lock())
-        async with lock:
-            stored = replica.stored([e.event_id for e in events])
-            if stored is not None:
-                return stored
-            fresh = [e for e in events if e.event_id not in replica.by_id]
-            check_fence(replica.fences.get(stream, 0), fresh)  # early answer; the fold decides
-            return await self._produce(replica, stream, events)
+        deadline = time.monotonic() + self.append_timeout_s
+        part = self.parts[self.partition_of(stream)]
+        while True:
+            fold = await self._serve(stream, deadline)
+            lock = self._stream_locks.setdefault(stream, asyncio.Lock())
+            async with lock:
+                if part.streams.get(stream) is fold:  # (not forgotten while we waited)
+                    return await self._append_to(part, fold, stream, events, deadline)
 
-    async def _produce(self, replica: Replica, stream: str, events: list[Event]) -> list[Event]:
+    async def _append_to(self, part: Partition, fold: StreamFold, stream: str,
+                         events: list[Event], deadline: float) -> list[Event]:
+        """Append to a served stream (its lock held)."""
+        stored = fold.stored([e.event_id for e in events])
+        if stored is not None:
+            return stored
+        fresh = [e for e in events if e.event_id not in fold.ids]
+        check_fence(fold.fence, fresh)  # early answer; the fold decides
+        if not fold.head_written:  # a stream's first record: its head goes before it
+            await self._write_head(part.partition, stream.encode(), fold.start, deadline)
+            fold.head_written = True
+        return await self._produce(part, stream, events)
+
+    async def _produce(self, part: Partition, stream: str, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex
         deadline = time.monotonic() + self.append_timeout_s
-        replica.watched.add(batch_id)
+        part.watched.add(batch_id)
         try:
-            sent = await self._send(replica, stream, events, batch_id, deadline)
-            await self._wait(lambda: batch_id in replica.outcomes, deadline)
-            outcome = replica.outcomes.pop(batch_id)
+            sent = await self._send(part, stream, events, batch_id, deadline)
+            await self._wait(lambda: batch_id in part.outcomes, deadline)
+            outcome = part.outcomes.pop(batch_id)
         finally:
-            replica.watched.discard(batch_id)
+            part.watched.discard(batch_id)
         if outcome.fenced_by:
             raise Fenced(f"fenced off by generation {outcome.fenced_by} on stream {stream}")
         # what we sent, where the fold stored it with the version we stamped (not decoded again)
         return [mine if stored.version == mine.version else stored.event()
                 for mine, stored in zip(sent, outcome.stored, strict=True)]
 
-    async def _send(self, replica: Replica, stream: str, events: list[Event], batch_id: str,
+    async def _send(self, part: Partition, stream: str, events: list[Event], batch_id: str,
                     deadline: float) -> list[Event]:
         """Send the append (the sender retries until the broker acknowledges it); return the
         events as sent, stamped with the versions they take if nothing raced them."""
         tag = f"{batch_id}:{len(events)}"
-        version = replica.version(stream)
+        version = part.version(stream)
         stamped = [e.stamped(version + i) for i, e in enumerate(events, start=1)]
         records = [(stream.encode(), encode(e), headers_of(e, tag)) for e in stamped]
-        offset = await self._sender.send(records, replica.partition,
+        offset = await self._sender.send(records, part.partition,
                                          max(0.0, deadline - time.monotonic()))
-        if replica.next_position == offset + 1:
+        if part.next_position == offset + 1:
             # everything before our batch is folded: fold it at once (the follower skips it);
             # otherwise the follower folds it when it gets there
-            replica.fold([Record(offset + i, stream, e.event_id, e.generation, batch_id, value)
-                          for i, (e, (_, value, _)) in enumerate(zip(stamped, records,
-                                                                     strict=True), start=1)])
-            self._skip_own(replica.partition, offset, len(records))
+            part.fold([Record(offset + i, stream, e.event_id, e.generation, batch_id, value)
+                       for i, (e, (_, value, _)) in enumerate(zip(stamped, records,
+                                                                  strict=True), start=1)])
+            self._skip_own(part.partition, offset, len(records))
         return stamped
 
     def _skip_own(self, partition: int, offset: int, count: int) -> None:
@@ -379,6 +567,35 @@ class KafkaEventLog:
         tp = self._partitions[partition]
         if known_position(self._consumer, tp) == offset:
             self._consumer.seek(tp, offset + count)
+
+
+def complete_batches(messages: list[Any],
+                     position: int) -> tuple[list[list[Record]], list[Any]]:
+    """The complete batches (records of one append) among received `messages` that continue a
+    fold standing at `position`, and the incomplete rest. Records before `position` were
+    folded already; records that do not continue it (a fetch from before the follower was
+    moved) are dropped: offsets in the events topic have no gaps."""
+    at = 0
+    while at < len(messages) and messages[at].offset + 1 < position:
+        at += 1
+    if at < len(messages) and messages[at].offset + 1 != position:
+        return [], []
+    batches: list[list[Record]] = []
+    while at < len(messages):  # (an index: slicing the rest off each batch was quadratic)
+        size = batch_size_of(messages[at])
+        if len(messages) - at < size:
+            break
+        batches.append([record_of(m) for m in messages[at : at + size]])
+        at += size
+    return batches, messages[at:]
+
+
+def heads_topic_of(topic: str) -> str:
+    return f"{topic}.heads"
+
+
+def head_start(value: bytes) -> int:
+    return int(json.loads(value)["start"])
 
 
 def known_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
@@ -399,20 +616,31 @@ def known_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None
 
 
 async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> int:
-    """Create the events topic with cloudrec's settings (a no-op when it exists); return its
-    partition count (an existing topic keeps its own)."""
+    """Create the events topic and its heads topic with cloudrec's settings (a no-op for one
+    that exists); return the events topic's partition count (an existing topic keeps its own;
+    the heads topic has as many partitions)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
-        response = await admin.create_topics([NewTopic(
-            topic, num_partitions=partitions, replication_factor=1,
-            topic_configs=EVENTS_TOPIC_CONFIG)])
-        for name, code, *message in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise for_code(code)(f"cannot create topic {name}: {message}")
-        return await partition_count(admin, topic)
+        await create_topic(admin, topic, partitions, EVENTS_TOPIC_CONFIG)
+        count = await partition_count(admin, topic)
+        heads = heads_topic_of(topic)
+        await create_topic(admin, heads, count, HEADS_TOPIC_CONFIG)
+        if (heads_count := await partition_count(admin, heads)) != count:
+            raise KafkaError(f"topic {heads} has {heads_count} partitions, {topic} {count}:"
+                             " they must be equal (each stream's head is in its partition)")
+        return count
     finally:
         await admin.close()
+
+
+async def create_topic(admin: AIOKafkaAdminClient, topic: str, partitions: int,
+                       config: dict[str, str]) -> None:
+    response = await admin.create_topics([NewTopic(
+        topic, num_partitions=partitions, replication_factor=1, topic_configs=config)])
+    for name, code, *message in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise for_code(code)(f"cannot create topic {name}: {message}")
 
 
 async def partition_count(admin: AIOKafkaAdminClient, topic: str) -> int:

@@ -1,14 +1,21 @@
 """The event-log contract as a fold over raw records in partition order (used by the Kafka log).
 
 Kafka stores what producers sent; per-stream versions, idempotency by `event_id` and generation
-fencing are decided here, deterministically, by folding the records in offset order. Every process
-that folds the same partition reaches the same answer, so any of them can tell an appender whether
-its batch was stored, was a duplicate, or was fenced off.
+fencing are decided here, deterministically, by folding each stream's records in offset order.
+The decision for a stream depends on that stream's records only (its `Head`: version, fence and
+the ids of its last `WINDOW` events), so a process can fold just the streams it serves, from
+their first record, and reach the same answer as one that folds the whole partition.
 
 A record is one event; the records of one `append` share a batch id and form one Kafka record batch
 (written atomically, contiguous in the partition). A batch is accepted or rejected whole: if one of
 its new events carries a generation below the stream's fence, none of them is stored.
 The fold reads only the record's key and headers; bodies are decoded when read.
+
+What a process keeps (`Partition`, one per partition of the topic):
+- a `StreamFold` per stream it serves (appends to or reads): the head and the stream's events;
+- a `PartitionFold` when it reads the whole partition (`read_all`): the head of every stream of
+  the partition (no bodies) and a ring of the most recent events, `RING_BYTES` at most.
+Memory grows with the streams served and the streams of the partitions read, not with history.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from typing import NamedTuple
 
 from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
+
+WINDOW = 256  # event ids per stream remembered for idempotency: it decides, so it is the same
+RING_BYTES = 2 << 20  # event bodies a partition's reader keeps for `read_all` of its tail
 
 
 class Record(NamedTuple):
@@ -52,67 +62,155 @@ class Outcome:
     fenced_by: int = 0
 
 
-class Replica:
-    """In-memory index of one events partition, folded record by record."""
+class Head:
+    """What the fold needs of one stream: its version, its fence (the highest generation seen)
+    and the ids of its last WINDOW stored events with their versions (an event id seen again
+    within them is a duplicate: the stored copy stands)."""
 
-    def __init__(self, partition: int = 0) -> None:
-        self.partition = partition
-        self.order: list[Stored] = []  # accepted records, increasing positions
-        self.by_id: dict[str, Stored] = {}
-        self.streams: dict[str, list[Stored]] = {}
-        self.fences: dict[str, int] = {}
-        self.next_position = 1  # the position of the next record to fold
-        self.outcomes: dict[str, Outcome] = {}
-        self.watched: set[str] = set()  # batch ids an appender of this process waits for
+    __slots__ = ("version", "fence", "ids")
 
-    def fold(self, batch: Sequence[Record]) -> None:
-        """Fold the records of one append (one batch id, contiguous)."""
-        outcome = self._fold(batch)
-        self.next_position = max(self.next_position, batch[-1].position + 1)
-        if batch[0].batch_id in self.watched:
-            self.outcomes[batch[0].batch_id] = outcome
+    def __init__(self) -> None:
+        self.version = 0
+        self.fence = 0
+        self.ids: dict[str, int] = {}
 
-    def _fold(self, batch: Sequence[Record]) -> Outcome:
-        stream = batch[0].stream_id
-        fresh = [r for r in batch if r.event_id not in self.by_id]
-        fence = self.fences.get(stream, 0)
+    def decide(self, batch: Sequence[Record]) -> list[int] | int:
+        """Fold one batch of this stream: the version of each of its records (the stored one
+        for a duplicate), or the fence it hit (an int) when the batch is rejected whole."""
+        fresh = [r for r in batch if r.event_id not in self.ids]
+        fence = self.fence
         for record in fresh:
             if 0 < record.generation < fence:
-                return Outcome(fenced_by=fence)
+                return fence
             fence = max(fence, record.generation)
+        self.fence = fence
         for record in fresh:
-            self._store(record)
-        self.fences[stream] = fence
-        return Outcome(stored=[self.by_id[r.event_id] for r in batch])
+            self.version += 1
+            self.ids[record.event_id] = self.version
+        versions = [self.ids[r.event_id] for r in batch]
+        while len(self.ids) > WINDOW:
+            del self.ids[next(iter(self.ids))]
+        return versions
 
-    def _store(self, record: Record) -> None:
-        history = self.streams.setdefault(record.stream_id, [])
-        stored = Stored(record.position, len(history) + 1, record.body)
-        history.append(stored)
-        self.order.append(stored)
-        self.by_id[record.event_id] = stored
 
-    # -- reads ---------------------------------------------------------------------------
-    def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        return [s.event() for s in self.streams.get(stream_id, [])[after_version:]]
+class StreamFold(Head):
+    """A served stream: its head and its stored events, folded from `start`, a position before
+    which the stream has no record (its entry in the heads topic says so)."""
 
-    def read_all(self, after: int, limit: int) -> list[tuple[int, Event]]:
-        start = _first_after(self.order, after)
-        return [(s.position, s.event()) for s in self.order[start : start + limit]]
+    __slots__ = ("start", "next", "history", "head_written")
+
+    def __init__(self, start: int, head_written: bool) -> None:
+        super().__init__()
+        self.start = start
+        self.next = start  # records of this stream before it are folded
+        self.history: list[Stored] = []
+        self.head_written = head_written  # the heads topic names a start at or before ours
+
+    def fold(self, batch: Sequence[Record]) -> Outcome:
+        self.next = batch[-1].position + 1
+        decided = self.decide(batch)
+        if isinstance(decided, int):
+            return Outcome(fenced_by=decided)
+        for record, version in zip(batch, decided, strict=True):
+            if version > len(self.history):
+                self.history.append(Stored(record.position, version, record.body))
+        return Outcome(stored=[self.history[v - 1] for v in decided])
+
+    def read(self, after_version: int = 0) -> list[Event]:
+        return [s.event() for s in self.history[after_version:]]
 
     def stored(self, event_ids: Sequence[str]) -> list[Event] | None:
         """The stored copies when every one of these events is already stored, else None."""
-        if not all(i in self.by_id for i in event_ids):
+        versions = [self.ids.get(i) for i in event_ids]
+        if None in versions:
             return None
-        return [self.by_id[i].event() for i in event_ids]
+        return [self.history[v - 1].event() for v in versions if v is not None]
+
+
+class PartitionFold:
+    """A partition read whole: every stream's head (no bodies) and the events of its tail,
+    `RING_BYTES` of bodies at most; older events are read again from the broker."""
+
+    def __init__(self, ring_bytes: int | None = None) -> None:
+        self.heads: dict[str, Head] = {}
+        self.next = 1  # the position of the next record to fold
+        self.ring: list[Stored] = []  # stored records, increasing positions, from ring[skip]
+        self.skip = 0
+        self.ring_from = 1  # the ring holds every stored record at this position or later
+        self.ring_bytes = RING_BYTES if ring_bytes is None else ring_bytes
+        self._bytes = 0
+
+    def fold(self, batch: Sequence[Record]) -> None:
+        self.next = batch[-1].position + 1
+        head = self.heads.get(batch[0].stream_id)
+        if head is None:
+            head = self.heads[batch[0].stream_id] = Head()
+        known = head.version
+        decided = head.decide(batch)
+        if isinstance(decided, int):
+            return
+        for record, version in zip(batch, decided, strict=True):
+            if version > known:
+                self.ring.append(Stored(record.position, version, record.body))
+                self._bytes += len(record.body)
+                known = version
+        while self._bytes > self.ring_bytes and self.skip < len(self.ring) - 1:
+            dropped = self.ring[self.skip]
+            self._bytes -= len(dropped.body)
+            self.skip += 1
+            self.ring_from = dropped.position + 1
+        if self.skip > 4096 and self.skip * 2 > len(self.ring):
+            del self.ring[: self.skip]
+            self.skip = 0
+
+    def read(self, after: int, limit: int) -> list[tuple[int, Event]] | None:
+        """The stored events after position `after`, or None when the ring no longer holds
+        all of them."""
+        if after < self.ring_from - 1:
+            return None
+        start = _first_after(self.ring, after, self.skip)
+        return [(s.position, s.event()) for s in self.ring[start : start + limit]]
+
+
+class Partition:
+    """One partition as this process folds it: the follower's position, the served streams'
+    folds and, when read whole, the partition's. The follower may be moved back (to fold a
+    stream taken up late from its start); each fold skips what it has already folded."""
+
+    def __init__(self, partition: int = 0) -> None:
+        self.partition = partition
+        self.next_position = 1  # the position of the next record the follower folds
+        self.streams: dict[str, StreamFold] = {}
+        self.reader: PartitionFold | None = None
+        self.outcomes: dict[str, Outcome] = {}
+        self.watched: set[str] = set()  # batch ids an appender of this process waits for
+        self.pending: list[object] = []  # received records of a batch not yet complete
+
+    def fold(self, batch: Sequence[Record]) -> None:
+        """Fold the records of one append (one batch id, contiguous), at the follower's place."""
+        first = batch[0]
+        self.next_position = batch[-1].position + 1
+        served = self.streams.get(first.stream_id)
+        if served is not None and first.position >= served.next:
+            outcome = served.fold(batch)
+            if first.batch_id in self.watched:
+                self.outcomes[first.batch_id] = outcome
+        if self.reader is not None and first.position >= self.reader.next:
+            self.reader.fold(batch)
+
+    def rewind(self, position: int) -> None:
+        """Fold again from `position` (the follower is sought there)."""
+        self.next_position = min(self.next_position, position)
+        self.pending = []
 
     def version(self, stream_id: str) -> int:
-        return len(self.streams.get(stream_id, []))
+        served = self.streams.get(stream_id)
+        return served.version if served is not None else 0
 
 
-def _first_after(order: list[Stored], after: int) -> int:
+def _first_after(order: list[Stored], after: int, low: int = 0) -> int:
     """Index of the first stored record with position > after (binary search)."""
-    low, high = 0, len(order)
+    high = len(order)
     while low < high:
         middle = (low + high) // 2
         if order[middle].position <= after:

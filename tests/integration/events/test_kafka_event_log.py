@@ -10,6 +10,7 @@ import threading
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cloudrec.events import replica
 from cloudrec.events.kafka import KafkaAddress, KafkaEventLog, known_position
 from cloudrec.events.log import EventLog, Fenced
 from cloudrec.events.recording import RecorderLaunched
@@ -114,12 +115,12 @@ def test_a_newer_generation_in_another_process_fences_a_zombie(kafka_url: str) -
         successor.close()
 
 
-def test_a_client_folds_only_the_partitions_it_appends_to_or_reads(kafka_url: str) -> None:
-    """A process follows a partition from its start when it first serves or reads a stream of
-    it, not the whole topic: tried with one stream per partition written by another client,
-    then a fresh client appending to one (its versions continue the history it never saw),
-    reading another's stream and a third partition, and a zombie's append on the last (the
-    fold of a partition taken up late still fences it)."""
+def test_a_client_folds_only_the_streams_it_appends_to_or_reads(kafka_url: str) -> None:
+    """A process folds a stream from its start (as the heads topic gives it) when it first
+    serves or reads it, not the whole topic: tried with one stream per partition written by
+    another client, then a fresh client appending to one (its versions continue the history
+    it never saw), reading another's stream, a third partition whole, and a zombie's append
+    on the last (the fold of a stream taken up late still fences it)."""
     url = kafka_url + "?partitions=4"
     writer, late = KafkaEventLog(url), None
     try:
@@ -127,38 +128,43 @@ def test_a_client_folds_only_the_partitions_it_appends_to_or_reads(kafka_url: st
         for n in range(200):
             streams.setdefault(writer.partition_of(f"s{n}"), f"s{n}")
         assert sorted(streams) == [0, 1, 2, 3]
-        for stream in streams.values():
+        neighbours = [f"n{n}" for n in range(40)]  # other streams sharing the partitions
+        for n, stream in enumerate(streams.values()):
+            writer.append([slice_event(neighbours[n], 0)])
             writer.append([slice_event(stream, i) for i in range(3)])
+            writer.append([slice_event(neighbours[n], 1)])
         writer.append([RecorderLaunched(stream_id=streams[3], at_ms=1, generation=2,
                                         recorder_uid=7)])
         late = KafkaEventLog(url)
-        assert late.followed_partitions() == set()
-        assert all(not replica.by_id for replica in late.replicas)
+        assert late.followed_partitions() == set() and late.served_streams() == set()
 
         (stored,) = late.append([slice_event(streams[1], 3)])
         assert stored.version == 4
-        assert late.followed_partitions() == {1}
+        assert late.served_streams() == {streams[1]}
         assert [e.version for e in late.read_stream(streams[2])] == [1, 2, 3]
+        assert late.served_streams() == {streams[1], streams[2]}
         assert late.followed_partitions() == {1, 2}
-        assert len(late.read_all(0, 100, partition=0)) == 3
-        assert late.followed_partitions() == {0, 1, 2}
-        assert not late.replicas[3].by_id
+        assert len(late.read_all(0, 100, partition=0)) == 5
+        assert late.served_streams() == {streams[1], streams[2]}
+        assert late.parts[2].reader is None  # partition 2 followed for one stream only
 
         with pytest.raises(Fenced):
             late.append([slice_event(streams[3], 3, generation=1)])
         assert late.followed_partitions() == {0, 1, 2, 3}
         assert [e.version for e in writer.read_stream(streams[1])] == [1, 2, 3, 4]
+        (fresh,) = late.append([slice_event("brand-new", 0)])
+        assert fresh.version == 1
+        assert [e.version for e in writer.read_stream("brand-new")] == [1]
     finally:
         writer.close()
         if late is not None:
             late.close()
 
 
-def test_appends_that_take_up_one_partition_at_once_each_wait_for_its_history(
-        kafka_url: str) -> None:
+def test_streams_taken_up_at_once_each_wait_for_their_history(kafka_url: str) -> None:
     """8 threads of a fresh client append at once to 8 streams of one partition that holds
-    400 events of theirs: one takes the partition up and the others wait for that catch-up;
-    every append continues its stream's versions and the partition is folded once, whole."""
+    400 events of theirs: each takes up its stream (the follower moved back for each as
+    needed) and every append continues its stream's versions."""
     url = kafka_url + "?partitions=2"
     writer, late = KafkaEventLog(url), None
     try:
@@ -179,11 +185,107 @@ def test_appends_that_take_up_one_partition_at_once_each_wait_for_its_history(
             t.join(60)
         assert versions == {s: 51 for s in streams}
         assert late.followed_partitions() == {0}
-        assert late.replicas[0].next_position == 8 * 51 + 1
+        assert late.parts[0].next_position == 8 * 51 + 1
+        assert all(len(late.read_stream(s)) == 51 for s in streams)
     finally:
         writer.close()
         if late is not None:
             late.close()
+
+
+def test_a_process_forgets_the_least_recently_served_streams_beyond_its_bound(
+        kafka_url: str) -> None:
+    """A client serving more streams than `max_served` (here 3) drops the folds of the least
+    recently used; one served again is taken up again from its head, versions intact."""
+    log = KafkaEventLog(kafka_url + "?partitions=2")
+    try:
+        log.max_served = 3
+        for n in range(5):
+            log.append([slice_event(f"f{n}", i) for i in range(4)])
+        assert log.served_streams() == {"f2", "f3", "f4"}
+        (stored,) = log.append([slice_event("f0", 4)])
+        assert stored.version == 5
+        assert [e.version for e in log.read_stream("f1")] == [1, 2, 3, 4]
+        assert log.served_streams() == {"f4", "f0", "f1"}
+        assert sum(len(p.streams) for p in log.parts) == 3
+    finally:
+        log.close()
+
+
+def test_reads_older_than_the_kept_tail_come_from_the_broker_in_order(
+        kafka_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader keeps only the tail of a partition's events (RING_BYTES, here ~4 KB): a read
+    from position 0 pages through the older ones fetched again (a duplicate and a fenced
+    batch among them, left out as the fold decides) and then the tail, with no gap."""
+    monkeypatch.setattr(replica, "RING_BYTES", 4000)
+    url = kafka_url + "?partitions=1"
+    writer, reader = KafkaEventLog(url), None
+    try:
+        again = slice_event("s3", 0, generation=2)
+        for n in range(120):
+            writer.append([slice_event(f"s{n % 5}", n, generation=2)])
+            if n == 40:
+                writer.append([again])
+                writer.append([again, slice_event("s3", 1, generation=2)])  # one is new
+        with pytest.raises(Fenced):
+            writer.append([slice_event("s4", 999, generation=1)])
+        reader = KafkaEventLog(url)
+        pages, position = [], 0
+        while page := reader.read_all(position, limit=17):
+            pages.append(page)
+            position = page[-1][0]
+        read = [item for page in pages for item in page]
+        reader_fold = reader.parts[0].reader
+        assert reader_fold is not None and reader_fold.ring_from > 60  # most came from the broker
+        assert len(read) == 122 and len(pages) == 8
+        assert [p for p, _ in read] == sorted({p for p, _ in read})
+        assert [p for p, _ in read][40:44] == [41, 42, 44, 45]  # 43 held the duplicate
+        versions: dict[str, list[int]] = {}
+        for _, event in read:
+            versions.setdefault(event.stream_id, []).append(event.version)
+        assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+        assert versions["s3"][-1] == 26 and versions["s4"][-1] == 24
+        assert read == [(p, e) for p, e in writer.read_all(0, 1000)]
+    finally:
+        writer.close()
+        if reader is not None:
+            reader.close()
+
+
+def test_a_streams_head_is_written_before_its_first_record(kafka_url: str,
+                                                           kafka_bootstrap: str) -> None:
+    """The heads topic is what lets a process fold one stream alone: every stream has one head,
+    in its partition, at or before its first record. (A topic written before its heads topic
+    existed is filled in by the first lookup: test_kafka_old_shapes writes one.)"""
+    log = KafkaEventLog(kafka_url + "?partitions=2")
+    try:
+        for n in range(6):
+            log.append([slice_event(f"h{n}", 0)])
+            log.append([slice_event(f"h{n}", 1)])
+        topic = KafkaAddress.parse(kafka_url).topic
+        heads = asyncio.run(_read_topic(kafka_bootstrap, topic + ".heads"))
+        events = asyncio.run(_read_topic(kafka_bootstrap, topic))
+        for n in range(6):
+            first = min(m.offset + 1 for m in events if m.key == f"h{n}".encode())
+            starts = [json.loads(m.value)["start"] for m in heads if m.key == f"h{n}".encode()]
+            assert len(starts) == 1 and starts[0] <= first
+            assert any(m.partition == log.partition_of(f"h{n}") for m in heads
+                       if m.key == f"h{n}".encode())
+    finally:
+        log.close()
+
+
+async def _read_topic(bootstrap: str, topic: str) -> list[object]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        read: list[object] = []
+        while fetched := await consumer.getmany(timeout_ms=2000):
+            read += [m for messages in fetched.values() for m in messages]
+        return read
+    finally:
+        await consumer.stop()
 
 
 def test_records_are_plain_kafka_with_cloudevents_headers(kafka_url: str) -> None:

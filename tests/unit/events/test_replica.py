@@ -1,12 +1,13 @@
-"""The fold that gives Kafka records the log contract: versions, idempotency, fencing, positions."""
+"""The fold that gives Kafka records the log contract: versions, idempotency, fencing, positions,
+decided per stream so that a process folding one stream agrees with one folding the partition."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from cloudrec.events.catalog import encode
-from cloudrec.events.kafka import batch_size_of, headers_of, record_of
-from cloudrec.events.replica import Record, Replica
+from cloudrec.events.kafka import batch_size_of, complete_batches, headers_of, record_of
+from cloudrec.events.replica import WINDOW, Partition, PartitionFold, Record, StreamFold
 
 from .contract import slice_event
 
@@ -17,42 +18,140 @@ def records(first_position: int, batch: str, *events: object) -> list[Record]:
             for i, e in enumerate(events)]
 
 
+def partition_serving(*streams: str) -> Partition:
+    part = Partition()
+    part.reader = PartitionFold()
+    for stream in streams:
+        part.streams[stream] = StreamFold(1, head_written=True)
+    return part
+
+
 def test_versions_are_counted_per_stream_in_partition_order() -> None:
-    replica = Replica()
-    replica.fold(records(1, "x", slice_event("a", 0), slice_event("a", 1)))
-    replica.fold(records(3, "y", slice_event("b", 0)))
-    replica.fold(records(4, "z", slice_event("a", 2)))
-    assert [e.version for e in replica.read_stream("a")] == [1, 2, 3]
-    tail = replica.read_all(after=2, limit=10)
-    assert [(p, e.stream_id) for p, e in tail] == [(3, "b"), (4, "a")]
-    assert replica.next_position == 5
+    part = partition_serving("a")
+    part.fold(records(1, "x", slice_event("a", 0), slice_event("a", 1)))
+    part.fold(records(3, "y", slice_event("b", 0)))
+    part.fold(records(4, "z", slice_event("a", 2)))
+    assert [e.version for e in part.streams["a"].read()] == [1, 2, 3]
+    assert part.reader is not None
+    tail = part.reader.read(after=2, limit=10)
+    assert tail is not None
+    assert [(p, e.stream_id, e.version) for p, e in tail] == [(3, "b", 1), (4, "a", 3)]
+    assert part.next_position == 5
+    assert "b" not in part.streams  # not served: only its head, in the partition's fold
 
 
 def test_a_redelivered_batch_is_stored_once_and_leaves_a_gap_in_positions() -> None:
-    replica, event = Replica(), slice_event("a", 0)
-    replica.watched.add("retry")
-    replica.fold(records(1, "first", event))
-    replica.fold(records(2, "retry", event, slice_event("a", 1)))
-    assert [e.version for e in replica.read_stream("a")] == [1, 2]
-    assert [s.version for s in replica.outcomes["retry"].stored] == [1, 2]
-    assert [p for p, _ in replica.read_all(after=0, limit=10)] == [1, 3]
+    part, event = partition_serving("a"), slice_event("a", 0)
+    part.watched.add("retry")
+    part.fold(records(1, "first", event))
+    part.fold(records(2, "retry", event, slice_event("a", 1)))
+    assert [e.version for e in part.streams["a"].read()] == [1, 2]
+    assert [s.version for s in part.outcomes["retry"].stored] == [1, 2]
+    assert part.reader is not None
+    assert [p for p, _ in part.reader.read(after=0, limit=10) or []] == [1, 3]
 
 
 def test_a_batch_with_a_fenced_event_is_rejected_whole() -> None:
-    replica = Replica()
-    replica.watched.add("zombie")
-    replica.fold(records(1, "x", slice_event("a", 0, generation=3)))
-    replica.fold(records(2, "zombie", slice_event("a", 1, generation=3),
-                         slice_event("a", 2, generation=2)))
-    assert replica.outcomes["zombie"].fenced_by == 3
-    assert len(replica.read_stream("a")) == 1
-    assert replica.next_position == 4  # rejected records still advance the fold
+    part = partition_serving("a")
+    part.watched.add("zombie")
+    part.fold(records(1, "x", slice_event("a", 0, generation=3)))
+    part.fold(records(2, "zombie", slice_event("a", 1, generation=3),
+                      slice_event("a", 2, generation=2)))
+    assert part.outcomes["zombie"].fenced_by == 3
+    assert len(part.streams["a"].read()) == 1
+    assert part.reader is not None
+    assert len(part.reader.read(0, 10) or []) == 1
+    assert part.next_position == 4  # rejected records still advance the fold
 
 
 def test_outcomes_are_kept_only_for_watched_batches() -> None:
-    replica = Replica()
-    replica.fold(records(1, "someone-else", slice_event("a", 0)))
-    assert replica.outcomes == {}
+    part = partition_serving("a")
+    part.fold(records(1, "someone-else", slice_event("a", 0)))
+    assert part.outcomes == {}
+
+
+def test_a_stream_folded_alone_decides_as_the_whole_partition_does() -> None:
+    """A process serving one stream from its start and one reading the partition whole agree
+    on every version, duplicate and fence, other streams' records interleaved."""
+    alone, whole = Partition(), Partition()
+    alone.streams["a"] = StreamFold(3, head_written=True)  # the head: "a" starts at 3
+    whole.reader = PartitionFold()
+    whole.streams["a"] = StreamFold(1, head_written=True)
+    first = slice_event("a", 0, generation=2)
+    batches = [records(1, "b1", slice_event("b", 0)), records(2, "b2", slice_event("b", 1)),
+               records(3, "a1", first), records(4, "b3", slice_event("b", 2, generation=5)),
+               records(5, "a2", first, slice_event("a", 1, 2)),
+               records(7, "a3", slice_event("a", 2, generation=1)),
+               records(8, "a4", slice_event("a", 3, generation=2))]
+    for part in (alone, whole):
+        part.watched.update({"a2", "a3"})
+        for batch in batches:
+            part.fold(batch)
+    assert alone.streams["a"].read() == whole.streams["a"].read()
+    assert [e.version for e in alone.streams["a"].read()] == [1, 2, 3]
+    assert alone.outcomes["a3"].fenced_by == whole.outcomes["a3"].fenced_by == 2
+    assert whole.reader is not None and whole.reader.heads["a"].version == 3
+
+
+def test_an_event_id_older_than_the_window_is_stored_again_by_every_fold() -> None:
+    """Idempotency holds for an event seen within the stream's last WINDOW events; beyond that
+    the record is a new event, and both kinds of fold agree (the window decides)."""
+    part = partition_serving("a")
+    first = slice_event("a", 0)
+    part.fold(records(1, "one", first))
+    part.fold(records(2, "many", *(slice_event("a", i) for i in range(1, WINDOW))))
+    part.fold(records(WINDOW + 1, "again", first))  # still within the window: a duplicate
+    assert part.streams["a"].version == WINDOW
+    part.fold(records(WINDOW + 2, "more", slice_event("a", WINDOW)))
+    part.fold(records(WINDOW + 3, "late", first))  # now outside it
+    assert part.streams["a"].version == WINDOW + 2
+    assert part.reader is not None and part.reader.heads["a"].version == WINDOW + 2
+    assert len(part.streams["a"].ids) == WINDOW
+
+
+def test_the_reader_keeps_a_bounded_tail_and_says_when_a_read_is_older() -> None:
+    reader = PartitionFold(ring_bytes=3000)
+    for n in range(100):
+        reader.fold(records(n + 1, f"b{n}", slice_event(f"s{n % 7}", n)))
+    assert reader.ring_from > 1
+    assert reader.read(0, 10) is None
+    tail = reader.read(reader.ring_from - 1, 1000)
+    assert tail is not None and [p for p, _ in tail] == list(range(reader.ring_from, 101))
+    assert sum(len(s.body) for s in reader.ring[reader.skip:]) <= 3000
+    assert len(reader.heads) == 7
+
+
+def test_a_rewound_partition_folds_again_only_for_the_stream_taken_up() -> None:
+    """The follower moved back to fold a stream taken up late: a stream already served skips
+    the records it has folded, the new one folds them all."""
+    part = partition_serving("a")
+    part.reader = None
+    part.fold(records(1, "a1", slice_event("a", 0)))
+    part.fold(records(2, "b1", slice_event("b", 0)))
+    part.fold(records(3, "a2", slice_event("a", 1)))
+    part.streams["b"] = StreamFold(2, head_written=True)
+    part.rewind(2)
+    assert part.next_position == 2
+    part.fold(records(2, "b1", slice_event("b", 0)))
+    part.fold(records(3, "a2", slice_event("a", 1)))
+    assert [e.version for e in part.streams["a"].read()] == [1, 2]
+    assert [e.version for e in part.streams["b"].read()] == [1]
+
+
+def message(offset: int, event: object, tag: str) -> SimpleNamespace:
+    return SimpleNamespace(offset=offset, key=b"s", value=encode(event),  # type: ignore[arg-type]
+                           headers=headers_of(event, tag))  # type: ignore[arg-type]
+
+
+def test_complete_batches_continue_the_fold_and_drop_what_does_not() -> None:
+    one, two = slice_event("s", 0), slice_event("s", 1)
+    received = [message(0, one, "x:1"), message(1, one, "y:2"), message(2, two, "y:2"),
+                message(3, two, "z:2")]
+    batches, rest = complete_batches(received, 1)
+    assert [[r.position for r in b] for b in batches] == [[1], [2, 3]]
+    assert rest == received[3:]
+    assert complete_batches(received, 2)[0][0][0].position == 2  # folded records skipped
+    assert complete_batches(received[2:], 2) == ([], [])  # a fetch from elsewhere: dropped
 
 
 def test_a_received_record_reads_its_headers_in_any_order() -> None:
@@ -61,6 +160,6 @@ def test_a_received_record_reads_its_headers_in_any_order() -> None:
     event = slice_event("s", 0, generation=3)
     written = headers_of(event, "b1:2")
     for headers in (written, list(reversed(written))):
-        message = SimpleNamespace(offset=41, key=b"s", value=encode(event), headers=headers)
-        assert record_of(message) == Record(42, "s", event.event_id, 3, "b1", encode(event))
-        assert batch_size_of(message) == 2
+        msg = SimpleNamespace(offset=41, key=b"s", value=encode(event), headers=headers)
+        assert record_of(msg) == Record(42, "s", event.event_id, 3, "b1", encode(event))
+        assert batch_size_of(msg) == 2
