@@ -8,16 +8,18 @@
   batched     events/s with appends of 100 events (one transaction / one record batch)
   8 producers events/s from 8 processes at once, each with its own client of the log and 4
               threads appending 100-event batches to streams of every partition (its streams
-              read first, as a recorder starting: on Kafka that takes up their partitions)
+              read first, as a recorder starting: on Kafka that takes them up)
   100 recs    events/s from 100 simulated recordings sharing one client (one process's
               recorders), 500 single-event appends each through its own outbox, as recorders
               append: until all are in the log
   per partition  the events each partition took in the 100-recording run, per second
   memory      what a fresh client of the log holds in Python objects (tracemalloc, settled and
               collected) on the history those runs left, while it serves 0, 10, 100 and 1,000
-              streams (issue 16 point 2: it grows with the streams served, not the history;
-              a Kafka client folds each stream it serves from the start its heads topic
-              gives, and keeps that stream's events)
+              streams, then once it has read every partition whole from the start, as a
+              lone projection runner (issue 16 point 2: it grows with the streams, not the
+              history; a Kafka client folds each stream it serves from the start its heads
+              topic gives and keeps that stream's events; reading a partition whole, it
+              keeps every stream's head and a 2 MB tail of events)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 
@@ -196,7 +198,8 @@ SERVED = (0, 10, 100, 1000)  # streams a fresh client serves while its memory is
 
 def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, float], int]:
     """MB of Python objects a newly opened client holds while it serves 0, 10, 100, 1000
-    streams (reads each, 10 events), and the events in the log then (all that history)."""
+    streams (reads each, 10 events), then (key -1) once it has also read every partition
+    whole; and the events in the log then (all that history)."""
     streams = [f"served-{n}" for n in range(max(SERVED))]
     writer = open_log()
     try:
@@ -219,6 +222,12 @@ def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, 
         gc.collect()  # what is held, not garbage waiting for the collector
         held[count] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
             before, "filename")) / 2**20
+    for _ in every_event(log):  # then reads every partition whole, as a lone projection runner
+        pass
+    time.sleep(1.0)
+    gc.collect()
+    held[-1] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
+        before, "filename")) / 2**20
     tracemalloc.stop()
     log.close()
     return held, events
@@ -273,11 +282,12 @@ def main() -> None:
         print(f"{r['backend']}: {r['partitions']} partition(s), events/s each (100 recs): {shares}")
     for r in rows:
         held = r["client_mb_by_streams_served"]
-        served = ", ".join(f"{n:,}: {mb:.1f}" for n, mb in held.items())
+        served = ", ".join(f"{n:,}: {mb:.1f}" for n, mb in held.items() if n >= 0)
         per_stream = (held[SERVED[-1]] - held[SERVED[1]]) * 2**20 / (SERVED[-1] - SERVED[1])
         print(f"{r['backend']}: a fresh client on {r['events_in_log']:,} events of history holds"
               f" MB by streams served {{{served}}}: {held[0] * 2**20 / r['events_in_log']:.1f} B"
-              f" per event of history, {per_stream / 1024:.1f} KB per stream served")
+              f" per event of history, {per_stream / 1024:.1f} KB per stream served;"
+              f" {held[-1]:.1f} MB once it has read every partition whole")
     print("targets (P6): embedded >= 10,000 appends/s; Kafka >= 20,000 events/s acks=all;"
           " lag p99 <= 200 ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)

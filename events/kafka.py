@@ -465,9 +465,10 @@ class KafkaEventLog:
                         start = max(start or 0, head_start(message.value))
                     elif message.key == FILLED_KEY:
                         filled = True
-            if filled:
-                return start
-            return (await self._fill_heads(partition, deadline)).get(stream)
+            if not filled:  # (a head found is as true as the filled start: keep the later)
+                start = max(start or 0, (await self._fill_heads(partition, deadline)).get(
+                    stream, 0)) or None
+            return start
 
     async def _fill_heads(self, partition: int, deadline: float) -> dict[str, int]:
         """Write the start of every stream of an events partition written before the heads
