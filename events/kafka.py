@@ -230,6 +230,8 @@ class KafkaEventLog:
         self._taking_up: dict[object, asyncio.Future[None]] = {}  # take-ups running, by key
         self._scan_lock = asyncio.Lock()  # the scanner reads one thing at a time
         self._cursors: dict[tuple[int, int], PartitionFold] = {}  # old reads, to continue
+        self._lookups: dict[int, dict[str, list[asyncio.Future[int | None]]]] = {}  # asked
+        self._looking_up: asyncio.Future[None] | None = None  # the pass answering them
         self._sender = BatchSender(self._producer, self.address.topic)
         self._tail = asyncio.create_task(self._follow())
 
@@ -415,7 +417,7 @@ class KafkaEventLog:
             end = await self._end_offset(partition, deadline)
             pending: list[Any] = []
             tp = self._partitions[partition]
-            async for messages in self._scan(tp, cursor.next - 1, end, deadline):
+            async for _, messages in self._scan({tp: (cursor.next - 1, end)}, deadline):
                 batches, pending = complete_batches(pending + messages, cursor.next)
                 for batch in batches:
                     cursor.fold(batch)
@@ -425,50 +427,93 @@ class KafkaEventLog:
                     break
             cursor.ring = found[limit:]
             found = found[:limit]
-            if found:
+            reader = self.parts[partition].reader
+            if found and reader is not None and found[-1].position < reader.ring_from - 1:
+                # the next read continues here (once the tail holds it, it reads the tail)
                 self._cursors[(partition, found[-1].position)] = cursor
                 while len(self._cursors) > 4:
                     del self._cursors[next(iter(self._cursors))]
             return [(s.position, s.event()) for s in found]
 
-    async def _scan(self, tp: TopicPartition, offset: int, end: int,
-                    deadline: float) -> AsyncIterator[list[Any]]:
-        """The records of `tp` from `offset` to `end` (exclusive), fetch by fetch (the caller
-        holds the scan lock)."""
-        self._scanner.assign([tp])
-        self._scanner.seek(tp, offset)
-        while await self._scanner.position(tp) < end:
+    async def _scan(self, ranges: dict[TopicPartition, tuple[int, int]],
+                    deadline: float) -> AsyncIterator[tuple[TopicPartition, list[Any]]]:
+        """The records of each partition from its first offset to its end (exclusive), fetch
+        by fetch, the partitions read together (the caller holds the scan lock)."""
+        ranges = {tp: span for tp, span in ranges.items() if span[0] < span[1]}
+        self._scanner.assign(list(ranges))
+        for tp, (offset, _) in ranges.items():
+            self._scanner.seek(tp, offset)
+        while reading := [tp for tp, (_, end) in ranges.items()
+                          if await self._scanner.position(tp) < end]:
             if time.monotonic() >= deadline:
-                raise KafkaError(f"reading {tp.topic}/{tp.partition} up to {end} timed out")
+                raise KafkaError(f"reading {reading} timed out")
             try:
-                fetched = await self._scanner.getmany(tp, timeout_ms=200)
+                fetched = await self._scanner.getmany(*reading, timeout_ms=200)
             except KafkaError:
                 await asyncio.sleep(0.2)
                 continue
-            messages = [m for m in fetched.get(tp, []) if m.offset < end]
-            if messages:
-                yield messages
+            for tp, messages in fetched.items():
+                if within := [m for m in messages if m.offset < ranges[tp][1]]:
+                    yield tp, within
 
     # -- the heads topic -----------------------------------------------------------------
     async def _lookup_head(self, partition: int, stream: str, deadline: float) -> int | None:
         """Where `stream` starts: the latest start the heads topic holds for it, or None when
         it holds none (then the stream has no record: an appender writes the head first).
-        A heads partition not yet written (a topic older than heads) is filled first."""
-        key = stream.encode()
+        Lookups asked while one pass over the heads runs are answered by the next pass,
+        together."""
+        answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._lookups.setdefault(partition, {}).setdefault(stream, []).append(answer)
+        if self._looking_up is None or self._looking_up.done():
+            self._looking_up = asyncio.ensure_future(self._look_up_heads(deadline))
+        return await answer
+
+    async def _look_up_heads(self, deadline: float) -> None:
+        while self._lookups:
+            asked, self._lookups = self._lookups, {}
+            found: dict[int, dict[str, int]] = {}
+            failed: Exception | None = None
+            try:
+                found = await self._read_heads({p: set(streams) for p, streams in asked.items()},
+                                               deadline)
+            except Exception as error:
+                failed = error
+            for partition, streams in asked.items():
+                for stream, answers in streams.items():
+                    for answer in answers:
+                        if answer.done():
+                            continue
+                        if failed is not None:
+                            answer.set_exception(failed)
+                        else:
+                            answer.set_result(found[partition].get(stream) or None)
+
+    async def _read_heads(self, asked: dict[int, set[str]],
+                          deadline: float) -> dict[int, dict[str, int]]:
+        """The latest start of each asked stream found in its heads partition, read to the
+        end (every head acknowledged before this pass began). A heads partition without its
+        filled mark (a topic older than heads) is filled first."""
         async with self._scan_lock:
-            tp = TopicPartition(self.heads_topic, partition)
-            end = await self._end_offset(partition, deadline, self.heads_topic)
-            start, filled = None, False
-            async for messages in self._scan(tp, 0, end, deadline):
+            tps = [TopicPartition(self.heads_topic, p) for p in asked]
+            ends = await self._end_offsets(tps, deadline)
+            keys = {p: {s.encode() for s in streams} for p, streams in asked.items()}
+            found: dict[int, dict[str, int]] = {p: {} for p in asked}
+            filled: set[int] = set()
+            async for tp, messages in self._scan({tp: (0, ends[tp.partition]) for tp in tps},
+                                                 deadline):
+                mine, starts = keys[tp.partition], found[tp.partition]
                 for message in messages:
-                    if message.key == key:
-                        start = max(start or 0, head_start(message.value))
+                    if message.key in mine:
+                        stream = message.key.decode()
+                        starts[stream] = max(starts.get(stream, 0), head_start(message.value))
                     elif message.key == FILLED_KEY:
-                        filled = True
-            if not filled:  # (a head found is as true as the filled start: keep the later)
-                start = max(start or 0, (await self._fill_heads(partition, deadline)).get(
-                    stream, 0)) or None
-            return start
+                        filled.add(tp.partition)
+            # a head found and a filled start are both true: the later one folds less
+            for partition in set(asked) - filled:
+                for stream, start in (await self._fill_heads(partition, deadline)).items():
+                    if stream in asked[partition]:
+                        found[partition][stream] = max(found[partition].get(stream, 0), start)
+            return found
 
     async def _fill_heads(self, partition: int, deadline: float) -> dict[str, int]:
         """Write the start of every stream of an events partition written before the heads
@@ -478,11 +523,11 @@ class KafkaEventLog:
         tp = self._partitions[partition]
         end = await self._end_offset(partition, deadline)
         starts: dict[str, int] = {}
-        async for messages in self._scan(tp, 0, end, deadline):
+        async for _, messages in self._scan({tp: (0, end)}, deadline):
             for message in messages:
                 starts.setdefault(message.key.decode(), message.offset + 1)
-        for stream, start in starts.items():
-            await self._write_head(partition, stream.encode(), start, deadline)
+        await asyncio.gather(*(self._write_head(partition, stream.encode(), start, deadline)
+                               for stream, start in starts.items()))
         await self._write_head(partition, FILLED_KEY, end + 1, deadline)
         return starts
 

@@ -28,7 +28,7 @@ from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
 
 WINDOW = 256  # event ids per stream remembered for idempotency: it decides, so it is the same
-RING_BYTES = 2 << 20  # event bodies a partition's reader keeps for `read_all` of its tail
+RING_BYTES = 1 << 20  # event bodies a partition's reader keeps for `read_all` of its tail
 
 
 class Record(NamedTuple):
