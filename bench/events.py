@@ -19,7 +19,7 @@
               lone projection runner (issue 16 point 2: it grows with the streams, not the
               history; a Kafka client folds each stream it serves from the start its heads
               topic gives and keeps that stream's events; reading a partition whole, it
-              keeps every stream's head and a 1 MB tail of events)
+              keeps every stream's head and a 512 KB tail of events)
   lag p99     a status ProjectionRunner following the log from another log instance, events
               appended at a steady rate: time from `append` returning to the view holding it
 

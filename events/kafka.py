@@ -39,8 +39,9 @@ broker is away an append blocks and is sent again (same event ids, so a copy tha
 recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
 are serialised, so they are never reordered.
 
-Limits, honestly: a process serving a stream keeps its events (`read_stream` answers from
-memory) until the process ends; a stream whose appenders all wrote outside cloudrec after its
+Limits, honestly: a process keeps the events of the streams it served last (`max_served`;
+`read_stream` answers from memory), and one taken up again folds its partition from the
+stream's start once more; a stream whose appenders all wrote outside cloudrec after its
 heads partition was filled is not seen by a fold that starts at its head; a lookup reads a
 whole heads partition (compacted: about one record per stream ever written there); an event id
 appended again after more than `replica.WINDOW` newer events of its stream is a new event.
@@ -53,7 +54,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -417,14 +419,15 @@ class KafkaEventLog:
             end = await self._end_offset(partition, deadline)
             pending: list[Any] = []
             tp = self._partitions[partition]
-            async for _, messages in self._scan({tp: (cursor.next - 1, end)}, deadline):
-                batches, pending = complete_batches(pending + messages, cursor.next)
-                for batch in batches:
-                    cursor.fold(batch)
-                found += [s for s in cursor.ring if s.position > after]
-                cursor.ring = []
-                if len(found) >= limit:
-                    break
+            async with aclosing(self._scan({tp: (cursor.next - 1, end)}, deadline)) as scan:
+                async for _, messages in scan:
+                    batches, pending = complete_batches(pending + messages, cursor.next)
+                    for batch in batches:
+                        cursor.fold(batch)
+                    found += [s for s in cursor.ring if s.position > after]
+                    cursor.ring = []
+                    if len(found) >= limit:
+                        break
             cursor.ring = found[limit:]
             found = found[:limit]
             reader = self.parts[partition].reader
@@ -436,25 +439,28 @@ class KafkaEventLog:
             return [(s.position, s.event()) for s in found]
 
     async def _scan(self, ranges: dict[TopicPartition, tuple[int, int]],
-                    deadline: float) -> AsyncIterator[tuple[TopicPartition, list[Any]]]:
+                    deadline: float) -> AsyncGenerator[tuple[TopicPartition, list[Any]], None]:
         """The records of each partition from its first offset to its end (exclusive), fetch
         by fetch, the partitions read together (the caller holds the scan lock)."""
         ranges = {tp: span for tp, span in ranges.items() if span[0] < span[1]}
         self._scanner.assign(list(ranges))
-        for tp, (offset, _) in ranges.items():
-            self._scanner.seek(tp, offset)
-        while reading := [tp for tp, (_, end) in ranges.items()
-                          if await self._scanner.position(tp) < end]:
-            if time.monotonic() >= deadline:
-                raise KafkaError(f"reading {reading} timed out")
-            try:
-                fetched = await self._scanner.getmany(*reading, timeout_ms=200)
-            except KafkaError:
-                await asyncio.sleep(0.2)
-                continue
-            for tp, messages in fetched.items():
-                if within := [m for m in messages if m.offset < ranges[tp][1]]:
-                    yield tp, within
+        try:
+            for tp, (offset, _) in ranges.items():
+                self._scanner.seek(tp, offset)
+            while reading := [tp for tp, (_, end) in ranges.items()
+                              if await self._scanner.position(tp) < end]:
+                if time.monotonic() >= deadline:
+                    raise KafkaError(f"reading {reading} timed out")
+                try:
+                    fetched = await self._scanner.getmany(*reading, timeout_ms=200)
+                except KafkaError:
+                    await asyncio.sleep(0.2)
+                    continue
+                for tp, messages in fetched.items():
+                    if within := [m for m in messages if m.offset < ranges[tp][1]]:
+                        yield tp, within
+        finally:
+            self._scanner.assign([])  # no fetching ahead, nor its buffers (1 MB a partition)
 
     # -- the heads topic -----------------------------------------------------------------
     async def _lookup_head(self, partition: int, stream: str, deadline: float) -> int | None:

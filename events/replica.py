@@ -28,7 +28,8 @@ from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
 
 WINDOW = 256  # event ids per stream remembered for idempotency: it decides, so it is the same
-RING_BYTES = 1 << 20  # event bodies a partition's reader keeps for `read_all` of its tail
+RING_BYTES = 512 << 10  # events a partition's reader keeps for `read_all` of its tail
+STORED_BYTES = 100  # what one kept event costs besides its body (the object, its bytes)
 
 
 class Record(NamedTuple):
@@ -44,7 +45,7 @@ class Record(NamedTuple):
     body: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class Stored:
     position: int
     version: int
@@ -152,11 +153,11 @@ class PartitionFold:
         for record, version in zip(batch, decided, strict=True):
             if version > known:
                 self.ring.append(Stored(record.position, version, record.body))
-                self._bytes += len(record.body)
+                self._bytes += len(record.body) + STORED_BYTES
                 known = version
         while self._bytes > self.ring_bytes and self.skip < len(self.ring) - 1:
             dropped = self.ring[self.skip]
-            self._bytes -= len(dropped.body)
+            self._bytes -= len(dropped.body) + STORED_BYTES
             self.skip += 1
             self.ring_from = dropped.position + 1
         if self.skip > 4096 and self.skip * 2 > len(self.ring):
