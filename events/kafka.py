@@ -262,6 +262,12 @@ class KafkaEventLog:
             await client.start()
         self._consumer.assign(self._partitions)
         self._consumer.pause(*self._partitions)  # each taken up when first served or read
+        # the scanner is assigned once, everything paused (a new assignment, or none, made it
+        # fetch metadata again: of every topic of the broker, for none)
+        self._scanned = [*self._partitions,
+                         *(TopicPartition(self.heads_topic, p) for p in range(count))]
+        self._scanner.assign(self._scanned)
+        self._scanner.pause(*self._scanned)
 
     async def _disconnect(self) -> None:
         for name in ("_consumer", "_producer", "_offsets", "_scanner"):
@@ -443,10 +449,10 @@ class KafkaEventLog:
         """The records of each partition from its first offset to its end (exclusive), fetch
         by fetch, the partitions read together (the caller holds the scan lock)."""
         ranges = {tp: span for tp, span in ranges.items() if span[0] < span[1]}
-        self._scanner.assign(list(ranges))
         try:
             for tp, (offset, _) in ranges.items():
                 self._scanner.seek(tp, offset)
+            self._scanner.resume(*ranges)
             while reading := [tp for tp, (_, end) in ranges.items()
                               if await self._scanner.position(tp) < end]:
                 if time.monotonic() >= deadline:
@@ -460,7 +466,7 @@ class KafkaEventLog:
                     if within := [m for m in messages if m.offset < ranges[tp][1]]:
                         yield tp, within
         finally:
-            self._scanner.assign([])  # no fetching ahead, nor its buffers (1 MB a partition)
+            self._scanner.pause(*ranges)  # no fetching ahead, nor its buffers (1 MB a partition)
 
     # -- the heads topic -----------------------------------------------------------------
     async def _lookup_head(self, partition: int, stream: str, deadline: float) -> int | None:
