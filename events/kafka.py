@@ -229,7 +229,7 @@ class KafkaEventLog:
                 await asyncio.sleep(0.5)
         self._advanced = asyncio.Condition()
         self._followed: set[int] = set()  # partitions the follower fetches
-        self._taking_up: dict[object, asyncio.Future[None]] = {}  # take-ups running, by key
+        self._taking_up: dict[str, asyncio.Future[None]] = {}  # take-ups running, by stream
         self._scan_lock = asyncio.Lock()  # the scanner reads one thing at a time
         self._cursors: dict[tuple[int, int], PartitionFold] = {}  # old reads, to continue
         self._lookups: dict[int, dict[str, list[asyncio.Future[int | None]]]] = {}  # asked
@@ -311,20 +311,20 @@ class KafkaEventLog:
             part.rewind(position)
             self._consumer.seek(tp, position - 1)
 
-    async def _once(self, key: object, take_up: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run `take_up` once for callers that need it at the same time; each waits for it."""
-        running = self._taking_up.get(key)
+    async def _once(self, stream: str, take_up: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `take_up` of `stream` once for callers that need it at the same time; each
+        waits for it."""
+        running = self._taking_up.get(stream)
         if running is None:
-            running = self._taking_up[key] = asyncio.ensure_future(take_up())
-            running.add_done_callback(lambda _: self._taking_up.pop(key, None))
+            running = self._taking_up[stream] = asyncio.ensure_future(take_up())
+            running.add_done_callback(lambda _: self._taking_up.pop(stream, None))
         await asyncio.shield(running)
 
     async def _serve(self, stream: str, deadline: float) -> StreamFold:
         """This process's fold of `stream`, taken up when it first appends to or reads it."""
         part = self.parts[self.partition_of(stream)]
-        if stream not in part.streams or ("stream", stream) in self._taking_up:
-            await self._once(("stream", stream),
-                             partial(self._take_up_stream, part, stream, deadline))
+        if stream not in part.streams or stream in self._taking_up:
+            await self._once(stream, partial(self._take_up_stream, part, stream, deadline))
         self._served.pop(stream, None)
         self._served[stream] = None
         if len(self._served) > self.max_served:
@@ -335,7 +335,7 @@ class KafkaEventLog:
         """Stop folding `stream` (taken up again from its head when next served), unless an
         append or take-up of it is under way."""
         lock = self._stream_locks.get(stream)
-        if (lock is not None and lock.locked()) or ("stream", stream) in self._taking_up:
+        if (lock is not None and lock.locked()) or stream in self._taking_up:
             return
         self._served.pop(stream, None)
         self._stream_locks.pop(stream, None)
@@ -347,17 +347,11 @@ class KafkaEventLog:
         if stream in part.streams:
             return
         end = await self._end_offset(part.partition, deadline)  # before the lookup: see heads
-        start = await self._lookup_head(part.partition, stream, deadline)
-        part.streams[stream] = StreamFold(start or end + 1, head_written=start is not None)
-        self._follow_from(part, start or end + 1)
+        head = await self._lookup_head(part.partition, stream, deadline)
+        start = head or end + 1
+        part.streams[stream] = StreamFold(start, head_written=head is not None)
+        self._follow_from(part, start)
         await self._wait(lambda: part.next_position > end, deadline)
-
-    async def _read_whole(self, part: Partition, deadline: float) -> None:
-        """Fold every stream of `part` (heads only) from its start, for `read_all`."""
-        if part.reader is None:
-            part.reader = PartitionFold()
-            self._follow_from(part, 1)
-        await self._catch_up([part.partition], deadline)
 
     async def _end_offsets(self, partitions: list[TopicPartition],
                            deadline: float) -> dict[int, int]:
@@ -397,13 +391,15 @@ class KafkaEventLog:
 
     async def _read_partitions(self, after: dict[int, int],
                                limit: int) -> dict[int, list[tuple[int, Event]]]:
-        """Catch up on these partitions (one end-offsets request for them all), then read the
-        tail each keeps; what is older than that is read again from the broker."""
+        """Fold each of these partitions whole (every stream's head) from its start if this
+        process does not yet, catch up on them (one end-offsets request for them all), then
+        read the tail each keeps; what is older than that is read again from the broker."""
         deadline = time.monotonic() + self.append_timeout_s
         for partition in after:
-            if self.parts[partition].reader is None:
-                await self._once(("partition", partition), partial(
-                    self._read_whole, self.parts[partition], deadline))
+            part = self.parts[partition]
+            if part.reader is None:
+                part.reader = PartitionFold()
+                self._follow_from(part, 1)
         await self._catch_up(list(after), deadline)
         read: dict[int, list[tuple[int, Event]]] = {}
         for partition, position in after.items():
