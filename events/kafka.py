@@ -24,13 +24,18 @@ partitions; a stream's head in its partition, keyed by its id): before a stream'
 its appender writes `{"start": P}`, P at or before that record. A process taking up a stream
 reads the partition's end, then the heads partition: the stream's latest head, or none, which
 means the stream has no record yet (any record is preceded by an acknowledged head), so it
-starts at that end. The follower then folds the partition from there (moved back if it stood
-later), skipping other streams' records. A heads partition without its `filled` mark (a topic
+starts at that end. Every `SNAPSHOT_EVERY` new events (or `SNAPSHOT_SPAN` records of the
+partition) an appender also writes a snapshot of the stream's head, `{"start": P, "at": Q,
+"head": {version, fence, ids}}`: the head after every record of the stream before Q, as
+every process folds it. A take-up folds from the latest snapshot's Q (or from the start), the
+follower moved back if it stood later, skipping other streams' records; it holds the
+stream's events after the snapshot, and those before are read again from the broker (from
+the start) only when asked for. A heads partition without its `filled` mark (a topic
 written before heads existed, or by a plain producer) is filled by the first lookup, from one
-pass over the events partition. So a process's memory grows with the streams it serves and
-the streams of the partitions it reads whole (a head of at most `replica.WINDOW` ids each),
-not with the history; the time to take a stream up grows with the partition's records since
-the stream's start.
+pass over the events partition. So a process's memory grows with the streams it serves (a
+head of at most `replica.WINDOW` ids each, and their events up to `max_history_bytes` in
+all) and the streams of the partitions it reads whole, not with the history; the time to
+take a stream up grows with the partition's records since its latest snapshot.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
 Kafka record batch (atomic), shared with the appends of other streams of that partition waiting
@@ -39,9 +44,9 @@ broker is away an append blocks and is sent again (same event ids, so a copy tha
 recognised, never stored twice) until `append_timeout_s`; appends of one stream from one process
 are serialised, so they are never reordered.
 
-Limits, honestly: a process keeps the events of the streams it served last (`max_served`;
-`read_stream` answers from memory), and one taken up again folds its partition from the
-stream's start once more; a stream whose appenders all wrote outside cloudrec after its
+Limits, honestly: a process folds the streams it served last (`max_served`) and holds their
+events up to `max_history_bytes` (`read_stream` answers from memory; a stream whose events
+were dropped reads its partition again from the stream's start); a stream whose appenders all wrote outside cloudrec after its
 heads partition was filled is not seen by a fold that starts at its head; a lookup reads a
 whole heads partition (compacted: about one record per stream ever written there); an event id
 appended again after more than `replica.WINDOW` newer events of its stream is a new event.
@@ -82,6 +87,8 @@ EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
 HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "600000",
                       "min.cleanable.dirty.ratio": "0.1", "min.insync.replicas": "1"}
 FILLED_KEY = b"\x00filled"  # in each heads partition: every stream written before has its head
+SNAPSHOT_EVERY = 64  # a served stream's head is snapshotted after this many new events of it,
+SNAPSHOT_SPAN = 20_000  # or after a newer event this many records of its partition later
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,8 @@ def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
 
 
 class KafkaEventLog:
-    max_served = 2000  # streams folded with their events; the least recently used goes first
+    max_served = 2000  # streams folded; the least recently used goes first
+    max_history_bytes = 32 << 20  # their events held; the least recently used are read again
 
     def __init__(self, url: str, append_timeout_s: float = 300.0,
                  start_timeout_s: float = 120.0) -> None:
@@ -232,9 +240,10 @@ class KafkaEventLog:
         self._taking_up: dict[str, asyncio.Future[None]] = {}  # take-ups running, by stream
         self._scan_lock = asyncio.Lock()  # the scanner reads one thing at a time
         self._cursors: dict[tuple[int, int], PartitionFold] = {}  # old reads, to continue
-        self._lookups: dict[int, dict[str, list[asyncio.Future[int | None]]]] = {}  # asked
+        self._lookups: dict[int, dict[str, list[asyncio.Future[HeadRecord | None]]]] = {}
         self._looking_up: asyncio.Future[None] | None = None  # the pass answering them
         self._sender = BatchSender(self._producer, self.address.topic)
+        self._snapshots: set[asyncio.Task[None]] = set()  # snapshots being written
         self._tail = asyncio.create_task(self._follow())
 
     async def _connect(self) -> None:
@@ -277,7 +286,9 @@ class KafkaEventLog:
 
     async def _stop(self) -> None:
         self._tail.cancel()
-        await asyncio.gather(self._tail, return_exceptions=True)
+        for task in self._snapshots:
+            task.cancel()
+        await asyncio.gather(self._tail, *self._snapshots, return_exceptions=True)
         await self._sender.close()
         await self._disconnect()
 
@@ -329,7 +340,23 @@ class KafkaEventLog:
         self._served[stream] = None
         if len(self._served) > self.max_served:
             self._forget(next(iter(self._served)))
+        if sum(p.kept for p in self.parts) > self.max_history_bytes:
+            self._drop_histories(stream)
         return part.streams[stream]
+
+    def _drop_histories(self, serving: str) -> None:
+        """Stop holding the events of the least recently served streams (not `serving`) until
+        the histories held fit in half of `max_history_bytes`; read again when asked for."""
+        held = sum(p.kept for p in self.parts)
+        for stream in self._served:
+            if held <= self.max_history_bytes // 2:
+                return
+            part = self.parts[self.partition_of(stream)]
+            fold = part.streams.get(stream)
+            if stream != serving and fold is not None and fold.bytes:
+                freed = fold.drop_history()
+                part.kept -= freed
+                held -= freed
 
     def _forget(self, stream: str) -> None:
         """Stop folding `stream` (taken up again from its head when next served), unless an
@@ -339,18 +366,27 @@ class KafkaEventLog:
             return
         self._served.pop(stream, None)
         self._stream_locks.pop(stream, None)
-        self.parts[self.partition_of(stream)].streams.pop(stream, None)
+        part = self.parts[self.partition_of(stream)]
+        fold = part.streams.pop(stream, None)
+        if fold is not None:
+            part.kept -= fold.bytes
 
     async def _take_up_stream(self, part: Partition, stream: str, deadline: float) -> None:
-        """Fold `stream` from its start, as the heads topic gives it (or from the partition's
-        end when it names none: the stream has no record yet), up to the partition's end."""
+        """Fold `stream` from its latest snapshot, or its start, as the heads topic gives them
+        (or from the partition's end when it names none: the stream has no record yet), up to
+        the partition's end."""
         if stream in part.streams:
             return
         end = await self._end_offset(part.partition, deadline)  # before the lookup: see heads
         head = await self._lookup_head(part.partition, stream, deadline)
-        start = head or end + 1
-        part.streams[stream] = StreamFold(start, head_written=head is not None)
-        self._follow_from(part, start)
+        if head is None:
+            fold = StreamFold(end + 1, head_written=False)
+        elif head.head is None:
+            fold = StreamFold(head.start, head_written=True)
+        else:
+            fold = StreamFold.resume(head.start, head.at, head.head)
+        part.streams[stream] = fold
+        self._follow_from(part, fold.next)
         await self._wait(lambda: part.next_position > end, deadline)
 
     async def _end_offsets(self, partitions: list[TopicPartition],
@@ -386,8 +422,10 @@ class KafkaEventLog:
         while True:
             fold = await self._serve(stream, deadline)
             await self._catch_up([part.partition], deadline)
-            if part.streams.get(stream) is fold:  # (not forgotten meanwhile)
-                return fold.read(after_version)
+            if after_version < fold.base:
+                await self._read_history(part, stream, fold, deadline)
+            if part.streams.get(stream) is fold and after_version >= fold.base:
+                return fold.read(after_version)  # (not forgotten, nor dropped, meanwhile)
 
     async def _read_partitions(self, after: dict[int, int],
                                limit: int) -> dict[int, list[tuple[int, Event]]]:
@@ -465,12 +503,14 @@ class KafkaEventLog:
             self._scanner.pause(*ranges)  # no fetching ahead, nor its buffers (1 MB a partition)
 
     # -- the heads topic -----------------------------------------------------------------
-    async def _lookup_head(self, partition: int, stream: str, deadline: float) -> int | None:
-        """Where `stream` starts: the latest start the heads topic holds for it, or None when
-        it holds none (then the stream has no record: an appender writes the head first).
+    async def _lookup_head(self, partition: int, stream: str,
+                           deadline: float) -> HeadRecord | None:
+        """Where `stream` starts, with the latest snapshot of its head when there is one: the
+        latest the heads topic holds for it, or None when it holds none (then the stream has no
+        record: an appender writes the head first).
         Lookups asked while one pass over the heads runs are answered by the next pass,
         together."""
-        answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[HeadRecord | None] = asyncio.get_running_loop().create_future()
         self._lookups.setdefault(partition, {}).setdefault(stream, []).append(answer)
         if self._looking_up is None or self._looking_up.done():
             self._looking_up = asyncio.ensure_future(self._look_up_heads(deadline))
@@ -479,7 +519,7 @@ class KafkaEventLog:
     async def _look_up_heads(self, deadline: float) -> None:
         while self._lookups:
             asked, self._lookups = self._lookups, {}
-            found: dict[int, dict[str, int]] = {}
+            found: dict[int, dict[str, HeadRecord]] = {}
             failed: Exception | None = None
             try:
                 found = await self._read_heads({p: set(streams) for p, streams in asked.items()},
@@ -497,15 +537,16 @@ class KafkaEventLog:
                             answer.set_result(found[partition].get(stream) or None)
 
     async def _read_heads(self, asked: dict[int, set[str]],
-                          deadline: float) -> dict[int, dict[str, int]]:
-        """The latest start of each asked stream found in its heads partition, read to the
-        end (every head acknowledged before this pass began). A heads partition without its
-        filled mark (a topic older than heads) is filled first."""
+                          deadline: float) -> dict[int, dict[str, HeadRecord]]:
+        """The latest head of each asked stream found in its heads partition (the one that
+        folds least: a later snapshot, or a later start), read to the end (every head
+        acknowledged before this pass began). A heads partition without its filled mark (a
+        topic older than heads) is filled first."""
         async with self._scan_lock:
             tps = [TopicPartition(self.heads_topic, p) for p in asked]
             ends = await self._end_offsets(tps, deadline)
             keys = {p: {s.encode() for s in streams} for p, streams in asked.items()}
-            found: dict[int, dict[str, int]] = {p: {} for p in asked}
+            found: dict[int, dict[str, HeadRecord]] = {p: {} for p in asked}
             filled: set[int] = set()
             async for tp, messages in self._scan({tp: (0, ends[tp.partition]) for tp in tps},
                                                  deadline):
@@ -513,14 +554,15 @@ class KafkaEventLog:
                 for message in messages:
                     if message.key in mine:
                         stream = message.key.decode()
-                        starts[stream] = max(starts.get(stream, 0), head_start(message.value))
+                        starts[stream] = later(starts.get(stream), HeadRecord.parse(message.value))
                     elif message.key == FILLED_KEY:
                         filled.add(tp.partition)
             # a head found and a filled start are both true: the later one folds less
             for partition in set(asked) - filled:
                 for stream, start in (await self._fill_heads(partition, deadline)).items():
                     if stream in asked[partition]:
-                        found[partition][stream] = max(found[partition].get(stream, 0), start)
+                        found[partition][stream] = later(found[partition].get(stream),
+                                                         HeadRecord(start))
             return found
 
     async def _fill_heads(self, partition: int, deadline: float) -> dict[str, int]:
@@ -534,15 +576,16 @@ class KafkaEventLog:
         async for _, messages in self._scan({tp: (0, end)}, deadline):
             for message in messages:
                 starts.setdefault(message.key.decode(), message.offset + 1)
-        await asyncio.gather(*(self._write_head(partition, stream.encode(), start, deadline)
+        await asyncio.gather(*(self._write_head(partition, stream.encode(), HeadRecord(start),
+                                                deadline)
                                for stream, start in starts.items()))
-        await self._write_head(partition, FILLED_KEY, end + 1, deadline)
+        await self._write_head(partition, FILLED_KEY, HeadRecord(end + 1), deadline)
         return starts
 
-    async def _write_head(self, partition: int, key: bytes, start: int,
+    async def _write_head(self, partition: int, key: bytes, head: HeadRecord,
                           deadline: float) -> None:
         """Write a head and wait for the broker's acknowledgement (retried until `deadline`)."""
-        value = json.dumps({"start": start}).encode()
+        value = head.encode()
         while True:
             try:
                 await self._producer.send_and_wait(self.heads_topic, value, key=key,
@@ -567,15 +610,64 @@ class KafkaEventLog:
     async def _append_to(self, part: Partition, fold: StreamFold, stream: str,
                          events: list[Event], deadline: float) -> list[Event]:
         """Append to a served stream (its lock held)."""
-        stored = fold.stored([e.event_id for e in events])
+        ids = [e.event_id for e in events]
+        if fold.needs_history(ids):  # a retry of events whose stored copies are not held
+            await self._read_history(part, stream, fold, deadline)
+        stored = fold.stored(ids)
         if stored is not None:
             return stored
         fresh = [e for e in events if e.event_id not in fold.ids]
         check_fence(fold.fence, fresh)  # early answer; the fold decides
         if not fold.head_written:  # a stream's first record: its head goes before it
-            await self._write_head(part.partition, stream.encode(), fold.start, deadline)
+            await self._write_head(part.partition, stream.encode(), HeadRecord(fold.start),
+                                   deadline)
             fold.head_written = True
-        return await self._produce(part, stream, events)
+        appended = await self._produce(part, stream, events)
+        if (fold.version - fold.snapshot_version >= SNAPSHOT_EVERY
+                or (fold.version > fold.snapshot_version
+                    and fold.next - fold.snapshot_at >= SNAPSHOT_SPAN)):
+            self._snapshot(part.partition, stream, fold)
+        return appended
+
+    def _snapshot(self, partition: int, stream: str, fold: StreamFold) -> None:
+        """Write the stream's head as it stands now (the fold is synchronous: every record of
+        the stream before `fold.next` folded) to the heads topic, in the background: a
+        snapshot only saves folding, and a lost one costs nothing else."""
+        head = HeadRecord(fold.start, fold.next, fold.snapshot())
+        fold.snapshot_version, fold.snapshot_at = fold.version, fold.next
+        task = asyncio.ensure_future(self._write_head(
+            partition, stream.encode(), head, time.monotonic() + self.append_timeout_s))
+        self._snapshots.add(task)
+        task.add_done_callback(self._snapshots.discard)
+        task.add_done_callback(_written)
+
+    async def _read_history(self, part: Partition, stream: str, fold: StreamFold,
+                            deadline: float) -> None:
+        """Hold again the events of `stream` up to `fold.base`: its records read again from
+        the broker from its start, folded alone until that version."""
+        async with self._scan_lock:
+            while fold.base and part.streams.get(stream) is fold:
+                wanted, older = fold.base, StreamFold(fold.start, head_written=True)
+                end = await self._end_offset(part.partition, deadline)
+                position = fold.start
+                pending: list[Any] = []
+                tp = self._partitions[part.partition]
+                async with aclosing(self._scan({tp: (fold.start - 1, end)}, deadline)) as scan:
+                    async for _, messages in scan:
+                        batches, pending = complete_batches(pending + messages, position)
+                        for batch in batches:
+                            position = batch[-1].position + 1
+                            if batch[0].stream_id == stream:
+                                older.fold(batch)
+                        if older.version >= wanted:
+                            break
+                if older.version < wanted:
+                    raise KafkaError(f"stream {stream}: {older.version} of its {wanted} events"
+                                     f" found again in partition {part.partition}")
+                if fold.base == wanted:  # (not dropped again meanwhile)
+                    held = fold.bytes
+                    fold.prepend(older.history[:wanted])
+                    part.kept += fold.bytes - held
 
     async def _produce(self, part: Partition, stream: str, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex
@@ -623,6 +715,12 @@ class KafkaEventLog:
             self._consumer.seek(tp, offset + count)
 
 
+def _written(task: asyncio.Task[None]) -> None:
+    """A snapshot written, or not (the broker away past its deadline, or the log closed)."""
+    if not task.cancelled():
+        task.exception()
+
+
 def complete_batches(messages: list[Any],
                      position: int) -> tuple[list[list[Record]], list[Any]]:
     """The complete batches (records of one append) among received `messages` that continue a
@@ -648,8 +746,37 @@ def heads_topic_of(topic: str) -> str:
     return f"{topic}.heads"
 
 
-def head_start(value: bytes) -> int:
-    return int(json.loads(value)["start"])
+@dataclass(frozen=True)
+class HeadRecord:
+    """A stream's entry in the heads topic: `start`, a position at or before its first record,
+    and, once it has one, a snapshot of its head at position `at` (every record of the stream
+    before `at` folded): a process taking the stream up folds from `at` instead of `start`."""
+
+    start: int
+    at: int = 0
+    head: Mapping[str, Any] | None = None
+
+    @property
+    def folds_from(self) -> int:
+        return self.at if self.head is not None else self.start
+
+    def encode(self) -> bytes:
+        if self.head is None:
+            return json.dumps({"start": self.start}).encode()
+        return json.dumps({"start": self.start, "at": self.at, "head": self.head}).encode()
+
+    @classmethod
+    def parse(cls, value: bytes) -> HeadRecord:
+        entry = json.loads(value)
+        head = entry.get("head")
+        return cls(int(entry["start"]), int(entry.get("at", 0)) if head else 0, head)
+
+
+def later(known: HeadRecord | None, found: HeadRecord) -> HeadRecord:
+    """Of two true heads of one stream, the one a take-up folds least from."""
+    if known is None or found.folds_from > known.folds_from:
+        return found
+    return known
 
 
 def known_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:

@@ -12,7 +12,8 @@ its new events carries a generation below the stream's fence, none of them is st
 The fold reads only the record's key and headers; bodies are decoded when read.
 
 What a process keeps (`Partition`, one per partition of the topic):
-- a `StreamFold` per stream it serves (appends to or reads): the head and the stream's events;
+- a `StreamFold` per stream it serves (appends to or reads): the head and the stream's events
+  (those after a snapshot of the head it was taken up from, or dropped to bound memory);
 - a `PartitionFold` when it reads the whole partition (`read_all`): the head of every stream of
   the partition (no bodies) and a ring of the most recent events, `RING_BYTES` at most.
 Memory grows with the streams served and the streams of the partitions read, not with history.
@@ -20,9 +21,9 @@ Memory grows with the streams served and the streams of the partitions read, not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cloudrec.events.catalog import decode
 from cloudrec.events.envelope import Event
@@ -93,39 +94,92 @@ class Head:
             del self.ids[next(iter(self.ids))]
         return versions
 
+    def snapshot(self) -> dict[str, Any]:
+        """The head as JSON can carry it (in the heads topic)."""
+        return {"version": self.version, "fence": self.fence, "ids": list(self.ids.items())}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        self.version, self.fence = int(snapshot["version"]), int(snapshot["fence"])
+        self.ids = {str(event_id): int(version) for event_id, version in snapshot["ids"]}
+
 
 class StreamFold(Head):
     """A served stream: its head and its stored events, folded from `start`, a position before
-    which the stream has no record (its entry in the heads topic says so)."""
+    which the stream has no record (its entry in the heads topic says so), or taken up from a
+    snapshot of its head (`resume`). The events held are those after version `base` (0 when
+    all are); older ones are read again from the broker when asked for."""
 
-    __slots__ = ("start", "next", "history", "head_written")
+    __slots__ = ("start", "next", "history", "base", "bytes", "head_written", "snapshot_version",
+                 "snapshot_at")
 
     def __init__(self, start: int, head_written: bool) -> None:
         super().__init__()
         self.start = start
         self.next = start  # records of this stream before it are folded
-        self.history: list[Stored] = []
+        self.history: list[Stored] = []  # versions base + 1 ... version
+        self.base = 0
+        self.bytes = 0  # what the history holds, counted as the ring counts it
         self.head_written = head_written  # the heads topic names a start at or before ours
+        self.snapshot_version = 0  # the version and position of the latest snapshot
+        self.snapshot_at = start  # this process wrote or took the stream up from
+
+    @classmethod
+    def resume(cls, start: int, at: int, snapshot: Mapping[str, Any]) -> StreamFold:
+        """The fold of a stream starting at `start` whose head at position `at` (every record
+        of it before `at` folded) is `snapshot`: it continues from `at`, with no events held."""
+        fold = cls(start, head_written=True)
+        fold.restore(snapshot)
+        fold.next, fold.base = at, fold.version
+        fold.snapshot_version, fold.snapshot_at = fold.version, at
+        return fold
 
     def fold(self, batch: Sequence[Record]) -> Outcome:
         self.next = batch[-1].position + 1
         decided = self.decide(batch)
         if isinstance(decided, int):
             return Outcome(fenced_by=decided)
+        stored: list[Stored] = []
         for record, version in zip(batch, decided, strict=True):
-            if version > len(self.history):
+            held = self.base + len(self.history)
+            if version > held:
                 self.history.append(Stored(record.position, version, record.body))
-        return Outcome(stored=[self.history[v - 1] for v in decided])
+                self.bytes += len(record.body) + STORED_BYTES
+            if version > self.base:
+                stored.append(self.history[version - self.base - 1])
+            else:  # a copy of an event whose stored body is not held: the same event
+                stored.append(Stored(record.position, version, record.body))
+        return Outcome(stored=stored)
 
     def read(self, after_version: int = 0) -> list[Event]:
-        return [s.event() for s in self.history[after_version:]]
+        """The events after `after_version` (at or after `base`: older ones are not held)."""
+        if after_version < self.base:
+            raise ValueError(f"versions up to {self.base} are not held")
+        return [s.event() for s in self.history[after_version - self.base:]]
 
     def stored(self, event_ids: Sequence[str]) -> list[Event] | None:
-        """The stored copies when every one of these events is already stored, else None."""
-        versions = [self.ids.get(i) for i in event_ids]
-        if None in versions:
+        """The stored copies when every one of these events is already stored (and held),
+        else None."""
+        versions = [self.ids.get(i, 0) for i in event_ids]
+        if min(versions) <= self.base:
             return None
-        return [self.history[v - 1].event() for v in versions if v is not None]
+        return [self.history[v - self.base - 1].event() for v in versions]
+
+    def needs_history(self, event_ids: Sequence[str]) -> bool:
+        """Whether one of these events is stored with a version whose body is not held."""
+        return any(0 < self.ids.get(i, 0) <= self.base for i in event_ids)
+
+    def drop_history(self) -> int:
+        """Stop holding the events (read again from the broker when asked); the bytes freed."""
+        freed, self.bytes = self.bytes, 0
+        self.base, self.history = self.version, []
+        return freed
+
+    def prepend(self, older: list[Stored]) -> None:
+        """The events up to `base`, read again from the broker, held again."""
+        assert len(older) == self.base
+        self.history = older + self.history
+        self.bytes += sum(len(s.body) + STORED_BYTES for s in older)
+        self.base = 0
 
 
 class PartitionFold:
@@ -182,6 +236,7 @@ class Partition:
         self.partition = partition
         self.next_position = 1  # the position of the next record the follower folds
         self.streams: dict[str, StreamFold] = {}
+        self.kept = 0  # the bytes the served streams' histories hold
         self.reader: PartitionFold | None = None
         self.outcomes: dict[str, Outcome] = {}
         self.watched: set[str] = set()  # batch ids an appender of this process waits for
@@ -193,7 +248,9 @@ class Partition:
         self.next_position = batch[-1].position + 1
         served = self.streams.get(first.stream_id)
         if served is not None and first.position >= served.next:
+            held = served.bytes
             outcome = served.fold(batch)
+            self.kept += served.bytes - held
             if first.batch_id in self.watched:
                 self.outcomes[first.batch_id] = outcome
         if self.reader is not None and first.position >= self.reader.next:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from cloudrec.events import replica
+from cloudrec.events import kafka, replica
 from cloudrec.events.kafka import KafkaAddress, KafkaEventLog, known_position
 from cloudrec.events.log import EventLog, Fenced
 from cloudrec.events.recording import RecorderLaunched
@@ -210,6 +211,67 @@ def test_a_process_forgets_the_least_recently_served_streams_beyond_its_bound(
         assert sum(len(p.streams) for p in log.parts) == 3
     finally:
         log.close()
+
+
+def test_a_long_stream_is_taken_up_from_the_latest_snapshot_of_its_head(kafka_url: str) -> None:
+    """Every SNAPSHOT_EVERY events an appender writes its stream's head (version, fence, ids)
+    at a position P to the heads topic: a fresh client takes the stream up from P, not from
+    its start. Tried: 200 events of one stream among 199 of another; the fresh client's
+    append continues the versions, a retry of the stream's first event (before P: its body
+    not held) returns the stored copy, and a read from version 0 gives the whole stream."""
+    url = kafka_url + "?partitions=1"
+    writer, late = KafkaEventLog(url), None
+    try:
+        first = slice_event("long", 0)
+        writer.append([first])
+        for i in range(1, 200):
+            writer.append([slice_event("long", i)])
+            writer.append([slice_event("other", i)])
+        assert kafka.SNAPSHOT_EVERY == 64
+        deadline = time.monotonic() + 30
+        while writer._snapshots and time.monotonic() < deadline:
+            time.sleep(0.05)
+        late = KafkaEventLog(url)
+        (stored,) = late.append([slice_event("long", 200)])
+        assert stored.version == 201
+        fold = late.parts[0].streams["long"]
+        assert fold.base == 192 and fold.snapshot_at == 383  # after v192, at 382
+        assert fold.start == 1 and len(fold.history) == 9
+        whole = writer.read_stream("long")
+        assert late.append([first]) == [whole[0]] and fold.base == 0
+        assert late.read_stream("long") == whole
+        assert [e.version for e in whole] == list(range(1, 202))
+    finally:
+        writer.close()
+        if late is not None:
+            late.close()
+
+
+def test_the_events_held_stay_within_their_bound_and_are_read_again(kafka_url: str) -> None:
+    """A client holds at most `max_history_bytes` of its served streams' events (here ~6 KB;
+    the least recently served dropped to half of it): tried with 8 streams of 10 events read
+    one after the other, then the first again, whose events come back from the broker."""
+    url = kafka_url + "?partitions=2"
+    writer, late = KafkaEventLog(url), None
+    try:
+        streams = [f"held{n}" for n in range(8)]
+        for stream in streams:
+            writer.append([slice_event(stream, i) for i in range(10)])
+        late = KafkaEventLog(url)
+        late.max_history_bytes = 6000
+        for stream in streams:
+            assert late.read_stream(stream) == writer.read_stream(stream)
+            assert sum(p.kept for p in late.parts) <= 6000
+        dropped = late.parts[late.partition_of(streams[0])].streams[streams[0]]
+        assert dropped.base == 10 and dropped.history == []
+        assert late.read_stream(streams[0]) == writer.read_stream(streams[0])
+        assert dropped.base == 0 and len(dropped.history) == 10
+        assert sum(p.kept for p in late.parts) == sum(
+            f.bytes for p in late.parts for f in p.streams.values())
+    finally:
+        writer.close()
+        if late is not None:
+            late.close()
 
 
 def test_reads_older_than_the_kept_tail_come_from_the_broker_in_order(

@@ -3,7 +3,10 @@ decided per stream so that a process folding one stream agrees with one folding 
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
+
+import pytest
 
 from cloudrec.events.catalog import encode
 from cloudrec.events.kafka import batch_size_of, complete_batches, headers_of, record_of
@@ -163,3 +166,56 @@ def test_a_received_record_reads_its_headers_in_any_order() -> None:
         msg = SimpleNamespace(offset=41, key=b"s", value=encode(event), headers=headers)
         assert record_of(msg) == Record(42, "s", event.event_id, 3, "b1", encode(event))
         assert batch_size_of(msg) == 2
+
+
+def test_a_stream_resumed_from_a_snapshot_of_its_head_decides_as_one_folded_from_its_start(
+        ) -> None:
+    """A snapshot of a stream's head at position P (through JSON, as the heads topic carries
+    it) folds the records after P exactly as the fold from the start does: the versions go on,
+    a retry of an event stored before P is a duplicate (its version, not a new one), and an
+    older generation stays fenced. Events before P are not held until given back."""
+    whole = Partition()
+    whole.streams["a"] = StreamFold(1, head_written=True)
+    retry = slice_event("a", 1, generation=2)
+    before = [records(1, "a1", slice_event("a", 0, generation=2)),
+              records(2, "b1", slice_event("b", 0)),
+              records(3, "a2", retry, slice_event("a", 2, 2))]
+    for batch in before:
+        whole.fold(batch)
+    snapshot = json.loads(json.dumps(whole.streams["a"].snapshot()))
+    resumed = Partition()
+    resumed.streams["a"] = StreamFold.resume(1, whole.streams["a"].next, snapshot)
+    assert resumed.streams["a"].next == 5 and resumed.streams["a"].base == 3
+    after = [records(5, "b2", slice_event("b", 1)),
+             records(6, "a3", retry, slice_event("a", 3, generation=2)),
+             records(8, "zombie", slice_event("a", 4, generation=1)),
+             records(9, "a4", slice_event("a", 5, generation=3))]
+    for part in (whole, resumed):
+        part.watched.update({"a3", "zombie"})
+        for batch in after:
+            part.fold(batch)
+    mine, theirs = resumed.streams["a"], whole.streams["a"]
+    assert [s.version for s in resumed.outcomes["a3"].stored] == [2, 4]
+    assert resumed.outcomes["a3"].stored[1] == whole.outcomes["a3"].stored[1]
+    assert resumed.outcomes["zombie"].fenced_by == whole.outcomes["zombie"].fenced_by == 2
+    assert (mine.version, mine.fence, mine.ids) == (theirs.version, theirs.fence, theirs.ids)
+    assert mine.read(3) == theirs.read(3) and len(mine.read(3)) == 2
+    with pytest.raises(ValueError):
+        mine.read(0)
+    assert mine.needs_history([retry.event_id]) and mine.stored([retry.event_id]) is None
+    mine.prepend(theirs.history[:3])
+    assert mine.read() == theirs.read() and mine.base == 0
+    assert mine.stored([retry.event_id]) == [theirs.read()[1]]
+
+
+def test_a_dropped_history_frees_its_bytes_and_keeps_the_head() -> None:
+    part = partition_serving("a")
+    part.reader = None
+    for n in range(5):
+        part.fold(records(n + 1, f"a{n}", slice_event("a", n)))
+    fold = part.streams["a"]
+    assert part.kept == fold.bytes > 0
+    part.kept -= fold.drop_history()
+    assert part.kept == 0 and fold.base == fold.version == 5 and fold.read(5) == []
+    part.fold(records(6, "a5", slice_event("a", 5)))
+    assert [e.version for e in fold.read(5)] == [6] and part.kept == fold.bytes > 0
