@@ -32,10 +32,15 @@ follower moved back if it stood later, skipping other streams' records; it holds
 stream's events after the snapshot, and those before are read again from the broker (from
 the start) only when asked for. A heads partition without its `filled` mark (a topic
 written before heads existed, or by a plain producer) is filled by the first lookup, from one
-pass over the events partition. So a process's memory grows with the streams it serves (a
-head of at most `replica.WINDOW` ids each, and their events up to `max_history_bytes` in
-all) and the streams of the partitions it reads whole, not with the history; the time to
-take a stream up grows with the partition's records since its latest snapshot.
+pass over the events partition. A process reading partitions whole holds the heads of the
+streams it folded last, `max_read_ids` ids in all: one it drops is first written under
+`reader_name(stream)` (with the reader's token and position); when the stream writes again
+the reader stops there and finds its head again (its own snapshot; or, overwritten by another
+reader's, the latest snapshot before that record folded on to it). So a process's memory grows
+with the streams it serves (a head of at most `replica.WINDOW` ids each, and their events up
+to `max_history_bytes` in all), not with the history nor with the streams of the partitions
+it reads; the time to take a stream up grows with the partition's records since its latest
+snapshot.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
 Kafka record batch (atomic), shared with the appends of other streams of that partition waiting
@@ -46,10 +51,11 @@ are serialised, so they are never reordered.
 
 Limits, honestly: a process folds the streams it served last (`max_served`) and holds their
 events up to `max_history_bytes` (`read_stream` answers from memory; a stream whose events
-were dropped reads its partition again from the stream's start); a stream whose appenders all wrote outside cloudrec after its
-heads partition was filled is not seen by a fold that starts at its head; a lookup reads a
-whole heads partition (compacted: about one record per stream ever written there); an event id
-appended again after more than `replica.WINDOW` newer events of its stream is a new event.
+were dropped reads its partition again from the stream's start); a stream whose appenders
+all wrote outside cloudrec after its heads partition was filled is not seen by a fold that
+starts at its head; a lookup reads a whole heads partition (compacted: about two records per
+stream ever written there); an event id appended again after more than `replica.WINDOW` newer
+events of its stream is a new event.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from cloudrec.events.catalog import encode
 from cloudrec.events.envelope import Event, cloud_event_headers
 from cloudrec.events.log import Fenced, check_fence, partition_of, single_stream
-from cloudrec.events.replica import Partition, PartitionFold, Record, StreamFold
+from cloudrec.events.replica import HEAD_COST, Head, Partition, PartitionFold, Record, StreamFold
 from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
@@ -160,6 +166,7 @@ def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
 class KafkaEventLog:
     max_served = 2000  # streams folded; the least recently used goes first
     max_history_bytes = 32 << 20  # their events held; the least recently used are read again
+    max_read_ids = 256_000  # heads' ids held by the readers of whole partitions (~40 MB)
 
     def __init__(self, url: str, append_timeout_s: float = 300.0,
                  start_timeout_s: float = 120.0) -> None:
@@ -244,6 +251,7 @@ class KafkaEventLog:
         self._looking_up: asyncio.Future[None] | None = None  # the pass answering them
         self._sender = BatchSender(self._producer, self.address.topic)
         self._snapshots: set[asyncio.Task[None]] = set()  # snapshots being written
+        self._recovering: dict[int, asyncio.Task[None]] = {}  # readers' heads being found
         self._tail = asyncio.create_task(self._follow())
 
     async def _connect(self) -> None:
@@ -286,9 +294,10 @@ class KafkaEventLog:
 
     async def _stop(self) -> None:
         self._tail.cancel()
-        for task in self._snapshots:
+        tasks = [*self._snapshots, *self._recovering.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(self._tail, *self._snapshots, return_exceptions=True)
+        await asyncio.gather(self._tail, *tasks, return_exceptions=True)
         await self._sender.close()
         await self._disconnect()
 
@@ -306,6 +315,10 @@ class KafkaEventLog:
                                                          part.next_position)
                 for batch in batches:
                     part.fold(batch)
+            for part in self.parts:  # (an append folds its own batch too)
+                if part.reader is not None:
+                    self._service(part.partition, part.reader)
+                    self._recover(part)
             async with self._advanced:
                 self._advanced.notify_all()
 
@@ -408,6 +421,8 @@ class KafkaEventLog:
         """Wait until the fold of each of these partitions has reached its current end."""
         ends = await self._end_offsets([self._partitions[p] for p in partitions], deadline)
         await self._wait(lambda: all(self.parts[p].next_position > end
+                                     and (self.parts[p].reader is None
+                                          or self.parts[p].reader.next > end)  # type: ignore[union-attr]
                                      for p, end in ends.items()), deadline)
 
     async def _wait(self, reached: Any, deadline: float) -> None:
@@ -438,6 +453,9 @@ class KafkaEventLog:
             if part.reader is None:
                 part.reader = PartitionFold()
                 self._follow_from(part, 1)
+        for part in self.parts:
+            if part.reader is not None:
+                part.reader.max_ids = self._reader_ids()
         await self._catch_up(list(after), deadline)
         read: dict[int, list[tuple[int, Event]]] = {}
         for partition, position in after.items():
@@ -451,23 +469,34 @@ class KafkaEventLog:
     async def _read_old(self, partition: int, after: int, limit: int,
                         deadline: float) -> list[tuple[int, Event]]:
         """Events older than the reader's tail: the partition read again from its start with
-        a fold of its own (a cursor, kept to continue from where this read stops)."""
+        a fold of its own (a cursor, kept to continue from where this read stops; its heads
+        bounded as the reader's are, the ones it dropped found again here)."""
         async with self._scan_lock:
-            cursor = self._cursors.pop((partition, after), None) or PartitionFold(1 << 62)
+            cursor = self._cursors.pop((partition, after), None)
+            if cursor is None:
+                cursor = PartitionFold(1 << 62, max_ids=self._reader_ids())
             found = [s for s in cursor.ring[cursor.skip:] if s.position > after]
             cursor.ring, cursor.skip = [], 0
             end = await self._end_offset(partition, deadline)
-            pending: list[Any] = []
             tp = self._partitions[partition]
-            async with aclosing(self._scan({tp: (cursor.next - 1, end)}, deadline)) as scan:
-                async for _, messages in scan:
-                    batches, pending = complete_batches(pending + messages, cursor.next)
-                    for batch in batches:
-                        cursor.fold(batch)
-                    found += [s for s in cursor.ring if s.position > after]
-                    cursor.ring = []
-                    if len(found) >= limit:
-                        break
+            while len(found) < limit:
+                pending: list[Any] = []
+                async with aclosing(self._scan({tp: (cursor.fed - 1, end)}, deadline)) as scan:
+                    async for _, messages in scan:
+                        batches, pending = complete_batches(pending + messages, cursor.fed)
+                        for batch in batches:
+                            cursor.fold(batch)
+                        self._service(partition, cursor)
+                        found += [s for s in cursor.ring if s.position > after]
+                        cursor.ring = []
+                        if len(found) >= limit or cursor.blocked_on is not None:
+                            break
+                if cursor.blocked_on is None:
+                    break
+                cursor.unblock(await self._head_at(partition, cursor, deadline))
+                self._service(partition, cursor)
+                found += [s for s in cursor.ring if s.position > after]
+                cursor.ring = []
             cursor.ring = found[limit:]
             found = found[:limit]
             reader = self.parts[partition].reader
@@ -543,27 +572,31 @@ class KafkaEventLog:
         acknowledged before this pass began). A heads partition without its filled mark (a
         topic older than heads) is filled first."""
         async with self._scan_lock:
-            tps = [TopicPartition(self.heads_topic, p) for p in asked]
-            ends = await self._end_offsets(tps, deadline)
-            keys = {p: {s.encode() for s in streams} for p, streams in asked.items()}
-            found: dict[int, dict[str, HeadRecord]] = {p: {} for p in asked}
-            filled: set[int] = set()
-            async for tp, messages in self._scan({tp: (0, ends[tp.partition]) for tp in tps},
-                                                 deadline):
-                mine, starts = keys[tp.partition], found[tp.partition]
-                for message in messages:
-                    if message.key in mine:
-                        stream = message.key.decode()
-                        starts[stream] = later(starts.get(stream), HeadRecord.parse(message.value))
-                    elif message.key == FILLED_KEY:
-                        filled.add(tp.partition)
-            # a head found and a filled start are both true: the later one folds less
-            for partition in set(asked) - filled:
-                for stream, start in (await self._fill_heads(partition, deadline)).items():
-                    if stream in asked[partition]:
-                        found[partition][stream] = later(found[partition].get(stream),
-                                                         HeadRecord(start))
-            return found
+            return await self._read_heads_locked(asked, deadline)
+
+    async def _read_heads_locked(self, asked: dict[int, set[str]],
+                                 deadline: float) -> dict[int, dict[str, HeadRecord]]:
+        tps = [TopicPartition(self.heads_topic, p) for p in asked]
+        ends = await self._end_offsets(tps, deadline)
+        keys = {p: {s.encode() for s in streams} for p, streams in asked.items()}
+        found: dict[int, dict[str, HeadRecord]] = {p: {} for p in asked}
+        filled: set[int] = set()
+        async for tp, messages in self._scan({tp: (0, ends[tp.partition]) for tp in tps},
+                                             deadline):
+            mine, starts = keys[tp.partition], found[tp.partition]
+            for message in messages:
+                if message.key in mine:
+                    stream = message.key.decode()
+                    starts[stream] = later(starts.get(stream), HeadRecord.parse(message.value))
+                elif message.key == FILLED_KEY:
+                    filled.add(tp.partition)
+        # a head found and a filled start are both true: the later one folds less
+        for partition in set(asked) - filled:
+            for stream, start in (await self._fill_heads(partition, deadline)).items():
+                if stream in asked[partition]:
+                    found[partition][stream] = later(found[partition].get(stream),
+                                                     HeadRecord(start))
+        return found
 
     async def _fill_heads(self, partition: int, deadline: float) -> dict[str, int]:
         """Write the start of every stream of an events partition written before the heads
@@ -649,16 +682,10 @@ class KafkaEventLog:
             while fold.base and part.streams.get(stream) is fold:
                 wanted, older = fold.base, StreamFold(fold.start, head_written=True)
                 end = await self._end_offset(part.partition, deadline)
-                position = fold.start
-                pending: list[Any] = []
-                tp = self._partitions[part.partition]
-                async with aclosing(self._scan({tp: (fold.start - 1, end)}, deadline)) as scan:
-                    async for _, messages in scan:
-                        batches, pending = complete_batches(pending + messages, position)
-                        for batch in batches:
-                            position = batch[-1].position + 1
-                            if batch[0].stream_id == stream:
-                                older.fold(batch)
+                async with aclosing(self._batches_of(part.partition, stream, fold.start, end,
+                                                     deadline)) as batches:
+                    async for batch in batches:
+                        older.fold(batch)
                         if older.version >= wanted:
                             break
                 if older.version < wanted:
@@ -668,6 +695,20 @@ class KafkaEventLog:
                     held = fold.bytes
                     fold.prepend(older.history[:wanted])
                     part.kept += fold.bytes - held
+
+    async def _batches_of(self, partition: int, stream: str, start: int, end: int,
+                          deadline: float) -> AsyncGenerator[list[Record], None]:
+        """The batches of `stream` in its events partition from position `start` to offset
+        `end` (exclusive), read again from the broker (the caller holds the scan lock)."""
+        position, pending = start, list[Any]()
+        async with aclosing(self._scan({self._partitions[partition]: (start - 1, end)},
+                                       deadline)) as scan:
+            async for _, messages in scan:
+                batches, pending = complete_batches(pending + messages, position)
+                for batch in batches:
+                    position = batch[-1].position + 1
+                    if batch[0].stream_id == stream:
+                        yield batch
 
     async def _produce(self, part: Partition, stream: str, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex
@@ -714,6 +755,84 @@ class KafkaEventLog:
         if known_position(self._consumer, tp) == offset:
             self._consumer.seek(tp, offset + count)
 
+    # -- reading partitions whole with bounded heads --------------------------------------
+    def _reader_ids(self) -> int:
+        """The ids each partition's reader (or old read's cursor) may hold: the process's
+        `max_read_ids` shared between them."""
+        readers = sum(p.reader is not None for p in self.parts) + len(self._cursors) + 1
+        return max(HEAD_COST * 4, self.max_read_ids // readers)
+
+    def _service(self, partition: int, fold: PartitionFold) -> None:
+        """Write the snapshots of the heads `fold` drops (each dropped once acknowledged)."""
+        while fold.to_write:
+            stream, at, head = fold.to_write.pop(0)
+            record = HeadRecord(0, at, head, fold.token)
+            task = asyncio.ensure_future(self._write_head(
+                partition, reader_name(stream).encode(), record,
+                time.monotonic() + self.append_timeout_s))
+            self._snapshots.add(task)
+            task.add_done_callback(self._snapshots.discard)
+            task.add_done_callback(partial(_dropped, fold, stream, at))
+
+    def _recover(self, part: Partition) -> None:
+        """Give the reader of `part` the head it stopped for (in the background)."""
+        reader = part.reader
+        if reader is None or reader.blocked_on is None or part.partition in self._recovering:
+            return
+
+        async def recover() -> None:
+            try:
+                while reader.blocked_on is not None and part.reader is reader:
+                    try:
+                        async with self._scan_lock:
+                            head = await self._head_at(
+                                part.partition, reader, time.monotonic() + self.append_timeout_s)
+                    except (KafkaError, TimeoutError):
+                        await asyncio.sleep(0.5)
+                        continue
+                    reader.unblock(head)
+                    self._service(part.partition, reader)
+                    async with self._advanced:
+                        self._advanced.notify_all()
+            finally:
+                self._recovering.pop(part.partition, None)
+
+        self._recovering[part.partition] = asyncio.ensure_future(recover())
+
+    async def _head_at(self, partition: int, fold: PartitionFold, deadline: float) -> Head:
+        """The head of `fold.blocked_on` at the first waiting record (the scan lock held): the
+        snapshot this fold wrote when it dropped it (nothing of the stream since: it stopped
+        at its next record); else the latest true snapshot before that record, or the start,
+        folded on to it; or an empty head when no reader ever dropped it (never folded: this
+        is its first record)."""
+        stream, at = fold.blocked_on, fold.waiting[0][0].position
+        assert stream is not None
+        found = (await self._read_heads_locked({partition: {stream, reader_name(stream)}},
+                                               deadline))[partition]
+        dropped, own = found.get(reader_name(stream)), found.get(stream)
+        head = Head()
+        if dropped is None:
+            return head
+        if dropped.by == fold.token and dropped.head is not None:
+            head.restore(dropped.head)
+            return head
+        usable = [h for h in (dropped, own) if h is not None and h.head is not None
+                  and h.at <= at]
+        start = own.start if own is not None else 1
+        if usable:
+            best = max(usable, key=lambda h: h.at)
+            assert best.head is not None
+            head.restore(best.head)
+            start = best.at
+        async with aclosing(self._batches_of(partition, stream, start, at - 1,
+                                             deadline)) as batches:
+            async for batch in batches:
+                head.decide(batch)
+        return head
+
+def _dropped(fold: PartitionFold, stream: str, at: int, task: asyncio.Task[None]) -> None:
+    fold.written(stream, at, not task.cancelled() and task.exception() is None)
+
 
 def _written(task: asyncio.Task[None]) -> None:
     """A snapshot written, or not (the broker away past its deadline, or the log closed)."""
@@ -755,6 +874,7 @@ class HeadRecord:
     start: int
     at: int = 0
     head: Mapping[str, Any] | None = None
+    by: str = ""  # the reader that wrote it when it dropped the head (under `reader_name`)
 
     @property
     def folds_from(self) -> int:
@@ -763,13 +883,22 @@ class HeadRecord:
     def encode(self) -> bytes:
         if self.head is None:
             return json.dumps({"start": self.start}).encode()
-        return json.dumps({"start": self.start, "at": self.at, "head": self.head}).encode()
+        entry = {"start": self.start, "at": self.at, "head": self.head}
+        return json.dumps({**entry, "by": self.by} if self.by else entry).encode()
 
     @classmethod
     def parse(cls, value: bytes) -> HeadRecord:
         entry = json.loads(value)
         head = entry.get("head")
-        return cls(int(entry["start"]), int(entry.get("at", 0)) if head else 0, head)
+        return cls(int(entry.get("start", 0)), int(entry.get("at", 0)) if head else 0, head,
+                   str(entry.get("by", "")))
+
+
+def reader_name(stream: str) -> str:
+    """The key of the snapshots readers write of `stream` when they drop its head (not the
+    stream's own key: a reader must find its own snapshot again, and appenders write theirs
+    under the stream's key)."""
+    return f"\x01read:{stream}"
 
 
 def later(known: HeadRecord | None, found: HeadRecord) -> HeadRecord:

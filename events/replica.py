@@ -14,13 +14,17 @@ The fold reads only the record's key and headers; bodies are decoded when read.
 What a process keeps (`Partition`, one per partition of the topic):
 - a `StreamFold` per stream it serves (appends to or reads): the head and the stream's events
   (those after a snapshot of the head it was taken up from, or dropped to bound memory);
-- a `PartitionFold` when it reads the whole partition (`read_all`): the head of every stream of
-  the partition (no bodies) and a ring of the most recent events, `RING_BYTES` at most.
-Memory grows with the streams served and the streams of the partitions read, not with history.
+- a `PartitionFold` when it reads the whole partition (`read_all`): the heads of the streams it
+  folded last, `max_ids` ids at most (one dropped is snapshotted first, and found again when
+  its stream writes again), and a ring of the most recent events, `RING_BYTES` at most.
+Memory grows with the streams served, not with history nor with the streams of the partitions
+read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -31,6 +35,8 @@ from cloudrec.events.envelope import Event
 WINDOW = 256  # event ids per stream remembered for idempotency: it decides, so it is the same
 RING_BYTES = 512 << 10  # events a partition's reader keeps for `read_all` of its tail
 STORED_BYTES = 100  # what one kept event costs besides its body (the object, its bytes)
+MAX_READ_IDS = 64_000  # a partition's reader holds heads of this many ids (~10 MB) at most
+HEAD_COST = 8  # one head, counted as this many ids besides its own
 
 
 class Record(NamedTuple):
@@ -182,33 +188,99 @@ class StreamFold(Head):
         self.base = 0
 
 
-class PartitionFold:
-    """A partition read whole: every stream's head (no bodies) and the events of its tail,
-    `RING_BYTES` of bodies at most; older events are read again from the broker."""
+class Evicted:
+    """The streams whose heads a fold dropped, as a Bloom filter (fixed memory: a stream may be
+    named that was not dropped, never the reverse), allocated at the first drop."""
 
-    def __init__(self, ring_bytes: int | None = None) -> None:
-        self.heads: dict[str, Head] = {}
+    BITS = 1 << 18
+
+    def __init__(self) -> None:
+        self.bits: bytearray | None = None
+
+    @staticmethod
+    def _places(stream: str) -> list[int]:
+        digest = hashlib.blake2b(stream.encode(), digest_size=12).digest()
+        return [int.from_bytes(digest[i:i + 4], "little") % Evicted.BITS for i in (0, 4, 8)]
+
+    def add(self, stream: str) -> None:
+        if self.bits is None:
+            self.bits = bytearray(self.BITS // 8)
+        for place in self._places(stream):
+            self.bits[place >> 3] |= 1 << (place & 7)
+
+    def __contains__(self, stream: str) -> bool:
+        bits = self.bits
+        return bits is not None and all(bits[p >> 3] & (1 << (p & 7))
+                                        for p in self._places(stream))
+
+
+class PartitionFold:
+    """A partition read whole: the heads of its streams (no bodies) and the events of its tail,
+    `RING_BYTES` of bodies at most; older events are read again from the broker.
+
+    The heads held are bounded too (`max_ids`, counting each head's ids plus `HEAD_COST`): the
+    least recently folded is dropped once a snapshot of it (its head at `next`) is written to
+    the heads topic (`to_write`, then `written`). When a dropped stream's record comes again,
+    the fold stops there (`blocked_on`; later batches wait in `waiting`) until its head at
+    that record is given back (`unblock`); `token` names this fold's snapshots, so the one it
+    finds again is known to be its own."""
+
+    def __init__(self, ring_bytes: int | None = None, max_ids: int | None = None) -> None:
+        self.heads: dict[str, Head] = {}  # least recently folded first
         self.next = 1  # the position of the next record to fold
+        self.fed = 1  # the position after the last batch given (folded, or waiting)
         self.ring: list[Stored] = []  # stored records, increasing positions, from ring[skip]
         self.skip = 0
         self.ring_from = 1  # the ring holds every stored record at this position or later
         self.ring_bytes = RING_BYTES if ring_bytes is None else ring_bytes
         self._bytes = 0
+        self.max_ids = MAX_READ_IDS if max_ids is None else max_ids
+        self.ids_held = 0  # the heads' ids, and HEAD_COST per head
+        self.token = uuid.uuid4().hex
+        self.evicting: dict[str, tuple[int, Head]] = {}  # dropped once their snapshot is written
+        self.to_write: list[tuple[str, int, dict[str, Any]]] = []  # snapshots: stream, at, head
+        self.evicted = Evicted()
+        self.blocked_on: str | None = None
+        self.waiting: list[Sequence[Record]] = []
 
     def fold(self, batch: Sequence[Record]) -> None:
-        self.next = batch[-1].position + 1
-        head = self.heads.get(batch[0].stream_id)
-        if head is None:
-            head = self.heads[batch[0].stream_id] = Head()
-        known = head.version
-        decided = head.decide(batch)
-        if isinstance(decided, int):
+        """Fold a batch (one append) given in partition order; one given before is ignored."""
+        if batch[0].position < self.fed:
             return
-        for record, version in zip(batch, decided, strict=True):
-            if version > known:
-                self.ring.append(Stored(record.position, version, record.body))
-                self._bytes += len(record.body) + STORED_BYTES
-                known = version
+        self.fed = batch[-1].position + 1
+        self._take(batch)
+
+    def _take(self, batch: Sequence[Record]) -> None:
+        if self.blocked_on is not None:
+            self.waiting.append(batch)
+            return
+        stream = batch[0].stream_id
+        head = self.heads.pop(stream, None)
+        if head is None:
+            kept = self.evicting.pop(stream, None)
+            if kept is not None:  # dropped before its snapshot was written: kept still
+                head = kept[1]
+            elif stream in self.evicted:  # (maybe) dropped: its head must be found again
+                self.blocked_on = stream
+                self.waiting.append(batch)
+                return
+            else:
+                head = Head()
+            self.ids_held += len(head.ids) + HEAD_COST
+        self.heads[stream] = head
+        self.next = batch[-1].position + 1
+        known, held = head.version, len(head.ids)
+        decided = head.decide(batch)
+        self.ids_held += len(head.ids) - held
+        if not isinstance(decided, int):
+            for record, version in zip(batch, decided, strict=True):
+                if version > known:
+                    self.ring.append(Stored(record.position, version, record.body))
+                    self._bytes += len(record.body) + STORED_BYTES
+                    known = version
+        self._trim()
+
+    def _trim(self) -> None:
         while self._bytes > self.ring_bytes and self.skip < len(self.ring) - 1:
             dropped = self.ring[self.skip]
             self._bytes -= len(dropped.body) + STORED_BYTES
@@ -217,6 +289,35 @@ class PartitionFold:
         if self.skip > 4096 and self.skip * 2 > len(self.ring):
             del self.ring[: self.skip]
             self.skip = 0
+        while self.ids_held > self.max_ids and len(self.heads) > 1:
+            stream = next(iter(self.heads))
+            head = self.heads.pop(stream)
+            self.ids_held -= len(head.ids) + HEAD_COST
+            self.evicting[stream] = (self.next, head)
+            self.to_write.append((stream, self.next, head.snapshot()))  # as it is now
+            self.evicted.add(stream)
+
+    def written(self, stream: str, at: int, ok: bool) -> None:
+        """The snapshot of `stream` at `at` was written (then its head is dropped), or could
+        not be (then it is kept)."""
+        kept = self.evicting.get(stream)
+        if kept is None or kept[0] != at:
+            return  # folded again since: held again (or dropped at a later position)
+        del self.evicting[stream]
+        if not ok:
+            self.heads[stream] = kept[1]
+            self.ids_held += len(kept[1].ids) + HEAD_COST
+
+    def unblock(self, head: Head) -> None:
+        """The head of `blocked_on` at the first waiting record: fold on (until the next
+        dropped stream)."""
+        assert self.blocked_on is not None
+        stream, self.blocked_on = self.blocked_on, None
+        self.heads[stream] = head
+        self.ids_held += len(head.ids) + HEAD_COST
+        waiting, self.waiting = self.waiting, []
+        for batch in waiting:
+            self._take(batch)
 
     def read(self, after: int, limit: int) -> list[tuple[int, Event]] | None:
         """The stored events after position `after`, or None when the ring no longer holds
@@ -253,7 +354,7 @@ class Partition:
             self.kept += served.bytes - held
             if first.batch_id in self.watched:
                 self.outcomes[first.batch_id] = outcome
-        if self.reader is not None and first.position >= self.reader.next:
+        if self.reader is not None:
             self.reader.fold(batch)
 
     def rewind(self, position: int) -> None:

@@ -274,6 +274,82 @@ def test_the_events_held_stay_within_their_bound_and_are_read_again(kafka_url: s
             late.close()
 
 
+def test_readers_with_bounded_heads_find_the_dropped_ones_again(
+        kafka_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client reading a partition whole holds heads of at most `max_read_ids` ids: it drops
+    the least recently folded once a snapshot of it is written to the heads topic, and finds
+    it there when the stream writes again. Tried: 30 streams written in turns, a retry and a
+    zombie among them, read by two clients at once with room for about 3 heads each (each
+    overwrites the other's snapshots, so each also folds a stream alone from an older one),
+    from position 0 through the old-reads cursor (a tail of ~4 KB), then on as more is
+    written: every read equals the writer's, whose heads are not bounded."""
+    monkeypatch.setattr(replica, "RING_BYTES", 4000)
+    found, scans = [0], [0]
+    head_at, batches_of = KafkaEventLog._head_at, KafkaEventLog._batches_of
+
+    async def counted_head_at(self: KafkaEventLog, *args: object) -> replica.Head:
+        found[0] += 1
+        return await head_at(self, *args)  # type: ignore[arg-type]
+
+    def counted_batches_of(self: KafkaEventLog, *args: object) -> object:
+        scans[0] += 1
+        return batches_of(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KafkaEventLog, "_head_at", counted_head_at)
+    monkeypatch.setattr(KafkaEventLog, "_batches_of", counted_batches_of)
+    url = kafka_url + "?partitions=1"
+    writer, readers = KafkaEventLog(url), []
+
+    def write(turns: range) -> None:
+        for turn in turns:
+            for n in range(30):
+                writer.append([slice_event(f"r{n}", turn, generation=2)])
+            if turn == 1:
+                writer.append([first_of_r5])  # a retry: stored once
+                with pytest.raises(Fenced):
+                    writer.append([slice_event("r7", 99, generation=1)])
+
+    def read_whole(log: KafkaEventLog, after: int) -> list[tuple[int, object]]:
+        read: list[tuple[int, object]] = []
+        while page := log.read_all(after, limit=25):
+            read += page
+            after = page[-1][0]
+        return read
+
+    try:
+        first_of_r5 = slice_event("r5", 0, generation=2)
+        writer.append([first_of_r5])
+        write(range(1, 4))
+        expected = read_whole(writer, 0)
+        assert len(expected) == 1 + 3 * 30
+        readers = [KafkaEventLog(url), KafkaEventLog(url)]
+        budget = 2 * 3 * (replica.HEAD_COST + 4)
+        for log in readers:
+            log.max_read_ids = budget
+        results: dict[int, list[tuple[int, object]]] = {}
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(  # type: ignore[misc]
+            i, read_whole(readers[i], 0))) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert results == {0: expected, 1: expected}
+        position = expected[-1][0]
+        write(range(4, 7))
+        more = read_whole(writer, position)
+        assert len(more) == 90
+        assert [read_whole(log, position) for log in readers] == [more, more]
+        for log in readers:
+            reader = log.parts[0].reader
+            assert reader is not None and reader.ids_held <= budget // 2
+            assert len(reader.heads) <= 4
+        assert found[0] >= 60 and scans[0] >= 1
+    finally:
+        writer.close()
+        for log in readers:
+            log.close()
+
+
 def test_reads_older_than_the_kept_tail_come_from_the_broker_in_order(
         kafka_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reader keeps only the tail of a partition's events (RING_BYTES, here ~4 KB): a read

@@ -10,7 +10,16 @@ import pytest
 
 from cloudrec.events.catalog import encode
 from cloudrec.events.kafka import batch_size_of, complete_batches, headers_of, record_of
-from cloudrec.events.replica import WINDOW, Partition, PartitionFold, Record, StreamFold
+from cloudrec.events.replica import (
+    HEAD_COST,
+    WINDOW,
+    Evicted,
+    Head,
+    Partition,
+    PartitionFold,
+    Record,
+    StreamFold,
+)
 
 from .contract import slice_event
 
@@ -219,3 +228,71 @@ def test_a_dropped_history_frees_its_bytes_and_keeps_the_head() -> None:
     assert part.kept == 0 and fold.base == fold.version == 5 and fold.read(5) == []
     part.fold(records(6, "a5", slice_event("a", 5)))
     assert [e.version for e in fold.read(5)] == [6] and part.kept == fold.bytes > 0
+
+
+def test_a_reader_holds_bounded_heads_and_stops_at_a_dropped_stream_until_given_it_back(
+        ) -> None:
+    """A reader over its `max_ids` drops the least recently folded head once its snapshot
+    (the head at the reader's position) is written; a record of a dropped stream stops the
+    fold there, later batches waiting, until the head is given back. Tried against a fold
+    with no bound: 12 streams in turn, a retry and a zombie among them, give the same
+    events, versions and fences; a snapshot that could not be written keeps its head, and a
+    stream folded again before its snapshot was written is kept without stopping."""
+    bounded, whole = PartitionFold(max_ids=3 * (HEAD_COST + 2)), PartitionFold()
+    snapshots: dict[str, tuple[int, dict[str, object]]] = {}
+    stops = 0
+    retry, position = slice_event("s3", 0, generation=2), 1
+    batches = []
+    for n in range(48):
+        stream = f"s{n % 12}"
+        events = [slice_event(stream, n, generation=2)]
+        if n in (3, 27):
+            events = [retry]  # s3's first event, then again: a duplicate
+        if n == 40:
+            events = [slice_event(stream, n, generation=1)]  # a zombie of s4
+        batches.append(records(position, f"b{n}", *events))
+        position += len(events)
+    for batch in batches:
+        whole.fold(batch)
+        bounded.fold(batch)
+        while bounded.to_write or bounded.blocked_on:
+            for stream, at, snapshot in bounded.to_write:
+                snapshots[stream] = (at, json.loads(json.dumps(snapshot)))
+                bounded.written(stream, at, ok=stream != "s0" or stops > 0)
+            bounded.to_write = []
+            if bounded.blocked_on is not None:
+                stops += 1
+                at, snapshot = snapshots[bounded.blocked_on]
+                assert at <= bounded.waiting[0][0].position
+                head = Head()
+                head.restore(snapshot)
+                bounded.unblock(head)
+        assert len(bounded.heads) <= 3 or "s0" in bounded.heads
+    assert stops >= 30 and bounded.ids_held <= 3 * (HEAD_COST + 2) + HEAD_COST + 1
+    assert bounded.next == whole.next == position
+    assert bounded.read(0, 100) == whole.read(0, 100)
+    assert len(whole.read(0, 100) or []) == 46  # the duplicate and the zombie left out
+    for stream, head in bounded.heads.items():
+        assert (head.version, head.fence, head.ids) == (
+            whole.heads[stream].version, whole.heads[stream].fence, whole.heads[stream].ids)
+
+
+def test_a_stream_folded_again_before_its_snapshot_is_written_is_kept() -> None:
+    reader = PartitionFold(max_ids=HEAD_COST + 1)
+    reader.fold(records(1, "a", slice_event("a", 0)))
+    reader.fold(records(2, "b", slice_event("b", 0)))
+    assert [w[0] for w in reader.to_write] == ["a"] and "a" in reader.evicted
+    reader.fold(records(3, "a2", slice_event("a", 1)))  # before the write was acknowledged
+    assert reader.blocked_on is None and reader.heads["a"].version == 2
+    reader.written("a", 3, ok=True)  # the snapshot at 3 (still true) no longer drops it
+    assert "a" in reader.heads
+
+
+def test_the_evicted_filter_names_every_stream_added() -> None:
+    evicted = Evicted()
+    assert "x" not in evicted and evicted.bits is None
+    names = [f"stream-{n}" for n in range(5000)]
+    for name in names:
+        evicted.add(name)
+    assert all(name in evicted for name in names)
+    assert sum(f"other-{n}" in evicted for n in range(5000)) < 50
