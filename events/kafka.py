@@ -90,10 +90,11 @@ HEADER_ORDER = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "c
                 BATCH_HEADER, GENERATION_HEADER)  # as headers_of writes them
 EVENTS_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1",
                        "retention.bytes": "-1", "min.insync.replicas": "1"}
-HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "600000",
-                      "min.cleanable.dirty.ratio": "0.1", "min.insync.replicas": "1"}
+HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "60000",
+                      "segment.bytes": str(8 << 20), "min.cleanable.dirty.ratio": "0.1",
+                      "min.insync.replicas": "1"}  # compacted soon: a lookup reads it whole
 FILLED_KEY = b"\x00filled"  # in each heads partition: every stream written before has its head
-SNAPSHOT_EVERY = 64  # a served stream's head is snapshotted after this many new events of it,
+SNAPSHOT_EVERY = 128  # a served stream's head is snapshotted after this many new events of it,
 SNAPSHOT_SPAN = 20_000  # or after a newer event this many records of its partition later
 
 

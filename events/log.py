@@ -49,10 +49,13 @@ class EventLog(Protocol):
 
 
 def single_stream(events: Sequence[Event]) -> str:
-    """The one stream id these events belong to (appends are per stream)."""
+    """The one stream id these events belong to (appends are per stream), each event named
+    once in the append."""
     streams = {event.stream_id for event in events}
     if len(streams) != 1:
         raise ValueError(f"an append holds events of exactly one stream, got {sorted(streams)}")
+    if len({event.event_id for event in events}) != len(events):
+        raise ValueError("an append names each event once: an event id appears twice in it")
     return streams.pop()
 
 

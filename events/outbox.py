@@ -104,7 +104,10 @@ class Outbox:
                 held.append(following)
                 break
             events += following
-        return events
+        once: dict[str, Event] = {}  # an event queued twice (a retry) is appended once
+        for event in events:
+            once.setdefault(event.event_id, event)
+        return list(once.values())
 
     def _append(self, events: Sequence[Event]) -> None:
         while True:

@@ -85,7 +85,11 @@ class Head:
     def decide(self, batch: Sequence[Record]) -> list[int] | int:
         """Fold one batch of this stream: the version of each of its records (the stored one
         for a duplicate), or the fence it hit (an int) when the batch is rejected whole."""
-        fresh = [r for r in batch if r.event_id not in self.ids]
+        fresh, named = [], set()
+        for record in batch:  # (an id named twice in one batch is new once)
+            if record.event_id not in self.ids and record.event_id not in named:
+                named.add(record.event_id)
+                fresh.append(record)
         fence = self.fence
         for record in fresh:
             if 0 < record.generation < fence:
@@ -101,12 +105,15 @@ class Head:
         return versions
 
     def snapshot(self) -> dict[str, Any]:
-        """The head as JSON can carry it (in the heads topic)."""
-        return {"version": self.version, "fence": self.fence, "ids": list(self.ids.items())}
+        """The head as JSON can carry it (in the heads topic): the ids in order, whose
+        versions are those up to `version`."""
+        return {"version": self.version, "fence": self.fence, "ids": list(self.ids)}
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         self.version, self.fence = int(snapshot["version"]), int(snapshot["fence"])
-        self.ids = {str(event_id): int(version) for event_id, version in snapshot["ids"]}
+        ids = snapshot["ids"]
+        self.ids = {str(event_id): self.version - len(ids) + n
+                    for n, event_id in enumerate(ids, start=1)}
 
 
 class StreamFold(Head):

@@ -107,6 +107,12 @@ class EventLogContract:
         with pytest.raises(ValueError):
             log.append([slice_event("a", 0), slice_event("b", 0)])
 
+    def test_an_append_naming_one_event_twice_is_refused_whole(self, log: EventLog) -> None:
+        twice = slice_event("s", 0)
+        with pytest.raises(ValueError, match="twice"):
+            log.append([twice, slice_event("s", 1), twice])
+        assert log.read_stream("s") == []
+
     def test_empty_append(self, log: EventLog) -> None:
         assert log.append([]) == []
         assert all(log.read_all(partition=p) == [] for p in range(log.partitions))

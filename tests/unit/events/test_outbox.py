@@ -95,3 +95,18 @@ def test_appends_queued_behind_a_slow_one_reach_the_log_together_in_order() -> N
     assert trail == [60] and len(log.read_stream("b")) == 1
     assert log.calls <= 6  # 101 appends: the first alone, the rest merged up to each boundary
     outbox.close()
+
+
+def test_an_event_queued_twice_is_appended_once_when_merged() -> None:
+    """A caller retrying an append through the outbox queues the same event again; merged
+    with it, the log would get one event named twice (refused: the queue would retry it
+    forever). Tried behind a slow log: the second copy is dropped, every event stored once."""
+    log = SlowLog()
+    outbox = Outbox(log)
+    again = slice_event("a", 1)
+    outbox.append([slice_event("a", 0)])
+    outbox.append([again])
+    outbox.append([again, slice_event("a", 2)])
+    assert outbox.flush(10)
+    assert [e.index for e in log.read_stream("a")] == [0, 1, 2]  # type: ignore[attr-defined]
+    outbox.close()

@@ -296,3 +296,22 @@ def test_the_evicted_filter_names_every_stream_added() -> None:
         evicted.add(name)
     assert all(name in evicted for name in names)
     assert sum(f"other-{n}" in evicted for n in range(5000)) < 50
+
+
+
+def test_an_id_named_twice_in_one_batch_is_one_event_and_the_head_snapshots_in_order() -> None:
+    """A plain producer may send one event twice in one batch: it is stored once (its second
+    copy a duplicate), so a head's ids always have the versions up to its own, in order, and
+    its snapshot carries the ids alone."""
+    part = partition_serving("a")
+    twice = slice_event("a", 1)
+    part.watched.add("y")
+    part.fold(records(1, "x", slice_event("a", 0)))
+    part.fold(records(2, "y", twice, twice, slice_event("a", 2)))
+    head = part.streams["a"]
+    assert [s.version for s in part.outcomes["y"].stored] == [2, 2, 3]
+    assert [e.version for e in head.read()] == [1, 2, 3]
+    assert part.reader is not None and part.reader.heads["a"].ids == head.ids
+    again = Head()
+    again.restore(json.loads(json.dumps(head.snapshot())))
+    assert (again.version, again.fence, again.ids) == (head.version, head.fence, head.ids)
