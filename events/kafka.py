@@ -24,10 +24,11 @@ partitions; a stream's head in its partition, keyed by its id): before a stream'
 its appender writes `{"start": P}`, P at or before that record. A process taking up a stream
 reads the partition's end, then the heads partition: the stream's latest head, or none, which
 means the stream has no record yet (any record is preceded by an acknowledged head), so it
-starts at that end. Every `SNAPSHOT_EVERY` new events (or `SNAPSHOT_SPAN` records of the
-partition) an appender also writes a snapshot of the stream's head, `{"start": P, "at": Q,
-"head": {version, fence, ids}}`: the head after every record of the stream before Q, as
-every process folds it. A take-up folds from the latest snapshot's Q (or from the start), the
+starts at that end. Every `SNAPSHOT_EVERY` new events an appender also writes a snapshot of
+the stream's head, `{"start": P, "at": Q, "head": {version, fence, ids}}`: the head after
+every record of the stream before Q, as every process folds it (so does a take-up that
+folded more than `SNAPSHOT_SPAN` records: a stream quiet for long is not folded from far
+back twice). A take-up folds from the latest snapshot's Q (or from the start), the
 follower moved back if it stood later, skipping other streams' records; it holds the
 stream's events after the snapshot, and those before are read again from the broker (from
 the start) only when asked for. A heads partition without its `filled` mark (a topic
@@ -95,7 +96,7 @@ HEADS_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.ms": "60000",
                       "min.insync.replicas": "1"}  # compacted soon: a lookup reads it whole
 FILLED_KEY = b"\x00filled"  # in each heads partition: every stream written before has its head
 SNAPSHOT_EVERY = 128  # a served stream's head is snapshotted after this many new events of it,
-SNAPSHOT_SPAN = 20_000  # or after a newer event this many records of its partition later
+SNAPSHOT_SPAN = 20_000  # and when taking it up folded this many records of its partition
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,9 @@ class KafkaEventLog:
         part.streams[stream] = fold
         self._follow_from(part, fold.next)
         await self._wait(lambda: part.next_position > end, deadline)
+        if fold.version and part.next_position - fold.snapshot_at >= SNAPSHOT_SPAN:
+            self._snapshot(part, stream, fold)  # (a stream quiet for long: the next take-up
+            # of it, in this process or another, folds from here)
 
     async def _end_offsets(self, partitions: list[TopicPartition],
                            deadline: float) -> dict[int, int]:
@@ -657,20 +661,21 @@ class KafkaEventLog:
                                    deadline)
             fold.head_written = True
         appended = await self._produce(part, stream, events)
-        if (fold.version - fold.snapshot_version >= SNAPSHOT_EVERY
-                or (fold.version > fold.snapshot_version
-                    and fold.next - fold.snapshot_at >= SNAPSHOT_SPAN)):
-            self._snapshot(part.partition, stream, fold)
+        if fold.version - fold.snapshot_version >= SNAPSHOT_EVERY:
+            self._snapshot(part, stream, fold)
         return appended
 
-    def _snapshot(self, partition: int, stream: str, fold: StreamFold) -> None:
-        """Write the stream's head as it stands now (the fold is synchronous: every record of
-        the stream before `fold.next` folded) to the heads topic, in the background: a
-        snapshot only saves folding, and a lost one costs nothing else."""
-        head = HeadRecord(fold.start, fold.next, fold.snapshot())
-        fold.snapshot_version, fold.snapshot_at = fold.version, fold.next
+    def _snapshot(self, part: Partition, stream: str, fold: StreamFold) -> None:
+        """Write the stream's head as it stands now to the heads topic, in the background (a
+        snapshot only saves folding, and a lost one costs nothing else), at the follower's
+        position when it stands at or after the fold's (every record before it folded: the
+        fold of a served stream is given each of its records the follower passes), else at
+        the fold's."""
+        at = max(fold.next, part.next_position)
+        head = HeadRecord(fold.start, at, fold.snapshot())
+        fold.snapshot_version, fold.snapshot_at = fold.version, at
         task = asyncio.ensure_future(self._write_head(
-            partition, stream.encode(), head, time.monotonic() + self.append_timeout_s))
+            part.partition, stream.encode(), head, time.monotonic() + self.append_timeout_s))
         self._snapshots.add(task)
         task.add_done_callback(self._snapshots.discard)
         task.add_done_callback(_written)

@@ -247,6 +247,37 @@ def test_a_long_stream_is_taken_up_from_the_latest_snapshot_of_its_head(kafka_ur
             late.close()
 
 
+def test_a_quiet_stream_taken_up_far_from_its_head_is_snapshotted_there(
+        kafka_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A take-up that folded more than SNAPSHOT_SPAN records (here 50) writes the stream's
+    head at the follower's position, so the next take-up starts there. Tried: 3 events of a
+    stream, then 120 of others; a fresh client reads it, and then another one."""
+    monkeypatch.setattr(kafka, "SNAPSHOT_SPAN", 50)
+    url = kafka_url + "?partitions=1"
+    writer, logs = KafkaEventLog(url), []
+    try:
+        writer.append([slice_event("quiet", i) for i in range(3)])
+        for n in range(120):
+            writer.append([slice_event(f"busy{n % 4}", n)])
+        logs.append(KafkaEventLog(url))
+        assert logs[0].read_stream("quiet") == writer.read_stream("quiet")
+        deadline = time.monotonic() + 30
+        while logs[0]._snapshots and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = logs[0].parts[0].streams["quiet"]
+        assert first.snapshot_at == 124 and first.base == 0  # folded from its start, at 1
+        logs.append(KafkaEventLog(url))
+        (stored,) = logs[1].append([slice_event("quiet", 3)])
+        second = logs[1].parts[0].streams["quiet"]
+        assert stored.version == 4 and second.base == 3  # taken up at 124
+        assert second.history[0].position == 124  # the first record after it
+        assert logs[1].read_stream("quiet") == writer.read_stream("quiet")
+    finally:
+        writer.close()
+        for log in logs:
+            log.close()
+
+
 def test_the_events_held_stay_within_their_bound_and_are_read_again(kafka_url: str) -> None:
     """A client holds at most `max_history_bytes` of its served streams' events (here ~6 KB;
     the least recently served dropped to half of it): tried with 8 streams of 10 events read
