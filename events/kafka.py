@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 import uuid
@@ -83,6 +84,7 @@ from cloudrec.events.replica import HEAD_COST, Head, Partition, PartitionFold, R
 from cloudrec.events.sender import BatchSender
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DEFAULT_TOPIC = "cloudrec.events"
 DEFAULT_PARTITIONS = 24  # a small fleet: a process serving a few streams follows a few of them
 BATCH_HEADER = "cloudrec_batch"  # "<batch id>:<events in the batch>"
@@ -796,6 +798,11 @@ class KafkaEventLog:
                     except (KafkaError, TimeoutError):
                         await asyncio.sleep(0.5)
                         continue
+                    except Exception:  # a fault of ours: said, and tried again (reads wait)
+                        log.exception("kafka log: finding the head of %s in partition %d",
+                                      reader.blocked_on, part.partition)
+                        await asyncio.sleep(5.0)
+                        continue
                     reader.unblock(head)
                     self._service(part.partition, reader)
                     async with self._advanced:
@@ -835,6 +842,7 @@ class KafkaEventLog:
             async for batch in batches:
                 head.decide(batch)
         return head
+
 
 def _dropped(fold: PartitionFold, stream: str, at: int, task: asyncio.Task[None]) -> None:
     fold.written(stream, at, not task.cancelled() and task.exception() is None)
