@@ -224,29 +224,29 @@ def memory_against_streams(open_log: Callable[[], EventLog]) -> tuple[dict[int, 
         for stream in streams[previous:count]:
             assert len(log.read_stream(stream)) == 10
         previous = count
-        time.sleep(1.0)  # settled: no fetch of the broker's in flight
-        gc.collect()  # what is held, not garbage waiting for the collector
-        held[count] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
-            before, "filename")) / 2**20
+        held[count] = held_mb(before)
     for _ in every_event(log):  # then reads every partition whole, as a lone projection runner
         pass
-    time.sleep(1.0)
-    gc.collect()
-    held[-1] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
-        before, "filename")) / 2**20
+    held[-1] = held_mb(before)
     log.close()
     if hasattr(log, "max_read_ids"):  # against the same baseline, the first client closed
         log = open_log()
         log.max_read_ids = SMALL_READ_IDS  # type: ignore[attr-defined]
         for _ in every_event(log):
             pass
-        time.sleep(1.0)
-        gc.collect()
-        held[-2] = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
-            before, "filename")) / 2**20
+        held[-2] = held_mb(before)
         log.close()
     tracemalloc.stop()
     return held, events
+
+
+def held_mb(before: tracemalloc.Snapshot) -> float:
+    """MB of Python objects held since `before`, settled (no fetch of the broker's in flight)
+    and collected (what is held, not garbage waiting for the collector)."""
+    time.sleep(1.0)
+    gc.collect()
+    return sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(
+        before, "filename")) / 2**20
 
 
 def measure(name: str, url: str, seconds: float) -> dict[str, Any]:
