@@ -1,6 +1,7 @@
 """Kafka event log: the `EventLog` port on Apache Kafka through aiokafka.
 
-URL: `kafka://HOST:PORT[,HOST:PORT...][/TOPIC][?partitions=N]` (topic default `cloudrec.events`).
+URL: `kafka://HOST:PORT[,HOST:PORT...][/TOPIC][?partitions=N][&read_ids=M]` (topic default
+`cloudrec.events`; `read_ids`: `KafkaEventLog.max_read_ids` for this process's client).
 
 Layout. One events topic with N partitions (`?partitions=N` in the URL when cloudrec creates it,
 default 24; an existing topic keeps its count), retention forever: the log is the truth. Each event
@@ -34,7 +35,8 @@ stream's events after the snapshot, and those before are read again from the bro
 the start) only when asked for. A heads partition without its `filled` mark (a topic
 written before heads existed, or by a plain producer) is filled by the first lookup, from one
 pass over the events partition. A process reading partitions whole holds the heads of the
-streams it folded last, `max_read_ids` ids in all: one it drops is first written under
+streams it folded last, `max_read_ids` ids in all (or more, while more streams are active:
+only a stream quiet for `replica.IDLE_SPAN` records is dropped): one it drops is first written under
 `reader_name(stream)` (with the reader's token and position); when the stream writes again
 the reader stops there and finds its head again (its own snapshot; or, overwritten by another
 reader's, the latest snapshot before that record folded on to it). So a process's memory grows
@@ -106,6 +108,7 @@ class KafkaAddress:
     bootstrap: str
     topic: str = DEFAULT_TOPIC
     partitions: int = DEFAULT_PARTITIONS  # when cloudrec creates the topic
+    read_ids: int | None = None  # the heads' ids its whole-partition readers hold, if not 512k
 
     @classmethod
     def parse(cls, url: str) -> KafkaAddress:
@@ -115,13 +118,20 @@ class KafkaAddress:
             raise ValueError(f"no bootstrap server in {url!r}:"
                              " use kafka://HOST:PORT[/TOPIC][?partitions=N]")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        unknown = set(options) - {"partitions"}
+        unknown = set(options) - {"partitions", "read_ids"}
         if unknown:
-            raise ValueError(f"unknown option(s) {sorted(unknown)} in {url!r}: only partitions=N")
-        partitions = int(options.get("partitions", DEFAULT_PARTITIONS))
+            raise ValueError(f"unknown option(s) {sorted(unknown)} in {url!r}:"
+                             " only partitions=N and read_ids=M")
+        try:
+            partitions = int(options.get("partitions", DEFAULT_PARTITIONS))
+            read_ids = int(options["read_ids"]) if "read_ids" in options else None
+        except ValueError:
+            raise ValueError(f"partitions and read_ids are whole numbers in {url!r}") from None
         if partitions < 1:
             raise ValueError(f"partitions must be at least 1 in {url!r}")
-        return cls(bootstrap, topic or DEFAULT_TOPIC, partitions)
+        if read_ids is not None and read_ids < 1000:
+            raise ValueError(f"read_ids must be at least 1000 in {url!r}")
+        return cls(bootstrap, topic or DEFAULT_TOPIC, partitions, read_ids)
 
 
 class BackgroundLoop:
@@ -170,11 +180,15 @@ def headers_of(event: Event, batch: str) -> list[tuple[str, bytes]]:
 class KafkaEventLog:
     max_served = 2000  # streams folded; the least recently used goes first
     max_history_bytes = 32 << 20  # their events held; the least recently used are read again
-    max_read_ids = 256_000  # heads' ids held by the readers of whole partitions (~40 MB)
+    max_read_ids = 512_000  # heads' ids held by the readers of whole partitions (~85 MB at
+    # 164 bytes an id: ~1,900 streams at a full window), of streams quiet for
+    # `replica.IDLE_SPAN` records: heads of streams active since are held beyond it
 
     def __init__(self, url: str, append_timeout_s: float = 300.0,
                  start_timeout_s: float = 120.0) -> None:
         self.address = KafkaAddress.parse(url)
+        if self.address.read_ids is not None:
+            self.max_read_ids = self.address.read_ids
         self.append_timeout_s = append_timeout_s
         self._served: dict[str, None] = {}  # served streams, least recently used first
         self.parts: list[Partition] = []

@@ -35,7 +35,9 @@ from cloudrec.events.envelope import Event
 WINDOW = 256  # event ids per stream remembered for idempotency: it decides, so it is the same
 RING_BYTES = 512 << 10  # events a partition's reader keeps for `read_all` of its tail
 STORED_BYTES = 100  # what one kept event costs besides its body (the object, its bytes)
-MAX_READ_IDS = 64_000  # a partition's reader holds heads of this many ids (~10 MB) at most
+MAX_READ_IDS = 64_000  # a partition's reader holds heads of this many ids (~10 MB) at most,
+IDLE_SPAN = 50_000  # of streams quiet for this many records of the partition (never dropping
+# a stream active since: over its budget a reader would look its heads up all the time)
 HEAD_COST = 8  # one head, counted as this many ids besides its own
 
 
@@ -75,12 +77,13 @@ class Head:
     and the ids of its last WINDOW stored events with their versions (an event id seen again
     within them is a duplicate: the stored copy stands)."""
 
-    __slots__ = ("version", "fence", "ids")
+    __slots__ = ("version", "fence", "ids", "last")
 
     def __init__(self) -> None:
         self.version = 0
         self.fence = 0
         self.ids: dict[str, int] = {}
+        self.last = 0  # where a reader last folded a record of the stream
 
     def decide(self, batch: Sequence[Record]) -> list[int] | int:
         """Fold one batch of this stream: the version of each of its records (the stored one
@@ -225,14 +228,16 @@ class PartitionFold:
     """A partition read whole: the heads of its streams (no bodies) and the events of its tail,
     `RING_BYTES` of bodies at most; older events are read again from the broker.
 
-    The heads held are bounded too (`max_ids`, counting each head's ids plus `HEAD_COST`): the
+    The heads held are bounded too (`max_ids`, counting each head's ids plus `HEAD_COST`, of
+    streams quiet for `idle` records at least: the active ones are held beyond it): the
     least recently folded is dropped once a snapshot of it (its head at `next`) is written to
     the heads topic (`to_write`, then `written`). When a dropped stream's record comes again,
     the fold stops there (`blocked_on`; later batches wait in `waiting`) until its head at
     that record is given back (`unblock`); `token` names this fold's snapshots, so the one it
     finds again is known to be its own."""
 
-    def __init__(self, ring_bytes: int | None = None, max_ids: int | None = None) -> None:
+    def __init__(self, ring_bytes: int | None = None, max_ids: int | None = None,
+                 idle: int | None = None) -> None:
         self.heads: dict[str, Head] = {}  # least recently folded first
         self.next = 1  # the position of the next record to fold
         self.fed = 1  # the position after the last batch given (folded, or waiting)
@@ -242,6 +247,7 @@ class PartitionFold:
         self.ring_bytes = RING_BYTES if ring_bytes is None else ring_bytes
         self._bytes = 0
         self.max_ids = MAX_READ_IDS if max_ids is None else max_ids
+        self.idle = IDLE_SPAN if idle is None else idle
         self.ids_held = 0  # the heads' ids, and HEAD_COST per head
         self.token = uuid.uuid4().hex
         self.evicting: dict[str, tuple[int, Head]] = {}  # dropped once their snapshot is written
@@ -275,7 +281,7 @@ class PartitionFold:
                 head = Head()
             self.ids_held += len(head.ids) + HEAD_COST
         self.heads[stream] = head
-        self.next = batch[-1].position + 1
+        self.next = head.last = batch[-1].position + 1
         known, held = head.version, len(head.ids)
         decided = head.decide(batch)
         self.ids_held += len(head.ids) - held
@@ -298,6 +304,8 @@ class PartitionFold:
             self.skip = 0
         while self.ids_held > self.max_ids and len(self.heads) > 1:
             stream = next(iter(self.heads))
+            if self.next - self.heads[stream].last < self.idle:
+                break  # every head held folded a record lately: over the budget for now
             head = self.heads.pop(stream)
             self.ids_held -= len(head.ids) + HEAD_COST
             self.evicting[stream] = (self.next, head)

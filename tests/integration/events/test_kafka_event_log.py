@@ -315,6 +315,7 @@ def test_readers_with_bounded_heads_find_the_dropped_ones_again(
     from position 0 through the old-reads cursor (a tail of ~4 KB), then on as more is
     written: every read equals the writer's, whose heads are not bounded."""
     monkeypatch.setattr(replica, "RING_BYTES", 4000)
+    monkeypatch.setattr(replica, "IDLE_SPAN", 0)  # (streams active lately are dropped too)
     found, scans = [0], [0]
     head_at, batches_of = KafkaEventLog._head_at, KafkaEventLog._batches_of
 
@@ -353,7 +354,8 @@ def test_readers_with_bounded_heads_find_the_dropped_ones_again(
         write(range(1, 4))
         expected = read_whole(writer, 0)
         assert len(expected) == 1 + 3 * 30
-        readers = [KafkaEventLog(url), KafkaEventLog(url)]
+        readers = [KafkaEventLog(url + "&read_ids=1000"), KafkaEventLog(url)]
+        assert [log.max_read_ids for log in readers] == [1000, KafkaEventLog.max_read_ids]
         budget = 2 * 3 * (replica.HEAD_COST + 4)
         for log in readers:
             log.max_read_ids = budget

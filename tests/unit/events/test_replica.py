@@ -238,7 +238,7 @@ def test_a_reader_holds_bounded_heads_and_stops_at_a_dropped_stream_until_given_
     with no bound: 12 streams in turn, a retry and a zombie among them, give the same
     events, versions and fences; a snapshot that could not be written keeps its head, and a
     stream folded again before its snapshot was written is kept without stopping."""
-    bounded, whole = PartitionFold(max_ids=3 * (HEAD_COST + 2)), PartitionFold()
+    bounded, whole = PartitionFold(max_ids=3 * (HEAD_COST + 2), idle=0), PartitionFold()
     snapshots: dict[str, tuple[int, dict[str, object]]] = {}
     stops = 0
     retry, position = slice_event("s3", 0, generation=2), 1
@@ -278,7 +278,7 @@ def test_a_reader_holds_bounded_heads_and_stops_at_a_dropped_stream_until_given_
 
 
 def test_a_stream_folded_again_before_its_snapshot_is_written_is_kept() -> None:
-    reader = PartitionFold(max_ids=HEAD_COST + 1)
+    reader = PartitionFold(max_ids=HEAD_COST + 1, idle=0)
     reader.fold(records(1, "a", slice_event("a", 0)))
     reader.fold(records(2, "b", slice_event("b", 0)))
     assert [w[0] for w in reader.to_write] == ["a"] and "a" in reader.evicted
@@ -315,3 +315,18 @@ def test_an_id_named_twice_in_one_batch_is_one_event_and_the_head_snapshots_in_o
     again = Head()
     again.restore(json.loads(json.dumps(head.snapshot())))
     assert (again.version, again.fence, again.ids) == (head.version, head.fence, head.ids)
+
+
+def test_a_reader_over_its_budget_drops_only_streams_quiet_for_long() -> None:
+    """Dropping a stream that writes again soon would cost a heads lookup each time: a head
+    is dropped only when its stream has been quiet for `idle` records (here 10). Tried: 4
+    streams in turns (all held, over a budget of one head), then 12 records of one of them
+    (the 3 others dropped, as they have been quiet for 10)."""
+    reader = PartitionFold(max_ids=HEAD_COST + 1, idle=10)
+    for n in range(8):
+        reader.fold(records(n + 1, f"b{n}", slice_event(f"s{n % 4}", n)))
+    assert len(reader.heads) == 4 and reader.to_write == []
+    for n in range(8, 20):
+        reader.fold(records(n + 1, f"b{n}", slice_event("s0", n)))
+    assert list(reader.heads) == ["s0"]
+    assert sorted(w[0] for w in reader.to_write) == ["s1", "s2", "s3"]
