@@ -35,15 +35,15 @@ stream's events after the snapshot, and those before are read again from the bro
 the start) only when asked for. A heads partition without its `filled` mark (a topic
 written before heads existed, or by a plain producer) is filled by the first lookup, from one
 pass over the events partition. A process reading partitions whole holds the heads of the
-streams it folded last, `max_read_ids` ids in all (or more, while more streams are active:
-only a stream quiet for `replica.IDLE_SPAN` records is dropped): one it drops is first written under
+streams it folded last, `max_read_ids` ids in all (more while more streams are active: only a
+stream quiet for `replica.IDLE_SPAN` records is dropped): one it drops is first written under
 `reader_name(stream)` (with the reader's token and position); when the stream writes again
 the reader stops there and finds its head again (its own snapshot; or, overwritten by another
 reader's, the latest snapshot before that record folded on to it). So a process's memory grows
 with the streams it serves (a head of at most `replica.WINDOW` ids each, and their events up
-to `max_history_bytes` in all), not with the history nor with the streams of the partitions
-it reads; the time to take a stream up grows with the partition's records since its latest
-snapshot.
+to `max_history_bytes` in all) and those active lately in the partitions it reads, not with
+the history nor with every stream ever written; the time to take a stream up grows with the
+partition's records since its latest snapshot.
 
 Delivery. The producer is idempotent with `acks=all`; an append's records go out together in one
 Kafka record batch (atomic), shared with the appends of other streams of that partition waiting

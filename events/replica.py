@@ -17,8 +17,8 @@ What a process keeps (`Partition`, one per partition of the topic):
 - a `PartitionFold` when it reads the whole partition (`read_all`): the heads of the streams it
   folded last, `max_ids` ids at most (one dropped is snapshotted first, and found again when
   its stream writes again), and a ring of the most recent events, `RING_BYTES` at most.
-Memory grows with the streams served, not with history nor with the streams of the partitions
-read.
+Memory grows with the streams served and those active lately in the partitions read, not with
+history nor with every stream ever written.
 """
 
 from __future__ import annotations
