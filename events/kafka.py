@@ -441,9 +441,7 @@ class KafkaEventLog:
     async def _catch_up(self, partitions: list[int], deadline: float) -> None:
         """Wait until the fold of each of these partitions has reached its current end."""
         ends = await self._end_offsets([self._partitions[p] for p in partitions], deadline)
-        await self._wait(lambda: all(self.parts[p].next_position > end
-                                     and (self.parts[p].reader is None
-                                          or self.parts[p].reader.next > end)  # type: ignore[union-attr]
+        await self._wait(lambda: all(self.parts[p].folded_past(end)
                                      for p, end in ends.items()), deadline)
 
     async def _wait(self, reached: Any, deadline: float) -> None:
@@ -499,14 +497,11 @@ class KafkaEventLog:
             found = [s for s in cursor.ring[cursor.skip:] if s.position > after]
             cursor.ring, cursor.skip = [], 0
             end = await self._end_offset(partition, deadline)
-            tp = self._partitions[partition]
             while len(found) < limit:
-                pending: list[Any] = []
-                async with aclosing(self._scan({tp: (cursor.fed - 1, end)}, deadline)) as scan:
-                    async for _, messages in scan:
-                        batches, pending = complete_batches(pending + messages, cursor.fed)
-                        for batch in batches:
-                            cursor.fold(batch)
+                async with aclosing(self._batches(partition, cursor.fed, end,
+                                                  deadline)) as batches:
+                    async for batch in batches:
+                        cursor.fold(batch)
                         self._service(partition, cursor)
                         found += [s for s in cursor.ring if s.position > after]
                         cursor.ring = []
@@ -720,8 +715,17 @@ class KafkaEventLog:
 
     async def _batches_of(self, partition: int, stream: str, start: int, end: int,
                           deadline: float) -> AsyncGenerator[list[Record], None]:
-        """The batches of `stream` in its events partition from position `start` to offset
-        `end` (exclusive), read again from the broker (the caller holds the scan lock)."""
+        """The batches of `stream` among `_batches` of its partition."""
+        async with aclosing(self._batches(partition, start, end, deadline)) as batches:
+            async for batch in batches:
+                if batch[0].stream_id == stream:
+                    yield batch
+
+    async def _batches(self, partition: int, start: int, end: int,
+                       deadline: float) -> AsyncGenerator[list[Record], None]:
+        """The batches (records of one append) of an events partition from position `start`
+        to offset `end` (exclusive), read again from the broker (the caller holds the scan
+        lock)."""
         position, pending = start, list[Any]()
         async with aclosing(self._scan({self._partitions[partition]: (start - 1, end)},
                                        deadline)) as scan:
@@ -729,8 +733,7 @@ class KafkaEventLog:
                 batches, pending = complete_batches(pending + messages, position)
                 for batch in batches:
                     position = batch[-1].position + 1
-                    if batch[0].stream_id == stream:
-                        yield batch
+                    yield batch
 
     async def _produce(self, part: Partition, stream: str, events: list[Event]) -> list[Event]:
         batch_id = uuid.uuid4().hex

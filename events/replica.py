@@ -372,6 +372,11 @@ class Partition:
         if self.reader is not None:
             self.reader.fold(batch)
 
+    def folded_past(self, end: int) -> bool:
+        """Whether every record up to offset `end` is folded (its reader's too, which may
+        stand behind the follower while it finds a head it dropped)."""
+        return self.next_position > end and (self.reader is None or self.reader.next > end)
+
     def rewind(self, position: int) -> None:
         """Fold again from `position` (the follower is sought there)."""
         self.next_position = min(self.next_position, position)

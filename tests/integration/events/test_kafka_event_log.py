@@ -213,6 +213,13 @@ def test_a_process_forgets_the_least_recently_served_streams_beyond_its_bound(
         log.close()
 
 
+def snapshots_written(log: KafkaEventLog, timeout_s: float = 30.0) -> None:
+    """Wait until the heads snapshots `log` writes in the background are acknowledged."""
+    deadline = time.monotonic() + timeout_s
+    while log._snapshots and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_a_long_stream_is_taken_up_from_the_latest_snapshot_of_its_head(kafka_url: str) -> None:
     """Every SNAPSHOT_EVERY events an appender writes its stream's head (version, fence, ids)
     at a position P to the heads topic: a fresh client takes the stream up from P, not from
@@ -228,9 +235,7 @@ def test_a_long_stream_is_taken_up_from_the_latest_snapshot_of_its_head(kafka_ur
             writer.append([slice_event("long", i)])
             writer.append([slice_event("other", i)])
         assert kafka.SNAPSHOT_EVERY == 128
-        deadline = time.monotonic() + 30
-        while writer._snapshots and time.monotonic() < deadline:
-            time.sleep(0.05)
+        snapshots_written(writer)
         late = KafkaEventLog(url)
         (stored,) = late.append([slice_event("long", 200)])
         assert stored.version == 201
@@ -261,9 +266,7 @@ def test_a_quiet_stream_taken_up_far_from_its_head_is_snapshotted_there(
             writer.append([slice_event(f"busy{n % 4}", n)])
         logs.append(KafkaEventLog(url))
         assert logs[0].read_stream("quiet") == writer.read_stream("quiet")
-        deadline = time.monotonic() + 30
-        while logs[0]._snapshots and time.monotonic() < deadline:
-            time.sleep(0.05)
+        snapshots_written(logs[0])
         first = logs[0].parts[0].streams["quiet"]
         assert first.snapshot_at == 124 and first.base == 0  # folded from its start, at 1
         logs.append(KafkaEventLog(url))
