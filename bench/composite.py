@@ -14,9 +14,9 @@ colour with a small moving marker that costs x264 almost nothing, and `camera`, 
 textured pattern with a moving disc and grain (`CameraLike`), where the encoder's share of the
 work is closer to a real camera's.
 
-Threads: cloudrec's VideoEncoder and TrackDecoder keep PyAV's defaults (thread_count 0 = auto,
-thread_type slice), so ffmpeg gets the same: `-threads 0 -thread_type slice` on every decoder
-and on libx264, and one filter thread (cloudrec composites in one Python thread).
+Threads: cloudrec's VideoEncoder, TrackDecoder and compositor scaling run one thread each (its
+output is encoded on a worker thread beside the decoding and compositing one), so ffmpeg gets
+the same: `-threads 1` on every decoder and on libx264, and one filter thread.
 
 Run: .venv/bin/python bench/composite.py [--seconds 10] [--content synthetic camera] [--profile]
 """
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from inputs import write_ts  # bench/, run as scripts
+from inputs import FFMPEG_THREADS, write_ts  # bench/, run as scripts
 
 from cloudrec.actors.channel.channel import Channel
 from cloudrec.actors.channel.packet import MediaPacket, TrackInfo
@@ -208,7 +208,7 @@ def encode_only(frames: list[av.VideoFrame], workdir: Path) -> int:
 
 
 def ffmpeg_command(files: list[Path], workdir: Path) -> list[str]:
-    threads = ["-threads", "0", "-thread_type", "slice"]  # PyAV's defaults, see module doc
+    threads = FFMPEG_THREADS  # as cloudrec's codecs, see module doc
     inputs = [arg for path in files for arg in (*threads, "-i", str(path))]
     scaled = ";".join(f"[{i}:v]scale={IN_WIDTH}:{IN_HEIGHT}[v{i}]" for i in range(USERS))
     stack = "".join(f"[v{i}]" for i in range(USERS))

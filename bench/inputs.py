@@ -9,6 +9,11 @@ import av
 from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import SyntheticPublisher
 
+# The ffmpeg baseline's codec threads, as cloudrec's: its TrackDecoder, VideoEncoder and
+# compositor scaling run one thread each (a recorder is one of many on a machine), so ffmpeg
+# gets one thread per decoder and for libx264 (and `-filter_complex_threads 1`).
+FFMPEG_THREADS = ["-threads", "1"]
+
 
 def write_ts(publisher: SyntheticPublisher, packets: list[MediaPacket], out: Path) -> Path:
     """The publisher's packets, as they are, in an MPEG-TS file for the ffmpeg baseline."""

@@ -3,7 +3,7 @@
 `split` runs the Recorder core in this process on `bench/looped.py`'s packets, through an
 in-process `Channel` on a simulated clock (as bench/composite.py does), as fast as the CPU allows,
 with the output encoded on the calling thread instead of `ThreadedOutput`'s worker: then
-`time.process_time()` (every thread of the process, x264's and the decoders' slice threads too)
+`time.process_time()` (every thread of the process)
 around each stage is that stage's CPU. A stage's time excludes the timed stages it calls
 (compositing calls the encoder through `push_video`). No timers are added to the recorder
 itself; stage methods are wrapped here, for this run only.
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inputs import write_ts  # bench/, run as scripts
+from inputs import FFMPEG_THREADS, write_ts  # bench/, run as scripts
 from looped import Looped, Period
 
 import cloudrec.actors.recorder.recorder as recorder_module
@@ -193,7 +193,7 @@ def ffmpeg_cpu(canvas: Canvas, users: list[Period], seconds: float, workdir: Pat
 
 
 def ffmpeg_command(c: Canvas, files: list[Path], workdir: Path) -> list[str]:
-    threads = ["-threads", "0", "-thread_type", "slice"]  # PyAV's defaults (bench/composite.py)
+    threads = FFMPEG_THREADS  # as cloudrec's codecs
     cols = next(n for n in range(1, 10) if n * n >= c.users)
     rows = -(-c.users // cols)
     cell_w, cell_h = c.width // cols // 2 * 2, c.height // rows // 2 * 2

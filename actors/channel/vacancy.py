@@ -13,7 +13,7 @@ from __future__ import annotations
 
 DEFAULT_GRACE_S = 60.0
 # a subscriber that has not pulled for this long is gone (killed before it could unsubscribe):
-# far beyond any stall of a live recorder, which pulls every 100 ms
+# far beyond any stall of a live recorder, which pulls every 200 ms
 STALE_SUBSCRIBER_S = 300.0
 
 

@@ -107,7 +107,8 @@ def resize(planes: Planes, crop: Crop, width: int, height: int) -> Planes:
     for plane, pixels in zip(plane_views(source), window, strict=True):
         plane[:] = pixels
     scaler = _scaler((crop_width, crop_height, width, height))
-    return plane_views(scaler.reformat(source, width=width, height=height, format="yuv420p"))
+    return plane_views(scaler.reformat(source, width=width, height=height, format="yuv420p",
+                                       threads=1))  # slice threads: hand-offs, no gain
 
 
 _scalers = threading.local()

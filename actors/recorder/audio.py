@@ -67,8 +67,10 @@ class AudioTimeline:
         the level of the same sound in mono (FFmpeg's own downmix adds 3 dB to it)."""
         resampler = self._resamplers.setdefault(
             key, av.AudioResampler(format="fltp", rate=RATE))
-        samples = [f.to_ndarray().mean(axis=0) for f in resampler.resample(frame)]
-        return np.concatenate(samples).astype(np.float32) if samples else np.zeros(0, np.float32)
+        samples = [_averaged(f.to_ndarray()) for f in resampler.resample(frame)]
+        if len(samples) == 1:
+            return samples[0]
+        return np.concatenate(samples) if samples else np.zeros(0, np.float32)
 
     def _keep_tail(self, key: TrackKey, block: np.ndarray, position: int) -> None:
         size = len(self.fade)
@@ -104,3 +106,11 @@ class AudioTimeline:
 
     def sample_at(self, channel_us: int) -> int:
         return max(0, (channel_us - self.t0_us) * RATE // 1_000_000)
+
+
+def _averaged(planes: np.ndarray) -> np.ndarray:
+    """One float32 channel from a (channels, samples) fltp array: the channels' mean (a mono
+    frame's only row, as a writable copy: the fade-in scales it in place)."""
+    mono: np.ndarray = planes[0].astype(np.float32, copy=True) if planes.shape[0] == 1 else \
+        planes.sum(axis=0, dtype=np.float32) / np.float32(planes.shape[0])
+    return mono

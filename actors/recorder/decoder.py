@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import cast
 
 import av
@@ -31,6 +32,9 @@ class TrackDecoder:
         # `create` is typed by codec-name literals; a track's codec is a run-time str
         self.context = cast("av.AudioCodecContext | av.VideoCodecContext",
                             av.CodecContext.create(track.codec, "r"))
+        # one thread: a recorder is one of many on a machine, and FFmpeg's slice threads only
+        # add hand-offs for a stream of one slice a picture (bench/capacity.py, P2)
+        self.context.thread_count = 1
         if track.extradata:
             self.context.extradata = track.extradata
         if track.kind == "audio" and track.sample_rate:
@@ -43,7 +47,7 @@ class TrackDecoder:
     def decode(self, packet: MediaPacket) -> list[TimedFrame]:
         """Decode one packet; a corrupt packet is counted in `errors` and skipped, never fatal
         (the recorder reports it: `corruption.CorruptionReport`)."""
-        pts_us = int(packet.pts * packet.time_base * 1_000_000)
+        pts_us = microseconds(packet.pts, packet.time_base)
         if self.offset_us is None:
             self.offset_us = packet.channel_us - pts_us
         av_packet = av.Packet(packet.data)
@@ -64,7 +68,15 @@ class TrackDecoder:
             frame = upright(frame, self.track.rotation)
         if frame.pts is None or frame.time_base is None or self.offset_us is None:
             return TimedFrame(packet.channel_us, frame)
-        return TimedFrame(self.offset_us + int(frame.pts * frame.time_base * 1_000_000), frame)
+        return TimedFrame(self.offset_us + microseconds(frame.pts, frame.time_base), frame)
+
+
+def microseconds(ticks: int, time_base: Fraction) -> int:
+    """`int(ticks * time_base * 1_000_000)` (rounded toward zero) in integer arithmetic: the
+    `Fraction` product cost ~5 us a packet, a tenth of decoding it (bench/stages.py)."""
+    scaled = ticks * time_base.numerator * 1_000_000
+    whole = abs(scaled) // time_base.denominator
+    return whole if scaled >= 0 else -whole
 
 
 def upright(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:

@@ -37,6 +37,7 @@ class VideoEncoder:
         ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
         ctx.time_base, ctx.bit_rate = VIDEO_TIME_BASE, bitrate_kbps * 1000
         ctx.gop_size = KEYFRAME_SECONDS * fps
+        ctx.thread_count = 1  # as the decoders (decoder.py): recorders share the machine
         self._scratch.start_encoding()
 
     @property
