@@ -47,6 +47,11 @@ def print_capacity(steps: list[dict[str, Any]]) -> None:
         tried = [s["recordings"] if kind == "composites-" else s["users"] for s in ran]
         print(f"largest real-time step, {unit}: {max(kept) if kept else 'none'} "
               f"(tried {tried})")
+    for step in steps:
+        if step["name"] == "r7":
+            print(f"R7, {step['recordings']} recordings and {step['users']} users at once "
+                  f"({step['window_s']:g} s window, 15 s slices): "
+                  f"{'PASS (real time)' if step['realtime'] else 'MISS (late)'}")
 
 
 def print_p2(steps: dict[str, Any], jobs: dict[str, Any], targets: dict[str, float]) -> None:
