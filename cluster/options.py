@@ -13,11 +13,14 @@ Placement: every actor reserves what it uses, so Ray's scheduler spreads recorde
 nodes (`Placement`). A recorder reserves CPU by its job: a composite pays a base (decoding its
 users, mixing, the channel's transport) plus a share per million output pixels per second
 (compositing and encoding); an individual recorder, which only remuxes, a base plus a share per
-track. The figures (2-core development machine): a default composite (640x360@15, 4 users)
-measured 0.23 of a core in its recorder process under `cloudrec serve`; `bench/composite.py`
-measures 0.19 of a core for the 1280x720@30 pipeline alone on synthetic pictures, which cost
-x264 little, so the per-pixel share is set for camera content at P2's 720p30 budget (0.75);
-`bench/individual.py` measures 0.32 ms of CPU per user-second for the individual core, and an
+track. The figures (2-core development machine, 2026-12-01, `bench/capacity.py` and its stage
+split): a default composite (4 users 640x360@15 -> 360x640@15) takes 0.06 of a core in its
+recorder process on synthetic pictures and ~0.13 on camera-like ones (textured, moving, grain;
+2.5 Mbit/s inputs, the recorder core measured at 0.117 plus ~0.016 of actor); 9 users ->
+1280x720@30 0.23 synthetic, ~0.53 camera-like. The shares below are fitted to the camera-like
+720p30 figure (0.57 reserved) and to 0.11 at the default canvas, between its two measured
+figures (the camera-like inputs are heavier than a WebRTC sender's 0.5-1 Mbit/s, and decoding
+them was a third of that 0.13). `bench/individual.py` measures 0.32 ms of CPU per user-second for the individual core, and an
 individual recorder's base covers its process and transport. With `recorder_resource` set, a
 recorder also needs one unit of that custom resource: only nodes started with it (`ray start
 --resources '{"recorder": 8}'`) take recorders, at most that many each, and recorders are
@@ -74,8 +77,8 @@ def channel_options(appid: str, cname: str, home: str | None = None) -> dict[str
             "max_concurrency": 16, **_near(home)}
 
 
-MIX_BASE_CPU = 0.15  # decoding the users, mixing audio, the channel's fan-out
-MIX_CPU_PER_MPX_S = 0.022  # compositing + encoding, per million output pixels per second
+MIX_BASE_CPU = 0.04  # decoding the users, mixing audio, the channel's fan-out
+MIX_CPU_PER_MPX_S = 0.019  # compositing + encoding, per million output pixels per second
 INDIVIDUAL_BASE_CPU = 0.02
 INDIVIDUAL_CPU_PER_TRACK = 0.001  # remuxing one stream (0.16 ms per second, rounded up)
 INDIVIDUAL_TRACKS_ALL = 34  # "all users": 17 users' audio and video

@@ -50,7 +50,7 @@ class FakeChildren:
     retired: list[str] = field(default_factory=list)
 
     def room(self, config: RecordingConfig) -> str | None:
-        return "0.23 CPU" if self.full else None
+        return "0.11 CPU" if self.full else None
 
     def channel(self, appid: str, cname: str) -> str:
         self.calls.append(("channel", (appid, cname)))
