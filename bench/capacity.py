@@ -7,7 +7,7 @@ API, and records synthetic publishers through it. Measured in one run:
   p2-default   one composite at the API's default canvas (4 users 640x360@15 -> 360x640@15,
                500 kbps, float layout)
   p2-720p30    one composite of 9 users 640x360@30 -> 1280x720@30, 2000 kbps, bestFit
-  composites   more default-canvas composites at once (2, 4, 6, ...) until one does not keep
+  composites   more default-canvas composites at once (2, 4, ..., 20) until one does not keep
                real time: a slice later than one slice length, or a slice missing
   individual   more individual-mode users (audio + video each; 25 per channel and recorder)
                until the same happens
@@ -75,7 +75,8 @@ class Plan:
     r7_window_s: float  # R7's window: two or more 15 s slices of every stream end in it
 
 
-PLANS = {"full": Plan(15.0, 5.0, [2, 4, 6, 8, 10], [50, 100, 200], 20.0, 48.0),
+PLANS = {"full": Plan(15.0, 5.0, [2, 4, 6, 8, 10, 12, 14, 16, 20], [50, 100, 200, 300, 400],
+                     20.0, 48.0),
          "quick": Plan(8.0, 4.0, [4], [50], 10.0, 33.0)}
 
 

@@ -20,14 +20,14 @@ recorder process on synthetic pictures and ~0.13 on camera-like ones (textured, 
 1280x720@30 0.23 synthetic, ~0.53 camera-like. The shares below are fitted to the camera-like
 720p30 figure (0.57 reserved) and to 0.11 at the default canvas, between its two measured
 figures (the camera-like inputs are heavier than a WebRTC sender's 0.5-1 Mbit/s, and decoding
-them was a third of that 0.13). `bench/individual.py` measures 0.32 ms of CPU per user-second for the individual core, and an
-individual recorder's base covers its process and transport. With `recorder_resource` set, a
-recorder also needs one unit of that custom resource: only nodes started with it (`ray start
---resources '{"recorder": 8}'`) take recorders, at most that many each, and recorders are
-spread over the nodes that fit. The controller reserves nothing (it must always have a
-place); channels, uploaders and layout controllers live beside it when its node has room (soft
-affinity, `home`), so a lost recording node takes only its recorders with it, and those fail
-over.
+them was a third of that 0.13). `bench/individual.py` measures 0.32 ms of CPU per user-second
+for the individual core, and an individual recorder's base covers its process and transport.
+With `recorder_resource` set, a recorder also needs one unit of that custom resource: only nodes
+started with it (`ray start --resources '{"recorder": 8}'`) take recorders, at most that many
+each, and recorders are spread over the nodes that fit. The controller reserves nothing (it must
+always have a place); channels, uploaders and layout controllers live beside it when its node
+has room (soft affinity, `home`), so a lost recording node takes only its recorders with it,
+and those fail over.
 """
 
 from __future__ import annotations
