@@ -30,7 +30,7 @@ Publishing is excluded from every figure: publishers are `bench/looped.py`'s pre
 looped with later timestamps, pushed from one thread per channel in this process, so the
 machine's cores go to the recorders (100 real-time x264 publishers would take both).
 
-Run: .venv/bin/python bench/capacity.py [--quick]   (about 6 minutes; --quick about 3)
+Run: .venv/bin/python bench/capacity.py [--quick]   (about 16 minutes; --quick about 4)
 """
 
 from __future__ import annotations
