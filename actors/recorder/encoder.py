@@ -27,6 +27,19 @@ KEYFRAME_SECONDS = 2
 AUDIO_PROFILES = {0: ("mono", 48_000), 1: ("mono", 128_000), 2: ("stereo", 192_000)}
 
 
+# Up to 1280x720@30 x264 encodes on the calling thread, as the decoders (decoder.py): a recorder
+# is one of many on a machine, and slice threads only added hand-offs (0.06 core for the default
+# canvas instead of 0.08-0.10; camera-like 720p30 takes one thread ~0.34 core here). Larger
+# canvases keep x264's slice threads (one per core): one thread encoding camera-like 1920x1080@60
+# at 6500 kbit/s took 1.25 s per second of media here (slice threads: 0.98).
+ONE_THREAD_PIXELS_PER_S = 1280 * 720 * 30
+
+
+def encoder_threads(width: int, height: int, fps: int) -> int:
+    """x264's thread count for a canvas: 1, or 0 (as many slice threads as cores)."""
+    return 1 if width * height * fps <= ONE_THREAD_PIXELS_PER_S else 0
+
+
 class VideoEncoder:
     def __init__(self, width: int, height: int, fps: int, bitrate_kbps: int) -> None:
         self._scratch = av.open("null", "w", format="null")
@@ -37,7 +50,7 @@ class VideoEncoder:
         ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
         ctx.time_base, ctx.bit_rate = VIDEO_TIME_BASE, bitrate_kbps * 1000
         ctx.gop_size = KEYFRAME_SECONDS * fps
-        ctx.thread_count = 1  # as the decoders (decoder.py): recorders share the machine
+        ctx.thread_count = encoder_threads(width, height, fps)
         self._scratch.start_encoding()
 
     @property
