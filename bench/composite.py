@@ -14,9 +14,10 @@ colour with a small moving marker that costs x264 almost nothing, and `camera`, 
 textured pattern with a moving disc and grain (`CameraLike`), where the encoder's share of the
 work is closer to a real camera's.
 
-Threads: cloudrec's VideoEncoder, TrackDecoder and compositor scaling run one thread each (its
-output is encoded on a worker thread beside the decoding and compositing one), so ffmpeg gets
-the same: `-threads 1` on every decoder and on libx264, and one filter thread.
+Threads: cloudrec's VideoEncoder (up to 1280x720@30, this job), TrackDecoder and compositor
+scaling run one thread each (its output is encoded on a worker thread beside the decoding and
+compositing one), so ffmpeg gets the same: `-threads 1` on every decoder and on libx264, and one
+filter thread.
 
 Run: .venv/bin/python bench/composite.py [--seconds 10] [--content synthetic camera] [--profile]
 """

@@ -9,8 +9,8 @@ import av
 from cloudrec.actors.channel.packet import MediaPacket
 from cloudrec.actors.channel.synthetic import SyntheticPublisher
 
-# The ffmpeg baseline's codec threads, as cloudrec's: its TrackDecoder, VideoEncoder and
-# compositor scaling run one thread each (a recorder is one of many on a machine), so ffmpeg
+# The ffmpeg baseline's codec threads, as cloudrec's: its TrackDecoder, VideoEncoder (up to
+# 1280x720@30, both benchmarks' canvases) and compositor scaling run one thread each, so ffmpeg
 # gets one thread per decoder and for libx264 (and `-filter_complex_threads 1`).
 FFMPEG_THREADS = ["-threads", "1"]
 
