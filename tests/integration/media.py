@@ -38,20 +38,28 @@ class Decoded:
         return self.video_times[-1] - self.video_times[0] if self.video_times else 0.0
 
 
-def decode(path: Path) -> Decoded:
-    """Decode every packet of every stream; any decoding error fails the caller's test."""
-    times, frames, audio = [], [], []
+def decode(path: Path, kinds: tuple[str, ...] = ("video", "audio")) -> Decoded:
+    """Decode every packet of each stream of `kinds` (an individual recording's slice holds one
+    kind); a missing stream or any decoding error fails the caller's test."""
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    audio: list[np.ndarray] = []
     with av.open(str(path)) as container:
-        video, sound = container.streams.video[0], container.streams.audio[0]
-        for frame in container.decode(video):
-            times.append(float(frame.pts * frame.time_base))
-            frames.append(frame.to_ndarray(format="rgb24"))
-        container.seek(0)
-        for frame in container.decode(sound):
-            audio.append(frame.to_ndarray().mean(axis=0))
-        return Decoded(video.width, video.height, times, frames,
-                       np.concatenate(audio).astype(np.float32), sound.sample_rate,
-                       video.codec_context.name, sound.codec_context.name)
+        video = container.streams.video[0] if "video" in kinds else None
+        sound = container.streams.audio[0] if "audio" in kinds else None
+        if video is not None:
+            for frame in container.decode(video):
+                times.append(float(frame.pts * frame.time_base))
+                frames.append(frame.to_ndarray(format="rgb24"))
+            container.seek(0)
+        if sound is not None:
+            for frame in container.decode(sound):
+                audio.append(frame.to_ndarray().mean(axis=0))
+        return Decoded(video.width if video else 0, video.height if video else 0, times, frames,
+                       np.concatenate(audio).astype(np.float32) if sound else np.zeros(0),
+                       sound.sample_rate if sound else 0,
+                       video.codec_context.name if video else "",
+                       sound.codec_context.name if sound else "")
 
 
 def colour_at(image: np.ndarray, rect: PixelRect, fraction: float = 0.3) -> np.ndarray:

@@ -19,7 +19,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -86,28 +85,14 @@ def test_what_they_wrote_plays(r7_run: tuple[dict, Path]) -> None:  # type: igno
 
     crowd = synthetic_publishers(1, width=320, height=180, fps=15)[0]
     uid = video[0].name.split("__uid_s_")[1].split("__")[0]
-    size, times, frame = decode_video(_middle_slice([p for p in video
-                                                     if f"__uid_s_{uid}__" in p.name]))
-    assert size == (320, 180)
-    assert SLICE_S - 1.5 <= times[-1] - times[0] <= SLICE_S + 1.5
+    picture = decode(_middle_slice([p for p in video if f"__uid_s_{uid}__" in p.name]),
+                     kinds=("video",))
+    assert (picture.width, picture.height) == (320, 180)
+    assert SLICE_S - 1.5 <= picture.video_seconds <= SLICE_S + 1.5
+    frame = picture.frame_at(picture.video_times[0] + 5)
     assert np.abs(colour_at(frame, PixelRect(0, 0, 320, 180)) - np.array(crowd.color)).max() < 40
-    sound = decode_audio(_middle_slice([p for p in audio if f"__uid_s_{uid}__" in p.name]))
-    assert tone_strength(*sound, crowd.tone_hz) > 20 * max(tone_strength(*sound, 2_900.0), 1e-3)
+    sound = decode(_middle_slice([p for p in audio if f"__uid_s_{uid}__" in p.name]),
+                   kinds=("audio",))
+    quiet = max(tone_strength(sound.audio, sound.sample_rate, 2_900.0), 1e-3)
+    assert tone_strength(sound.audio, sound.sample_rate, crowd.tone_hz) > 20 * quiet
 
-
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """An audio-only slice's samples (channels averaged) and its rate."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        blocks = [frame.to_ndarray().mean(axis=0) for frame in container.decode(stream)]
-        return np.concatenate(blocks).astype(np.float32), stream.sample_rate
-
-
-def decode_video(path: Path) -> tuple[tuple[int, int], list[float], np.ndarray]:
-    """A video-only slice's size, every frame's time, and its middle picture (rgb24)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = list(container.decode(stream))
-        times = [float(f.pts * f.time_base) for f in frames if f.pts is not None]
-        middle = frames[len(frames) // 2].to_ndarray(format="rgb24")
-        return (stream.width, stream.height), times, middle
